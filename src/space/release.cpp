@@ -16,6 +16,7 @@
 
 #include "os.hpp"
 #include "protection.hpp"
+#include "sanitizer.hpp"
 #include "space_impl.hpp"
 
 namespace cospace::detail {
@@ -75,6 +76,7 @@ void space_impl::release_arena(region* arena) noexcept {
 
 void space_impl::release_stack(region* r) noexcept {
   if (r->arena != nullptr) release_arena(r->arena);
+  forget_stack_poison(r->zone_hi, r->top);
   prefault_stack();
   lock_.lock();
   --live_;

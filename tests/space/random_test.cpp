@@ -162,7 +162,8 @@ void run(protection_mode mode, std::uint64_t operations) {
       std::size_t room = r->top - r->lo - o.guard_size;
       // Its first allocation carves an arena from the lower half of its free part.
       if (allocate != 0 && r->arena == nullptr) room -= (r->zone_lo - r->lo) / 2 + 64 * 1024;
-      if (depth + 96 * 1024 > room) depth = room > 96 * 1024 ? room - 96 * 1024 : 512;
+      // Half the room: frames cost more than their locals (more still under ASan).
+      if (2 * depth + 96 * 1024 > room) depth = room > 96 * 1024 ? (room - 96 * 1024) / 2 : 512;
       t->next = command{.depth = depth, .allocate = allocate};
       t->fiber->resume();
     } else if (action < 98) {
