@@ -12,6 +12,7 @@
 // At the top of the reservation there is no region above: the range becomes
 // (or extends) the open span. Cleaning happens before the merge, because once
 // merged the range may be carved for someone else at any moment.
+#include <algorithm>
 #include <cstdio>
 
 #include "os.hpp"
@@ -46,8 +47,12 @@ void space_impl::retire(region* r) noexcept {
 void space_impl::release_now(region* r) noexcept {
   int error = 0;
   if (r->kind == region_kind::stack) error = detail::release_stack(mode_, r->zone_lo, r->zone_hi, r->hi);
-  else if (r->kind == region_kind::arena) r->zone_lo &= ~(std::uintptr_t{page_size()} - 1);
-  if (r->kind == region_kind::arena) error = release_plain(mode_, r->zone_lo, r->hi);
+  if (r->kind == region_kind::arena) {
+    // Everything the arena handed out or made writable: commit_on_use makes
+    // whole chunks writable, which may reach below the bump pointer.
+    r->zone_lo = std::min(r->zone_lo & ~(std::uintptr_t{page_size()} - 1), r->arena_committed);
+    error = release_plain(mode_, r->zone_lo, r->hi);
+  }
   const std::size_t bytes = r->hi - (r->kind == region_kind::stack ? r->zone_hi : r->zone_lo);
   prefault_stack();
   lock_.lock();

@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <memory>
@@ -41,6 +42,15 @@ bool unreadable(std::uintptr_t address) {
   char sink;
   if (!faulted) (void)read(fds[0], &sink, 1);
   return faulted;
+}
+
+std::string describe(const region& r) {
+  char text[256];
+  std::snprintf(text, sizeof text, "region [%#zx, %#zx) kind %d zone [%#zx, %#zx) top %#zx growths %u",
+                static_cast<std::size_t>(r.lo), static_cast<std::size_t>(r.hi), static_cast<int>(r.kind),
+                static_cast<std::size_t>(r.zone_lo), static_cast<std::size_t>(r.zone_hi),
+                static_cast<std::size_t>(r.top), r.growths);
+  return text;
 }
 
 // What a fiber is told to do each time it is resumed.
@@ -177,7 +187,8 @@ void run(protection_mode mode, std::uint64_t operations) {
     if (!order.empty() && step % 16 == 0) {
       region* r = pick()->fiber->region();
       ASSERT_TRUE(unreadable(r->zone_lo) && unreadable(r->zone_hi - 1))
-          << "guard zone missing after step " << step;
+          << "guard zone missing after step " << step << ": " << describe(*r) << "; below "
+          << (r->below ? describe(*r->below) : "none");
       ASSERT_FALSE(unreadable(r->top - 1)) << "stack top unreadable after step " << step;
     }
   }
