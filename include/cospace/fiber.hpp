@@ -1,0 +1,146 @@
+// cospace::fiber — a function running on its own stack, resumed and suspended
+// explicitly. Its stack needs no size: by default it lives in a region of a
+// cospace::space and grows on demand (see docs/design.md).
+#pragma once
+
+#include <cospace/config.h>
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory_resource>
+#include <new>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+namespace cospace {
+
+class space;
+
+enum class stack_kind {
+  region,  // a region of a space: grows on demand, guarded (default)
+  sliced,  // shares a stack with other fibers, saved to the heap when suspended
+  fixed,   // a fixed-size guarded stack from a pool, for comparison
+};
+
+const char* to_string(stack_kind kind) noexcept;
+
+struct fiber_options {
+  stack_kind stack = stack_kind::region;
+  std::string_view name = {};  // shown in diagnostics and the debugger (copied)
+  std::size_t max_stack = 0;   // 0: the space's default limit
+  std::size_t fixed_size = 0;  // stack_kind::fixed only; 0: 64 KiB
+  cospace::space* space = nullptr;  // stack_kind::region: nullptr means space::global()
+};
+
+// A fiber used the wrong way: resumed when finished or running, yield outside
+// any fiber, and so on. The message names the fiber and the mistake.
+class COSPACE_API fiber_error : public std::logic_error {
+ public:
+  using std::logic_error::logic_error;
+};
+
+// Thrown inside a suspended fiber whose handle is destroyed, so that its
+// stack unwinds and every destructor on it runs. Not a std::exception, so
+// `catch (const std::exception&)` lets it pass; a body that catches it with
+// `catch (...)` must rethrow it (swallowing it is reported and aborts).
+class COSPACE_API forced_unwind {
+ public:
+  forced_unwind() noexcept = default;
+};
+
+namespace detail {
+class fiber_control;
+struct fiber_body_ops {
+  void (*run)(void* body);
+  void (*destroy)(void* body) noexcept;
+  void* (*construct)(void* where, void* source);  // moves/copies the callable into place
+  std::size_t size;
+  std::size_t alignment;
+};
+COSPACE_API fiber_control* create_fiber(const fiber_options& options, const fiber_body_ops& ops,
+                                        void* source);
+COSPACE_API void destroy_fiber(fiber_control* control) noexcept;
+}  // namespace detail
+
+class COSPACE_API fiber {
+ public:
+  fiber() noexcept = default;
+
+  template <std::invocable F>
+  explicit fiber(F&& body, fiber_options options = {})
+      : control_(detail::create_fiber(options, ops_for<F>(),
+                                      const_cast<void*>(static_cast<const void*>(std::addressof(body))))) {}
+
+  fiber(fiber&& other) noexcept : control_(std::exchange(other.control_, nullptr)) {}
+  fiber& operator=(fiber&& other) noexcept {
+    if (this != &other) {
+      reset();
+      control_ = std::exchange(other.control_, nullptr);
+    }
+    return *this;
+  }
+  fiber(const fiber&) = delete;
+  fiber& operator=(const fiber&) = delete;
+
+  // A suspended fiber is unwound first (forced_unwind runs its destructors).
+  // Destroying a running fiber is a bug: reported, then abort.
+  ~fiber() { reset(); }
+
+  // Runs the fiber until its body yields or returns; rethrows what escaped it.
+  // Throws fiber_error when the fiber is empty, finished or already running.
+  void resume();
+  bool done() const noexcept;
+  explicit operator bool() const noexcept { return control_ != nullptr; }
+
+  std::uint64_t id() const noexcept;      // 0 for an empty fiber
+  std::string_view name() const noexcept;  // empty if none was given
+  stack_kind kind() const noexcept;
+  // Bytes of stack in use now: from the top to the deepest page made usable
+  // (region), or the whole stack (fixed).
+  std::size_t stack_in_use() const noexcept;
+
+  void reset() noexcept {
+    if (control_ != nullptr) detail::destroy_fiber(std::exchange(control_, nullptr));
+  }
+
+ private:
+  // How to run, destroy and place a body of type std::decay_t<F>: moved in
+  // when the constructor got an rvalue, copied when it got an lvalue.
+  template <class F>
+  static const detail::fiber_body_ops& ops_for() noexcept {
+    using B = std::decay_t<F>;
+    static constexpr detail::fiber_body_ops ops{
+        [](void* body) { std::invoke(*static_cast<B*>(body)); },
+        [](void* body) noexcept { static_cast<B*>(body)->~B(); },
+        [](void* where, void* source) -> void* {
+          return ::new (where) B(std::forward<F>(*static_cast<std::remove_reference_t<F>*>(source)));
+        },
+        sizeof(B), alignof(B)};
+    return ops;
+  }
+
+  detail::fiber_control* control_ = nullptr;
+};
+
+namespace this_fiber {
+// Suspends the running fiber; its resume() returns. Throws fiber_error
+// outside any fiber.
+COSPACE_API void yield();
+// True while a fiber runs on this thread.
+COSPACE_API bool active() noexcept;
+COSPACE_API std::uint64_t id() noexcept;          // 0 outside any fiber
+COSPACE_API std::string_view name() noexcept;     // empty outside any fiber
+// Gives back the stack pages below the current depth (region fibers).
+COSPACE_API void trim_stack();
+// The running fiber's region heap: allocations come from the lower part of its
+// region when they fit and are all freed when the fiber ends. Outside a
+// region fiber: std::pmr::new_delete_resource().
+COSPACE_API std::pmr::memory_resource* arena() noexcept;
+}  // namespace this_fiber
+
+}  // namespace cospace

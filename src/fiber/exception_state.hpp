@@ -1,0 +1,33 @@
+// The C++ runtime's per-thread exception state (libstdc++'s __cxa_eh_globals:
+// the stack of caught exceptions and the uncaught count) belongs to whatever
+// runs on the thread. A fiber that suspends inside a catch block, or while an
+// exception is in flight through it, takes its part of that state with it;
+// otherwise std::current_exception() and std::uncaught_exceptions() would
+// leak between fibers, and a fiber destroyed mid-catch would corrupt the
+// thread's chain (Boost.Context's issue 302).
+//
+// One slot per fiber, swapped with the thread's on every switch: while the
+// fiber is suspended the slot holds the fiber's state; while it runs, the
+// slot holds its resumer's.
+#pragma once
+
+#include <cxxabi.h>
+
+namespace cospace::detail {
+
+// The layout of __cxa_eh_globals outside ARM EHABI (x86-64, AArch64, RISC-V).
+struct exception_state {
+  void* caught_exceptions;
+  unsigned int uncaught_exceptions;
+};
+
+exception_state* thread_exception_state() noexcept;
+
+inline void swap_exception_state(exception_state& slot) noexcept {
+  exception_state* thread = thread_exception_state();
+  const exception_state held = *thread;
+  *thread = slot;
+  slot = held;
+}
+
+}  // namespace cospace::detail

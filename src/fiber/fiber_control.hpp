@@ -1,0 +1,64 @@
+// The record of one fiber. It lives at the top of the fiber's own stack,
+// above the first frame, together with the fiber's name and its body, so
+// that making a fiber allocates nothing beyond its stack:
+//
+//   stack top -> +------------------+
+//                | fiber_control    |
+//                | name (copied)    |
+//                | body (callable)  |
+//                +------------------+ <- the context's first frame goes below (16-aligned)
+//                | entry's frames   |
+//                v                  v
+#pragma once
+
+#include <cospace/context.h>
+#include <cospace/fiber.hpp>
+
+#include <cstdint>
+#include <exception>
+#include <string_view>
+
+#include "exception_state.hpp"
+#include "fiber_stack.hpp"
+#include "sanitizer_hooks.hpp"
+#include "space/arena_resource.hpp"
+
+namespace cospace::detail {
+
+enum class fiber_state : std::uint8_t {
+  created,    // made, never resumed
+  running,    // on some thread's stack right now
+  suspended,  // yielded
+  done,       // its body returned or threw
+};
+
+class fiber_control {
+ public:
+  cospace_context context = nullptr;  // the fiber, while it is not running
+  cospace_context resumer = nullptr;  // whom it yields to, while it runs
+  fiber_control* outer = nullptr;     // the fiber that resumed it (null: a thread's own stack)
+  exception_state exceptions{};       // see exception_state.hpp
+  fiber_state state = fiber_state::created;
+  bool unwind_requested = false;      // the handle was destroyed while suspended
+  bool unwound = false;               // forced_unwind reached the entry, as it must
+  const fiber_body_ops* ops = nullptr;
+  void* body = nullptr;               // the callable: in the record, or on the heap if large
+  void* body_memory = nullptr;        // the heap block, when body_on_heap
+  bool body_on_heap = false;
+  fiber_stack stack;
+  std::exception_ptr escaped;         // what the body threw, for resume() to rethrow
+  std::uint64_t id = 0;
+  std::string_view name;
+  arena_resource* arena = nullptr;    // made on first use of this_fiber::arena()
+  sanitizer_fiber tools;
+};
+
+// The fiber running on this thread (null on a thread's own stack).
+fiber_control* current_fiber() noexcept;
+
+// "fiber 'parser' (id 7)" or "fiber id 7".
+std::string describe(const fiber_control* f);
+
+[[noreturn]] void fatal(const std::string& message) noexcept;
+
+}  // namespace cospace::detail

@@ -1,0 +1,41 @@
+#include "fiber_stack.hpp"
+
+#include <cospace/space.hpp>
+
+#include "context/backend.hpp"
+#include "space/space_impl.hpp"
+
+namespace cospace::detail {
+
+fiber_stack acquire_fiber_stack(const fiber_options& options, region* parent) {
+  switch (options.stack) {
+    case stack_kind::region: {
+      space& in = options.space != nullptr ? *options.space : space::global();
+      stack_request request;
+      request.max_stack = options.max_stack;
+      request.parent = parent != nullptr && parent->space == &in.impl() ? parent : nullptr;
+      // The sjlj backend can only enter a stack below the caller's: from
+      // inside a fiber, carve the new stack from the creator's own region.
+      request.nested = context::selected.needs_stack_below_caller;
+      region* r = in.impl().acquire_stack(request);
+      fiber_stack s;
+      s.kind = stack_kind::region;
+      s.top = r->top;
+      s.bottom = r->lo;
+      s.owner_region = r;
+      return s;
+    }
+    case stack_kind::fixed:
+      return acquire_fixed_stack(options.fixed_size != 0 ? options.fixed_size : 64 * 1024);
+    case stack_kind::sliced:
+      throw fiber_error("stack_kind::sliced is not available in this version of cospace");
+  }
+  throw fiber_error("fiber_options::stack is not a known stack_kind");
+}
+
+void release_fiber_stack(fiber_stack& stack) noexcept {
+  if (stack.kind == stack_kind::region) stack.owner_region->space->release_stack(stack.owner_region);
+  else if (stack.kind == stack_kind::fixed) release_fixed_stack(stack);
+}
+
+}  // namespace cospace::detail

@@ -1,0 +1,32 @@
+// The stack under a fiber, of whichever kind it asked for. This is the seam
+// between the fiber core and the stack layer: the core sees a top, a bottom
+// and (for region stacks) the region whose guard and growth the space manages.
+#pragma once
+
+#include <cospace/fiber.hpp>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "space/region.hpp"
+
+namespace cospace::detail {
+
+struct fiber_stack {
+  stack_kind kind = stack_kind::region;
+  std::uintptr_t top = 0;     // 16-byte aligned; the fiber's record sits just below
+  std::uintptr_t bottom = 0;  // the lowest address the stack may ever use
+  region* owner_region = nullptr;  // region stacks
+  void* mapping = nullptr;         // fixed stacks: the whole mapping, guard page included
+  std::size_t mapping_size = 0;
+};
+
+// Throws fiber_error (bad options) or space_error (no memory, refused calls).
+fiber_stack acquire_fiber_stack(const fiber_options& options, region* parent);
+void release_fiber_stack(fiber_stack& stack) noexcept;
+
+// Fixed-size stacks come from a pool (mapped once, guard page below, reused).
+fiber_stack acquire_fixed_stack(std::size_t size);
+void release_fixed_stack(fiber_stack& stack) noexcept;
+
+}  // namespace cospace::detail

@@ -1,0 +1,198 @@
+// Making and destroying fibers, and the fiber handle's queries.
+#include <cospace/fiber.hpp>
+#include <cospace/space.hpp>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <string>
+
+#include "context/backend.hpp"
+#include "context/validate.hpp"
+#include "fiber_control.hpp"
+#include "space/fault_handler.hpp"
+#include "space/space_impl.hpp"
+
+namespace cospace::detail {
+
+void fiber_entry(cospace_transfer t) noexcept;
+void resume_fiber(fiber_control* f);
+void unwind_fiber(fiber_control* f) noexcept;
+
+namespace {
+
+// Bodies larger than this live on the heap rather than at the top of the
+// fiber's stack, which must stay within the stack's first usable pages.
+constexpr std::size_t max_record_on_stack = 8 * 1024;
+constexpr std::size_t max_name = 255;
+
+// Ids: a process-wide counter, taken by each thread in blocks so that making
+// a fiber needs no atomic operation.
+std::atomic<std::uint64_t> g_next_id_block{1};
+constexpr std::uint64_t id_block = 1024;
+[[gnu::tls_model("initial-exec")]] thread_local std::uint64_t t_next_id = 0;
+[[gnu::tls_model("initial-exec")]] thread_local std::uint64_t t_id_limit = 0;
+
+std::uint64_t next_id() noexcept {
+  if (t_next_id == t_id_limit) {
+    t_next_id = g_next_id_block.fetch_add(id_block, std::memory_order_relaxed);
+    t_id_limit = t_next_id + id_block;
+  }
+  return t_next_id++;
+}
+
+std::uintptr_t align_down(std::uintptr_t a, std::size_t alignment) { return a & ~(std::uintptr_t{alignment} - 1); }
+
+void check_options(const fiber_options& o) {
+  if (o.stack != stack_kind::region && o.stack != stack_kind::sliced && o.stack != stack_kind::fixed)
+    throw fiber_error("cospace: fiber_options::stack is not a known stack_kind");
+  if (o.fixed_size != 0 && o.stack != stack_kind::fixed)
+    throw fiber_error("cospace: fiber_options::fixed_size applies to stack_kind::fixed only");
+  if (o.max_stack != 0 && o.stack == stack_kind::fixed)
+    throw fiber_error("cospace: fiber_options::max_stack does not apply to stack_kind::fixed "
+                      "(use fixed_size)");
+  if (o.space != nullptr && o.stack != stack_kind::region)
+    throw fiber_error("cospace: fiber_options::space applies to stack_kind::region only");
+  if (o.name.size() > max_name)
+    throw fiber_error("cospace: fiber_options::name is longer than " + std::to_string(max_name) +
+                      " characters");
+}
+
+}  // namespace
+
+std::string describe(const fiber_control* f) {
+  if (f == nullptr) return "an empty fiber";
+  std::string text = "fiber ";
+  if (!f->name.empty()) text += "'" + std::string(f->name) + "' (id " + std::to_string(f->id) + ")";
+  else text += "id " + std::to_string(f->id);
+  return text;
+}
+
+void fatal(const std::string& message) noexcept {
+  std::fprintf(stderr, "cospace: %s\n", message.c_str());
+  std::fflush(stderr);
+  std::abort();
+}
+
+fiber_control* create_fiber(const fiber_options& options, const fiber_body_ops& ops, void* source) {
+  check_options(options);
+  fiber_stack stack = acquire_fiber_stack(options, current_region());
+
+  // The record at the top of the stack: control, then name, then body.
+  std::uintptr_t cursor = align_down(stack.top - sizeof(fiber_control), alignof(fiber_control));
+  auto* f = ::new (reinterpret_cast<void*>(cursor)) fiber_control();
+  f->stack = stack;
+  f->ops = &ops;
+  f->id = next_id();
+  if (!options.name.empty()) {
+    cursor -= options.name.size() + 1;
+    char* name = reinterpret_cast<char*>(cursor);
+    std::memcpy(name, options.name.data(), options.name.size());
+    name[options.name.size()] = '\0';
+    f->name = std::string_view(name, options.name.size());
+  }
+  if (stack.owner_region != nullptr) {
+    stack.owner_region->name = f->name.empty() ? nullptr : f->name.data();
+    stack.owner_region->id = f->id;
+  }
+  const bool body_on_stack = ops.size <= max_record_on_stack;
+  try {
+    if (body_on_stack) {
+      cursor = align_down(cursor - ops.size, ops.alignment);
+      f->body = ops.construct(reinterpret_cast<void*>(cursor), source);
+    } else {
+      void* memory = ::operator new(ops.size, std::align_val_t{ops.alignment});
+      try {
+        f->body = ops.construct(memory, source);
+      } catch (...) {
+        ::operator delete(memory, std::align_val_t{ops.alignment});
+        throw;
+      }
+    }
+    const std::uintptr_t context_top = align_down(cursor, context::stack_alignment);
+    const cospace_status status = context::validate(context::selected, reinterpret_cast<void*>(context_top),
+                                                    context_top - stack.bottom, &fiber_entry);
+    if (status != COSPACE_OK) {
+      throw fiber_error(std::string("cospace: cannot start a fiber on this stack: ") +
+                        cospace_status_message(status));
+    }
+    f->context = context::selected.make(reinterpret_cast<void*>(context_top), context_top - stack.bottom,
+                                         &fiber_entry);
+    on_fiber_created(f->tools, stack.bottom, context_top);
+  } catch (...) {
+    if (f->body != nullptr) {
+      ops.destroy(f->body);
+      if (!body_on_stack) ::operator delete(f->body, std::align_val_t{ops.alignment});
+    }
+    f->~fiber_control();
+    release_fiber_stack(stack);
+    throw;
+  }
+  if (!body_on_stack) {
+    f->body_on_heap = true;
+    f->body_memory = f->body;
+  }
+  return f;
+}
+
+void destroy_fiber(fiber_control* f) noexcept {
+  switch (f->state) {
+    case fiber_state::running:
+      fatal(describe(f) + " was destroyed while it is running; destroy a fiber only when it has "
+                          "yielded or finished");
+    case fiber_state::suspended:
+      unwind_fiber(f);
+      break;
+    case fiber_state::created:
+      f->ops->destroy(f->body);
+      break;
+    case fiber_state::done:
+      break;
+  }
+  if (f->body_on_heap) ::operator delete(f->body_memory, std::align_val_t{f->ops->alignment});
+  on_fiber_destroyed(f->tools);
+  fiber_stack stack = f->stack;
+  f->~fiber_control();  // the record lives on the stack: destroy it before the stack goes
+  release_fiber_stack(stack);
+}
+
+}  // namespace cospace::detail
+
+namespace cospace {
+
+const char* to_string(stack_kind kind) noexcept {
+  switch (kind) {
+    case stack_kind::region: return "region";
+    case stack_kind::sliced: return "sliced";
+    case stack_kind::fixed: return "fixed";
+  }
+  return "unknown";
+}
+
+void fiber::resume() {
+  if (control_ == nullptr) throw fiber_error("cospace: resume() of an empty fiber");
+  detail::resume_fiber(control_);
+}
+
+bool fiber::done() const noexcept {
+  return control_ != nullptr && control_->state == detail::fiber_state::done;
+}
+
+std::uint64_t fiber::id() const noexcept { return control_ != nullptr ? control_->id : 0; }
+
+std::string_view fiber::name() const noexcept { return control_ != nullptr ? control_->name : std::string_view{}; }
+
+stack_kind fiber::kind() const noexcept {
+  return control_ != nullptr ? control_->stack.kind : stack_kind::region;
+}
+
+std::size_t fiber::stack_in_use() const noexcept {
+  if (control_ == nullptr) return 0;
+  const detail::fiber_stack& s = control_->stack;
+  if (s.owner_region != nullptr) return s.owner_region->stack_depth();
+  return s.top - s.bottom;
+}
+
+}  // namespace cospace

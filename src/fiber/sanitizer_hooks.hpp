@@ -1,0 +1,103 @@
+// What AddressSanitizer, ThreadSanitizer and Valgrind must be told when a
+// fiber is made, switched to and from, and ended. Every hook compiles to
+// nothing unless its tool is in use (Valgrind's client requests are a few
+// no-op instructions outside Valgrind and are made only at creation and end,
+// never on a switch).
+//
+// The protocol, for a switch from A to B:
+//   A: before_switch(A's hooks, B's stack)      -- ASan: start_switch_fiber; TSan: switch_to_fiber
+//   ... the context switch ...
+//   B: after_switch(B's hooks)                   -- ASan: finish_switch_fiber
+// A fiber's last switch passes `ending = true`, so ASan frees its fake stack.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/common_interface_defs.h>
+#define COSPACE_ASAN 1
+#endif
+#if defined(__SANITIZE_THREAD__)
+#include <sanitizer/tsan_interface.h>
+#define COSPACE_TSAN 1
+#endif
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define COSPACE_VALGRIND 1
+#endif
+
+namespace cospace::detail {
+
+// Per side of a switch: where its stack is and what the tools keep for it.
+struct sanitizer_side {
+  const void* stack_bottom = nullptr;  // ASan: the stack's lowest address and size
+  std::size_t stack_size = 0;
+  void* fake_stack = nullptr;          // ASan: the fake stack of the side that left
+  void* tsan_fiber = nullptr;          // TSan: the side's fiber
+};
+
+struct sanitizer_fiber {
+  sanitizer_side fiber;    // the fiber's own stack
+  sanitizer_side resumer;  // whoever resumed it (learnt when the fiber starts running)
+  unsigned valgrind_stack_id = 0;
+};
+
+inline void on_fiber_created([[maybe_unused]] sanitizer_fiber& s, [[maybe_unused]] std::uintptr_t bottom,
+                             [[maybe_unused]] std::uintptr_t top) noexcept {
+  s.fiber.stack_bottom = reinterpret_cast<const void*>(bottom);
+  s.fiber.stack_size = top - bottom;
+#if COSPACE_TSAN
+  s.fiber.tsan_fiber = __tsan_create_fiber(0);
+#endif
+#if COSPACE_VALGRIND
+  s.valgrind_stack_id = VALGRIND_STACK_REGISTER(bottom, top);
+#endif
+}
+
+inline void on_fiber_destroyed([[maybe_unused]] sanitizer_fiber& s) noexcept {
+#if COSPACE_TSAN
+  if (s.fiber.tsan_fiber != nullptr) __tsan_destroy_fiber(s.fiber.tsan_fiber);
+#endif
+#if COSPACE_VALGRIND
+  VALGRIND_STACK_DEREGISTER(s.valgrind_stack_id);
+#endif
+}
+
+// The resumer is about to switch into the fiber.
+inline void before_resume([[maybe_unused]] sanitizer_fiber& s) noexcept {
+#if COSPACE_TSAN
+  s.resumer.tsan_fiber = __tsan_get_current_fiber();
+  __tsan_switch_to_fiber(s.fiber.tsan_fiber, 0);
+#endif
+#if COSPACE_ASAN
+  __sanitizer_start_switch_fiber(&s.resumer.fake_stack, s.fiber.stack_bottom, s.fiber.stack_size);
+#endif
+}
+
+// The resumer is running again.
+inline void after_resume([[maybe_unused]] sanitizer_fiber& s) noexcept {
+#if COSPACE_ASAN
+  __sanitizer_finish_switch_fiber(s.resumer.fake_stack, nullptr, nullptr);
+#endif
+}
+
+// The fiber is running (first entry or back from a yield): learn the resumer's stack.
+inline void fiber_arrived([[maybe_unused]] sanitizer_fiber& s) noexcept {
+#if COSPACE_ASAN
+  __sanitizer_finish_switch_fiber(s.fiber.fake_stack, &s.resumer.stack_bottom, &s.resumer.stack_size);
+#endif
+}
+
+// The fiber is about to switch back to its resumer (ending: for the last time).
+inline void fiber_leaving([[maybe_unused]] sanitizer_fiber& s, [[maybe_unused]] bool ending) noexcept {
+#if COSPACE_TSAN
+  __tsan_switch_to_fiber(s.resumer.tsan_fiber, 0);
+#endif
+#if COSPACE_ASAN
+  __sanitizer_start_switch_fiber(ending ? nullptr : &s.fiber.fake_stack, s.resumer.stack_bottom,
+                                 s.resumer.stack_size);
+#endif
+}
+
+}  // namespace cospace::detail

@@ -1,0 +1,491 @@
+// The fiber suite: every behaviour of cospace::fiber, run for each stack kind.
+#include <cospace/fiber.hpp>
+#include <cospace/space.hpp>
+
+#include <gtest/gtest.h>
+
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "space/space_impl.hpp"
+
+#include <array>
+#include <cfenv>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <memory_resource>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using cospace::fiber;
+using cospace::fiber_error;
+using cospace::fiber_options;
+using cospace::forced_unwind;
+using cospace::stack_kind;
+namespace this_fiber = cospace::this_fiber;
+
+// Each test runs once per stack kind and checks that no stack is leaked.
+class Fiber : public ::testing::TestWithParam<stack_kind> {
+ protected:
+  void SetUp() override { live_before_ = cospace::space::global().stats().live_regions; }
+  void TearDown() override {
+    EXPECT_EQ(cospace::space::global().stats().live_regions, live_before_) << "a fiber stack leaked";
+  }
+  fiber_options options(std::string_view name = {}) const {
+    fiber_options o;
+    o.stack = GetParam();
+    o.name = name;
+    return o;
+  }
+  std::size_t live_before_ = 0;
+};
+
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const fiber_error& e) {
+    return e.what();
+  }
+  return "(no fiber_error)";
+}
+
+TEST_P(Fiber, RunsUntilEachYieldAndFinishes) {
+  std::vector<int> trace;
+  fiber f([&] {
+    trace.push_back(1);
+    this_fiber::yield();
+    trace.push_back(2);
+    this_fiber::yield();
+    trace.push_back(3);
+  }, options());
+  EXPECT_TRUE(f);
+  EXPECT_FALSE(f.done());
+  for (int expected = 1; expected <= 3; ++expected) {
+    f.resume();
+    EXPECT_EQ(trace.back(), expected);
+  }
+  EXPECT_TRUE(f.done());
+  EXPECT_EQ(f.kind(), GetParam());
+}
+
+TEST_P(Fiber, BadUseIsAFiberErrorNamingTheFiberAndTheMistake) {
+  EXPECT_NE(error_of([] { fiber().resume(); }).find("empty fiber"), std::string::npos);
+  EXPECT_NE(error_of([] { this_fiber::yield(); }).find("outside any fiber"), std::string::npos);
+  fiber finished([] {}, options("quick"));
+  finished.resume();
+  const std::string after = error_of([&] { finished.resume(); });
+  EXPECT_NE(after.find("fiber 'quick' (id "), std::string::npos) << after;
+  EXPECT_NE(after.find("after it finished"), std::string::npos) << after;
+  fiber* self = nullptr;
+  std::string own;
+  fiber selfish([&] { own = error_of([&] { self->resume(); }); }, options("selfish"));
+  self = &selfish;
+  selfish.resume();
+  EXPECT_NE(own.find("'selfish'"), std::string::npos) << own;
+  EXPECT_NE(own.find("resume itself"), std::string::npos) << own;
+  // A nested fiber resuming its (running) parent.
+  fiber* outer_handle = nullptr;
+  std::string running;
+  fiber outer([&] {
+    fiber inner([&] { running = error_of([&] { outer_handle->resume(); }); }, options("inner"));
+    inner.resume();
+  }, options("outer"));
+  outer_handle = &outer;
+  outer.resume();
+  EXPECT_NE(running.find("'outer'"), std::string::npos) << running;
+  EXPECT_NE(running.find("while it is running"), std::string::npos) << running;
+}
+
+TEST_P(Fiber, ExceptionsEscapingTheBodyReachTheResumer) {
+  fiber f([] {
+    this_fiber::yield();
+    throw std::runtime_error("from the fiber");
+  }, options());
+  f.resume();
+  try {
+    f.resume();
+    ADD_FAILURE() << "nothing was thrown";
+  } catch (const std::runtime_error& e) {
+    EXPECT_STREQ(e.what(), "from the fiber");
+  }
+  EXPECT_TRUE(f.done());
+}
+
+TEST_P(Fiber, ExceptionsCaughtInsideWorkAcrossYields) {
+  int caught = 0;
+  fiber f([&] {
+    for (int i = 0; i < 10; ++i) {
+      try {
+        throw std::logic_error("inside " + std::to_string(i));
+      } catch (const std::logic_error& e) {
+        this_fiber::yield();  // suspended inside the catch block
+        EXPECT_EQ(std::string(e.what()), "inside " + std::to_string(i));
+        EXPECT_NE(std::current_exception(), nullptr);
+        try {
+          throw;  // rethrow after the yield
+        } catch (const std::logic_error&) {
+          ++caught;
+        }
+      }
+    }
+  }, options());
+  while (!f.done()) {
+    f.resume();
+    EXPECT_EQ(std::current_exception(), nullptr) << "the fiber's caught exception leaked out";
+    EXPECT_EQ(std::uncaught_exceptions(), 0);
+  }
+  EXPECT_EQ(caught, 10);
+}
+
+TEST_P(Fiber, ExceptionStateNeverLeaksBetweenFibers) {
+  fiber a([] {
+    try {
+      throw 1;
+    } catch (int) {
+      for (;;) {
+        EXPECT_NE(std::current_exception(), nullptr);
+        this_fiber::yield();
+      }
+    }
+  }, options("a"));
+  fiber b([] {
+    for (;;) {
+      EXPECT_EQ(std::current_exception(), nullptr) << "fiber a's exception is visible in b";
+      this_fiber::yield();
+    }
+  }, options("b"));
+  for (int i = 0; i < 5; ++i) {
+    a.resume();
+    b.resume();
+    try {
+      throw std::runtime_error("outside");
+    } catch (...) {
+      a.resume();  // resumed from inside our own catch block
+      EXPECT_NE(std::current_exception(), nullptr);
+    }
+    EXPECT_EQ(std::current_exception(), nullptr);
+  }
+}
+
+struct yields_in_destructor {
+  int* seen;
+  ~yields_in_destructor() {
+    *seen = std::uncaught_exceptions();
+    this_fiber::yield();
+  }
+};
+
+TEST_P(Fiber, UncaughtExceptionCountIsPerFiber) {
+  int inside = -1;
+  fiber f([&] {
+    try {
+      yields_in_destructor y{&inside};
+      throw std::runtime_error("unwinding");
+    } catch (const std::runtime_error&) {
+    }
+  }, options());
+  f.resume();  // suspended in a destructor during unwinding
+  EXPECT_EQ(inside, 1);
+  EXPECT_EQ(std::uncaught_exceptions(), 0) << "the fiber's unwinding leaked into its resumer";
+  f.resume();
+  EXPECT_TRUE(f.done());
+}
+
+TEST_P(Fiber, ASuspendedFiberDestroyedInsideACatchBlockLeavesNoTrace) {
+  {
+    fiber f([] {
+      try {
+        throw std::runtime_error("held");
+      } catch (...) {
+        this_fiber::yield();
+      }
+    }, options());
+    f.resume();
+  }  // unwound here, while inside its catch block
+  EXPECT_EQ(std::current_exception(), nullptr);
+  EXPECT_EQ(std::uncaught_exceptions(), 0);
+  try {
+    throw std::runtime_error("after");
+  } catch (const std::exception& e) {
+    EXPECT_STREQ(e.what(), "after");
+  }
+}
+
+TEST_P(Fiber, DestroyingASuspendedFiberRunsEveryDestructorOnItsStack) {
+  int destroyed = 0;
+  struct counter {
+    int* n;
+    ~counter() { ++*n; }
+  };
+  {
+    fiber f([&] {
+      counter a{&destroyed};
+      [&] {
+        counter b{&destroyed};
+        try {
+          counter c{&destroyed};
+          this_fiber::yield();
+        } catch (const std::exception&) {
+          ADD_FAILURE() << "forced_unwind must not be a std::exception";
+        }
+      }();
+      ADD_FAILURE() << "the body ran on after being destroyed";
+    }, options());
+    f.resume();
+    EXPECT_EQ(destroyed, 0);
+  }
+  EXPECT_EQ(destroyed, 3);
+}
+
+TEST_P(Fiber, ABodyMayCatchForcedUnwindIfItRethrows) {
+  bool saw = false;
+  {
+    fiber f([&] {
+      try {
+        this_fiber::yield();
+      } catch (const forced_unwind&) {
+        saw = true;
+        throw;
+      }
+    }, options());
+    f.resume();
+  }
+  EXPECT_TRUE(saw);
+}
+
+TEST_P(Fiber, NeverStartedFibersAreDestroyedWithoutRunning) {
+  bool ran = false;
+  auto shared = std::make_shared<int>(1);
+  {
+    fiber f([&ran, shared] { ran = true; }, options());
+    EXPECT_EQ(shared.use_count(), 2);
+  }
+  EXPECT_FALSE(ran);
+  EXPECT_EQ(shared.use_count(), 1) << "the body was not destroyed";
+}
+
+TEST_P(Fiber, NestedFibersAndTheirIdentity) {
+  std::vector<std::string> trace;
+  fiber outer([&] {
+    EXPECT_TRUE(this_fiber::active());
+    EXPECT_EQ(this_fiber::name(), "outer");
+    const auto outer_id = this_fiber::id();
+    fiber inner([&] {
+      EXPECT_EQ(this_fiber::name(), "inner");
+      EXPECT_NE(this_fiber::id(), outer_id);
+      trace.push_back("inner 1");
+      this_fiber::yield();
+      trace.push_back("inner 2");
+    }, options("inner"));
+    inner.resume();
+    EXPECT_EQ(this_fiber::name(), "outer");
+    trace.push_back("outer");
+    this_fiber::yield();
+    inner.resume();
+    EXPECT_TRUE(inner.done());
+  }, options("outer"));
+  EXPECT_FALSE(this_fiber::active());
+  EXPECT_EQ(this_fiber::id(), 0u);
+  outer.resume();
+  trace.push_back("main");
+  outer.resume();
+  EXPECT_EQ(trace, (std::vector<std::string>{"inner 1", "outer", "main", "inner 2"}));
+  EXPECT_NE(outer.id(), 0u);
+  EXPECT_EQ(outer.name(), "outer");
+}
+
+TEST_P(Fiber, MovedHandlesKeepTheFiber) {
+  int steps = 0;
+  fiber a([&] {
+    ++steps;
+    this_fiber::yield();
+    ++steps;
+  }, options());
+  a.resume();
+  fiber b = std::move(a);
+  EXPECT_FALSE(a);
+  b.resume();
+  EXPECT_TRUE(b.done());
+  EXPECT_EQ(steps, 2);
+  fiber c;
+  c = std::move(b);
+  EXPECT_TRUE(c.done());
+}
+
+TEST_P(Fiber, MoveOnlyAndLargeCallables) {
+  auto owned = std::make_unique<int>(41);
+  int result = 0;
+  fiber f([p = std::move(owned), &result] { result = *p + 1; }, options());
+  f.resume();
+  EXPECT_EQ(result, 42);
+  std::array<char, 64 * 1024> big{};
+  big[12345] = 7;
+  fiber g([big, &result] { result = big[12345]; }, options());  // too big for the stack's top page
+  g.resume();
+  EXPECT_EQ(result, 7);
+}
+
+// The kernel's thread id, asked every time: std::this_thread::get_id() is
+// pthread_self(), which the compiler may cache across a yield (it is declared
+// const) — the very reason a fiber that migrates must not trust cached
+// thread-local addresses.
+[[gnu::noinline]] long kernel_thread_id() { return syscall(SYS_gettid); }
+
+TEST_P(Fiber, ResumedFromAnotherThread) {
+  std::vector<long> threads;
+  fiber f([&] {
+    threads.push_back(kernel_thread_id());
+    this_fiber::yield();
+    threads.push_back(kernel_thread_id());
+  }, options());
+  f.resume();
+  std::thread([&] { f.resume(); }).join();
+  ASSERT_EQ(threads.size(), 2u);
+  EXPECT_NE(threads[0], threads[1]);
+  EXPECT_TRUE(f.done());
+}
+
+TEST_P(Fiber, FloatingPointStateFollowsEachFiber) {
+  const int original = std::fegetround();
+  fiber f([] {
+    std::fesetround(FE_UPWARD);
+    for (;;) {
+      this_fiber::yield();
+      EXPECT_EQ(std::fegetround(), FE_UPWARD);
+    }
+  }, options());
+  std::fesetround(FE_DOWNWARD);
+  for (int i = 0; i < 10; ++i) {
+    f.resume();
+    EXPECT_EQ(std::fegetround(), FE_DOWNWARD);
+  }
+  std::fesetround(original);
+}
+
+TEST_P(Fiber, StackIsAlignedInTheBody) {
+  std::uintptr_t misalignment = 1;
+  fiber f([&] {
+    alignas(16) volatile char probe[16];
+    probe[0] = 0;
+    misalignment = reinterpret_cast<std::uintptr_t>(&probe[0]) % 16;
+  }, options());
+  f.resume();
+  EXPECT_EQ(misalignment, 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Kinds, Fiber, ::testing::Values(stack_kind::region, stack_kind::fixed),
+                         [](const auto& param_info) { return std::string(cospace::to_string(param_info.param)); });
+
+// ---- region-specific -----------------------------------------------------------
+
+[[gnu::noinline]] std::size_t recurse(std::size_t bytes) {
+  volatile char frame[1024];
+  frame[0] = 1;
+  return bytes <= sizeof frame ? frame[0] : recurse(bytes - sizeof frame) + frame[0];
+}
+
+TEST(FiberRegion, RecursesDeepWithNoStackSize) {
+  fiber f([] { recurse(64 << 20); });
+  f.resume();
+  EXPECT_TRUE(f.done());
+}
+
+TEST(FiberRegion, TrimStackGivesPagesBack) {
+  std::size_t deep = 0, trimmed = 0;
+  fiber f([&] {
+    recurse(8 << 20);
+    deep = cospace::space::global().stats().bytes_released;
+    this_fiber::trim_stack();
+    trimmed = cospace::space::global().stats().bytes_released;
+  });
+  f.resume();
+  EXPECT_GE(trimmed - deep, std::size_t{7} << 20);
+}
+
+TEST(FiberRegion, ArenaServesAllocationsFromTheFibersRegion) {
+  std::uintptr_t address = 0;
+  fiber f([&] {
+    std::pmr::vector<int> v(this_fiber::arena());
+    v.resize(1000, 7);
+    address = reinterpret_cast<std::uintptr_t>(v.data());
+    EXPECT_NE(this_fiber::arena(), std::pmr::new_delete_resource());
+  });
+  f.resume();
+  auto& s = cospace::space::global().impl();
+  EXPECT_TRUE(s.contains(address)) << "arena memory should come from the space";
+  EXPECT_EQ(this_fiber::arena(), std::pmr::new_delete_resource()) << "outside a fiber: the heap";
+}
+
+TEST(FiberOptions, RefusesOptionsThatDoNotApply) {
+  EXPECT_NE(error_of([] { fiber([] {}, {.stack = stack_kind::region, .fixed_size = 1 << 20}); })
+                .find("fixed_size"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { fiber([] {}, {.stack = stack_kind::fixed, .max_stack = 1 << 20}); })
+                .find("max_stack"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { fiber([] {}, {.name = std::string(300, 'x')}); }).find("name"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { fiber([] {}, {.stack = stack_kind::fixed, .fixed_size = 100}); })
+                .find("fixed_size"),
+            std::string::npos);
+}
+
+TEST(FiberOptions, ACallableWhoseCopyThrowsLeavesNothingBehind) {
+  struct throws_on_copy {
+    throws_on_copy() = default;
+    throws_on_copy(const throws_on_copy&) { throw std::runtime_error("no copies"); }
+    void operator()() const {}
+  };
+  const std::size_t before = cospace::space::global().stats().live_regions;
+  const throws_on_copy body;
+  EXPECT_THROW(fiber f(body), std::runtime_error);
+  EXPECT_EQ(cospace::space::global().stats().live_regions, before);
+}
+
+// ---- fatal misuse, in subprocesses ----------------------------------------------------
+
+TEST(FiberDeathTest, DestroyingARunningFiberIsReportedAndAborts) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        auto* f = new fiber();
+        *f = fiber([&] { f->reset(); }, {.name = "doomed"});
+        f->resume();
+      },
+      "fiber 'doomed' \\(id [0-9]+\\) was destroyed while it is running");
+}
+
+TEST(FiberDeathTest, SwallowingForcedUnwindIsReportedAndAborts) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        fiber f([] {
+          for (;;) {
+            try {
+              this_fiber::yield();
+            } catch (...) {
+            }
+          }
+        }, {.name = "stubborn"});
+        f.resume();
+      },
+      "fiber 'stubborn' \\(id [0-9]+\\) caught cospace::forced_unwind without rethrowing");
+}
+
+TEST(FiberDeathTest, OverflowNamesTheFiber) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        fiber f([] { recurse(std::size_t{64} << 20); }, {.name = "bottomless", .max_stack = 1 << 20});
+        f.resume();
+      },
+      "stack overflow in fiber 'bottomless'");
+}
+
+}  // namespace
