@@ -26,9 +26,20 @@ space::space(const space_options& options) : impl_(std::make_unique<detail::spac
 
 space::~space() = default;
 
+}  // namespace cospace
+
+// For debuggers (tools/gdb/cospace.py): the global space, once it exists.
+extern "C" COSPACE_API cospace::detail::space_impl* cospace_debug_global_space = nullptr;
+
+namespace cospace {
+
 space& space::global() {
   // Never destroyed: fibers may end during static destruction.
-  static space* const instance = new space();
+  static space* const instance = [] {
+    auto* s = new space();
+    cospace_debug_global_space = &s->impl();
+    return s;
+  }();
   return *instance;
 }
 
