@@ -29,7 +29,9 @@ space::~space() = default;
 }  // namespace cospace
 
 // For debuggers (tools/gdb/cospace.py): the global space, once it exists.
-extern "C" COSPACE_API cospace::detail::space_impl* cospace_debug_global_space = nullptr;
+extern "C" {
+COSPACE_API cospace::detail::space_impl* cospace_debug_global_space = nullptr;
+}
 
 namespace cospace {
 
