@@ -56,6 +56,9 @@ class fiber_control {
 // The fiber running on this thread (null on a thread's own stack).
 fiber_control* current_fiber() noexcept;
 
+// switch.cpp: runs the fiber until it yields or ends (rethrowing what escaped).
+void resume_fiber(fiber_control* f);
+
 // "fiber 'parser' (id 7)" or "fiber id 7".
 std::string describe(const fiber_control* f);
 

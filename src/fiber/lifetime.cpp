@@ -137,6 +137,29 @@ fiber_control* create_fiber(const fiber_options& options, const fiber_body_ops& 
   return f;
 }
 
+namespace {
+
+void release_record(fiber_control* f) noexcept {
+  if (f->body_on_heap) ::operator delete(f->body_memory, std::align_val_t{f->ops->alignment});
+  on_fiber_destroyed(f->tools);
+  fiber_stack stack = f->stack;
+  f->~fiber_control();  // the record lives on the stack: destroy it before the stack goes
+  release_fiber_stack(stack);
+}
+
+}  // namespace
+
+void discard_fiber(fiber_control* f) noexcept {
+  // The C API's destroy: a suspended C fiber has nothing to unwind (and C
+  // frames may have no unwind tables), so its stack is simply released.
+  if (f->state == fiber_state::created) f->ops->destroy(f->body);
+  if (f->state == fiber_state::suspended) {
+    f->ops->destroy(f->body);
+    delete f->arena;
+  }
+  release_record(f);
+}
+
 void destroy_fiber(fiber_control* f) noexcept {
   switch (f->state) {
     case fiber_state::running:
@@ -151,11 +174,7 @@ void destroy_fiber(fiber_control* f) noexcept {
     case fiber_state::done:
       break;
   }
-  if (f->body_on_heap) ::operator delete(f->body_memory, std::align_val_t{f->ops->alignment});
-  on_fiber_destroyed(f->tools);
-  fiber_stack stack = f->stack;
-  f->~fiber_control();  // the record lives on the stack: destroy it before the stack goes
-  release_fiber_stack(stack);
+  release_record(f);
 }
 
 }  // namespace cospace::detail

@@ -489,3 +489,22 @@ TEST(FiberDeathTest, OverflowNamesTheFiber) {
 }
 
 }  // namespace
+
+// ---- the C API's exception boundary ------------------------------------------------------
+
+#include <cospace/cospace.h>
+
+namespace {
+
+TEST(FiberCApi, AnExceptionEscapingTheFunctionBecomesAStatus) {
+  cospace_fiber* f = nullptr;
+  ASSERT_EQ(cospace_fiber_create(&f, [](void*) { throw std::runtime_error("thrown in C++ under C"); },
+                                 nullptr, nullptr),
+            COSPACE_OK);
+  EXPECT_EQ(cospace_fiber_resume(f), COSPACE_ERROR_FIBER_THREW);
+  EXPECT_STREQ(cospace_last_error_message(), "thrown in C++ under C");
+  EXPECT_TRUE(cospace_fiber_done(f));
+  EXPECT_EQ(cospace_fiber_destroy(f), COSPACE_OK);
+}
+
+}  // namespace
