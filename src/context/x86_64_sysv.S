@@ -14,10 +14,15 @@
  * requires it clear at every call boundary).
  *
  * Floating-point control: MXCSR and the x87 CW are stored on every switch but
- * reloaded only when they differ from the incoming context's (ldmxcsr and
- * fldcw are microcoded and serialise; the stores are cheap). The comparisons
- * load with the same width as the stores (32 and 16 bits) so the loads
- * forward from the store buffer. With COSPACE_SHARED_FP_CONTROL defined, the
+ * reloaded only when they differ from the incoming context's. The costs are
+ * the processor's: on Intel cores ldmxcsr/fldcw serialise and the stores are
+ * cheap, so skipping the reload wins; on AMD Zen 4 (measured, see
+ * docs/benchmarks.md) stmxcsr alone costs about 15 cycles, ldmxcsr little.
+ * Nothing can avoid the stmxcsr while MXCSR follows each context: reading
+ * MXCSR has no other way. The comparisons load with the same width as the
+ * stores (32 and 16 bits), so the loads forward from the store buffer rather
+ * than stall; they come after the register loads, which proceed while the
+ * MXCSR load waits for stmxcsr. With COSPACE_SHARED_FP_CONTROL defined, the
  * control state is left alone: all contexts of a thread share it, as in Go
  * and marl; the frame keeps its slot so the layout never changes.
  *
@@ -80,7 +85,15 @@
 /* Loads the incoming context's state from the frame at %rsp; %rax holds the
  * outgoing frame, whose control words are compared to avoid reloading. */
 .macro RESTORE_CALLEE_SAVED
+	movq	COSPACE_X86_64_FRAME_R12(%rsp), %r12
+	movq	COSPACE_X86_64_FRAME_R13(%rsp), %r13
+	movq	COSPACE_X86_64_FRAME_R14(%rsp), %r14
+	movq	COSPACE_X86_64_FRAME_R15(%rsp), %r15
+	movq	COSPACE_X86_64_FRAME_RBX(%rsp), %rbx
+	movq	COSPACE_X86_64_FRAME_RBP(%rsp), %rbp
 #ifndef COSPACE_SHARED_FP_CONTROL
+	/* After the register loads: the MXCSR load below waits for the
+	 * stmxcsr just done, and the loads above proceed meanwhile. */
 	movl	COSPACE_X86_64_FRAME_MXCSR(%rsp), %ecx
 	cmpl	COSPACE_X86_64_FRAME_MXCSR(%rax), %ecx
 	jne	1f
@@ -90,12 +103,6 @@
 	jne	3f
 4:
 #endif
-	movq	COSPACE_X86_64_FRAME_R12(%rsp), %r12
-	movq	COSPACE_X86_64_FRAME_R13(%rsp), %r13
-	movq	COSPACE_X86_64_FRAME_R14(%rsp), %r14
-	movq	COSPACE_X86_64_FRAME_R15(%rsp), %r15
-	movq	COSPACE_X86_64_FRAME_RBX(%rsp), %rbx
-	movq	COSPACE_X86_64_FRAME_RBP(%rsp), %rbp
 .endm
 
 /* The out-of-line reloads for RESTORE_CALLEE_SAVED's rare path. */

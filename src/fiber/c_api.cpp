@@ -4,6 +4,7 @@
 #include <cospace/fiber.hpp>
 #include <cospace/space.hpp>
 
+#include <cstring>
 #include <exception>
 #include <new>
 #include <string>
@@ -85,7 +86,11 @@ COSPACE_API cospace_status cospace_fiber_create(cospace_fiber** out, cospace_fib
   *out = nullptr;
   cospace::fiber_options o;
   if (options != nullptr) {
-    switch (options->stack) {
+    // Read as an integer: C callers may pass any value, which C++ must not
+    // load as the enum.
+    int kind = 0;
+    std::memcpy(&kind, &options->stack, sizeof kind);
+    switch (kind) {
       case COSPACE_STACK_REGION: o.stack = cospace::stack_kind::region; break;
       case COSPACE_STACK_SLICED: o.stack = cospace::stack_kind::sliced; break;
       case COSPACE_STACK_FIXED: o.stack = cospace::stack_kind::fixed; break;

@@ -64,9 +64,12 @@ void check_options(const fiber_options& o) {
 
 std::string describe(const fiber_control* f) {
   if (f == nullptr) return "an empty fiber";
-  std::string text = "fiber ";
-  if (!f->name.empty()) text += "'" + std::string(f->name) + "' (id " + std::to_string(f->id) + ")";
-  else text += "id " + std::to_string(f->id);
+  char text[max_name + 64];
+  const auto id = static_cast<unsigned long long>(f->id);
+  if (!f->name.empty())
+    std::snprintf(text, sizeof text, "fiber '%.*s' (id %llu)", static_cast<int>(f->name.size()), f->name.data(), id);
+  else
+    std::snprintf(text, sizeof text, "fiber id %llu", id);
   return text;
 }
 

@@ -75,7 +75,7 @@ TEST(ContextCreate, StatusMessagesNameTheProblem) {
             std::string::npos);
   EXPECT_NE(std::string(cospace_status_message(COSPACE_ERROR_NULL_ARGUMENT)).find("null"),
             std::string::npos);
-  EXPECT_NE(std::string(cospace_status_message(static_cast<cospace_status>(COSPACE_ERROR_STACK_NOT_BELOW + 1))).find("unknown"),
+  EXPECT_NE(std::string(cospace_status_message(static_cast<cospace_status>(COSPACE_ERROR_OUT_OF_MEMORY + 1))).find("unknown"),
             std::string::npos);
 }
 
