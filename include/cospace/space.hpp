@@ -48,6 +48,10 @@ struct space_options {
   // Ended regions kept with their guard and top page for reuse without a
   // system call (the warm path); 0 releases every region at once.
   std::size_t parked_regions = 64;
+  // Offset each stack top by a different multiple of 64 bytes within its
+  // first page, so that the hot top frames of many fibers do not all fall
+  // into the same cache sets. Off only to measure what it buys.
+  bool colour_stacks = true;
 };
 
 struct space_stats {

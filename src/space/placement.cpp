@@ -56,7 +56,7 @@ void space_impl::make_stack(region* r, std::size_t max_stack) {
   // first page, so that the hot top frames of many fibers spread over the
   // cache's sets instead of all landing in the same few.
   const std::size_t colours = page_size() / 64;
-  const std::size_t colour = (colour_++ % colours) * 64;
+  const std::size_t colour = options_.colour_stacks ? (colour_++ % colours) * 64 : 0;
   r->kind = region_kind::stack;
   r->state = region_state::live;
   r->top = r->hi - colour;
