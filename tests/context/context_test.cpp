@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "../support/no_core_dumps.hpp"
+
 #include <cfenv>
 #include <cstdint>
 #include <cstring>
@@ -380,6 +382,7 @@ TEST(ContextDeathTest, EntryThatReturnsIsReportedAndAborts) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_DEATH(
       {
+        cospace::test::no_core_dumps();
         test_stacks stacks;
         cospace_context ctx = make(stacks, [](cospace_transfer) {});
         cospace_context_jump(ctx, nullptr);

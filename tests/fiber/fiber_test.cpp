@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "../support/no_core_dumps.hpp"
+
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -454,6 +456,7 @@ TEST(FiberDeathTest, DestroyingARunningFiberIsReportedAndAborts) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_DEATH(
       {
+        cospace::test::no_core_dumps();
         auto* f = new fiber();
         *f = fiber([&] { f->reset(); }, {.name = "doomed"});
         f->resume();
@@ -465,6 +468,7 @@ TEST(FiberDeathTest, SwallowingForcedUnwindIsReportedAndAborts) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_DEATH(
       {
+        cospace::test::no_core_dumps();
         fiber f([] {
           for (;;) {
             try {
@@ -482,6 +486,7 @@ TEST(FiberDeathTest, OverflowNamesTheFiber) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_DEATH(
       {
+        cospace::test::no_core_dumps();
         fiber f([] { recurse(std::size_t{64} << 20); }, {.name = "bottomless", .max_stack = 1 << 20});
         f.resume();
       },

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "../support/no_core_dumps.hpp"
+
 #include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -30,6 +32,7 @@ class OverflowDeathTest : public ::testing::Test {
 TEST_F(OverflowDeathTest, BeyondTheFibersMaximumStackIsReportedAndAborts) {
   EXPECT_DEATH(
       {
+        cospace::test::no_core_dumps();
         space_options o;
         o.reservation = std::size_t{8} << 30;
         space s(o);
@@ -44,6 +47,7 @@ TEST_F(OverflowDeathTest, BeyondTheFibersMaximumStackIsReportedAndAborts) {
 TEST_F(OverflowDeathTest, IntoANeighbourIsReportedAndAbortsWithoutTouchingIt) {
   EXPECT_DEATH(
       {
+        cospace::test::no_core_dumps();
         space_options o;
         o.reservation = 64 * MiB;
         space s(o);
@@ -74,6 +78,7 @@ TEST_F(OverflowDeathTest, IntoANeighbourIsReportedAndAbortsWithoutTouchingIt) {
 TEST_F(OverflowDeathTest, AThirtyTwoKiBFrameIsCaughtByTheDefaultZone) {
   EXPECT_DEATH(
       {
+        cospace::test::no_core_dumps();
         space s(space_options{.reservation = std::size_t{8} << 30});
         region_fiber f(s.impl(), [](region_fiber&) { big_frame(1000); },
                        stack_request{.max_stack = 1 * MiB, .name = "big-frames"});
@@ -93,6 +98,7 @@ void exit_from_handler(int, siginfo_t* info, void*) {
 TEST_F(OverflowDeathTest, ForeignFaultsReachThePreviousHandler) {
   EXPECT_EXIT(
       {
+        cospace::test::no_core_dumps();
         struct sigaction action {};
         action.sa_sigaction = &exit_from_handler;
         action.sa_flags = SA_SIGINFO;
@@ -111,6 +117,7 @@ TEST_F(OverflowDeathTest, ForeignFaultsReachThePreviousHandler) {
 TEST_F(OverflowDeathTest, ForeignFaultsGetTheDefaultActionWhenThereWasNoHandler) {
   EXPECT_EXIT(
       {
+        cospace::test::no_core_dumps();
         signal(SIGSEGV, SIG_DFL);
         space s(space_options{.reservation = std::size_t{1} << 30});
         void* p = mmap(nullptr, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -122,6 +129,7 @@ TEST_F(OverflowDeathTest, ForeignFaultsGetTheDefaultActionWhenThereWasNoHandler)
 TEST_F(OverflowDeathTest, TouchingAnotherFibersGuardFromOutsideIsNotGrowth) {
   EXPECT_EXIT(
       {
+        cospace::test::no_core_dumps();
         signal(SIGSEGV, SIG_DFL);
         space s(space_options{.reservation = std::size_t{1} << 30});
         region_fiber f(s.impl(), [](region_fiber& self) { self.yield(); });

@@ -1,0 +1,204 @@
+# Runs fiber_gdb_target under gdb in batch mode with tools/gdb/cospace.py and
+# checks `info fibers` and `fiber bt`: what they show, what they refuse, and
+# that the program runs on to its end afterwards (every register put back).
+# Arguments: -DGDB=<gdb or empty> -DTARGET=<program> -DSCRIPT=<cospace.py>
+#            -DBACKEND=<asm|sjlj|ucontext> -DARCH=<x86_64|...>
+cmake_policy(VERSION 3.25)
+if(NOT GDB)
+  message("SKIPPED: gdb is not installed (Debian package 'gdb')")
+  return()
+endif()
+# LeakSanitizer cannot run under ptrace; in sanitizer builds, leave it out here.
+set(ENV{ASAN_OPTIONS} "detect_leaks=0")
+# fiber bt works on x86-64 with the asm backend; elsewhere it must refuse.
+if(BACKEND STREQUAL "asm" AND ARCH STREQUAL "x86_64")
+  set(backtraces ON)
+else()
+  set(backtraces OFF)
+endif()
+
+set(failures "")
+# These are functions, not macros, so that regular expressions reach
+# MATCHES unchanged; each passes its failure up with PARENT_SCOPE.
+function(expect text what)
+  string(FIND "${${what}}" "${text}" at)
+  if(at EQUAL -1)
+    set(failures "${failures}  ${what}: expected '${text}'\n" PARENT_SCOPE)
+  endif()
+endfunction()
+function(expect_regex regex what)
+  if(NOT "${${what}}" MATCHES "${regex}")
+    set(failures "${failures}  ${what}: expected a match for '${regex}'\n" PARENT_SCOPE)
+  endif()
+endfunction()
+function(expect_not text what)
+  string(FIND "${${what}}" "${text}" at)
+  if(NOT at EQUAL -1)
+    set(failures "${failures}  ${what}: did not expect '${text}'\n" PARENT_SCOPE)
+  endif()
+endfunction()
+
+# The text between the line `@@ <from>` and the next `@@ ` marker.
+function(section out from)
+  string(FIND "${all}" "@@ ${from}\n" begin)
+  if(begin EQUAL -1)
+    set(${out} "" PARENT_SCOPE)
+    return()
+  endif()
+  string(SUBSTRING "${all}" ${begin} -1 rest)
+  string(LENGTH "@@ ${from}\n" skip)
+  string(SUBSTRING "${rest}" ${skip} -1 rest)
+  string(FIND "${rest}" "\n@@ " end)
+  if(NOT end EQUAL -1)
+    math(EXPR end "${end} + 1")
+    string(SUBSTRING "${rest}" 0 ${end} rest)
+  endif()
+  set(${out} "${rest}" PARENT_SCOPE)
+endfunction()
+
+# A backtrace that is clean and ends at the fiber's root.
+macro(expect_fiber_backtrace what waits_in)
+  # yield's frame first (code inlined into it may come before it).
+  expect_regex("^[^\n]*\n(#[0-9]+ [^\n]*\n)?#[01] +(0x[0-9a-f]+ in )?cospace::this_fiber::yield" ${what})
+  expect_regex("#[0-9]+ +(0x[0-9a-f]+ in )?[^\n]*${waits_in}" ${what})
+  expect_regex("#[0-9]+ +(0x[0-9a-f]+ in )?cospace::detail::fiber_entry" ${what})
+  foreach(bad "corrupt stack" "previous frame identical" "previous frame inner"
+              "Cannot access memory" "Backtrace stopped")
+    expect_not("${bad}" ${what})
+  endforeach()
+  string(REGEX MATCHALL "(^|\n)#[0-9]+ " _frames "${${what}}")
+  list(LENGTH _frames _n)
+  if(_n GREATER 10)
+    string(APPEND failures "  ${what}: the backtrace runs on past the fiber's root (${_n} frames)\n")
+  endif()
+endmacro()
+
+# First run: stop inside beta while it runs, then at the checkpoint.
+execute_process(
+  COMMAND ${GDB} -batch -nx
+          -ex "set debuginfod enabled off"
+          -ex "set width 0"
+          -ex "source ${SCRIPT}"
+          -ex "break beta_waits_here"
+          -ex "break gdb_checkpoint"
+          -ex "run"
+          -ex "echo @@ in beta\\n"
+          -ex "info fibers"
+          -ex "echo @@ in beta: fiber bt beta\\n"
+          -ex "fiber bt beta"
+          -ex "echo @@ in beta: fiber bt alpha\\n"
+          -ex "fiber bt alpha"
+          -ex "echo @@ to checkpoint\\n"
+          -ex "continue"
+          -ex "echo @@ info fibers\\n"
+          -ex "info fibers"
+          -ex "up"
+          -ex "echo @@ fiber bt alpha\\n"
+          -ex "fiber bt alpha"
+          -ex "echo @@ selected frame\\n"
+          -ex "frame"
+          -ex "echo @@ fiber bt gamma\\n"
+          -ex "fiber bt gamma"
+          -ex "echo @@ fiber bt delta\\n"
+          -ex "fiber bt delta"
+          -ex "echo @@ fiber bt omega\\n"
+          -ex "fiber bt omega"
+          -ex "echo @@ fiber bt epsilon\\n"
+          -ex "fiber bt epsilon"
+          -ex "echo @@ continue\\n"
+          -ex "continue"
+          ${TARGET}
+  OUTPUT_VARIABLE all ERROR_VARIABLE all RESULT_VARIABLE rc TIMEOUT 120)
+message("${all}")
+
+string(REGEX MATCH "fiber alpha has id ([0-9]+), ([0-9]+) bytes in use" _ "${all}")
+set(alpha_id "${CMAKE_MATCH_1}")
+set(alpha_use "${CMAKE_MATCH_2}")
+string(REGEX MATCH "fiber beta has id ([0-9]+), ([0-9]+) bytes in use" _ "${all}")
+set(beta_id "${CMAKE_MATCH_1}")
+set(beta_use "${CMAKE_MATCH_2}")
+if(alpha_id STREQUAL "" OR beta_id STREQUAL "")
+  message(FATAL_ERROR "the program did not print its fibers' ids: did it reach the checkpoint?")
+endif()
+
+section(in_beta "in beta")
+expect_regex("\n[0-9]+ +alpha +suspended +region +[0-9]+\n" in_beta)
+expect_regex("\n[0-9]+ +beta +running \\(thread 1\\) +region +[0-9]+\n" in_beta)
+expect_regex("\n[0-9]+ +delta +created +region +[0-9]+\n" in_beta)
+
+section(in_beta_bt_beta "in beta: fiber bt beta")
+expect("is running, so its frames are on thread 1's stack" in_beta_bt_beta)
+
+section(in_beta_bt_alpha "in beta: fiber bt alpha")
+section(fiber_bt_alpha "fiber bt alpha")
+section(selected_frame "selected frame")
+if(backtraces)
+  expect_fiber_backtrace(in_beta_bt_alpha alpha_waits_here)
+  expect_fiber_backtrace(fiber_bt_alpha alpha_waits_here)
+  expect_not("beta_waits_here" fiber_bt_alpha)
+  # The frame selected before (main, one up) is selected again.
+  expect_regex("^#1 +(0x[0-9a-f]+ in )?main " selected_frame)
+else()
+  expect("fiber bt supports only the asm context backend" fiber_bt_alpha)
+endif()
+
+section(info "info fibers")
+expect_regex("(^|\n)Id +Name +State +Stack +In use \\(bytes\\)\n" info)
+expect_regex("\n${alpha_id} +alpha +suspended +region +${alpha_use}\n" info)
+expect_regex("\n${beta_id} +beta +suspended +region +${beta_use}\n" info)
+expect_regex("\n[0-9]+ +gamma +created +region +[0-9]+\n" info)
+expect_regex("\n[0-9]+ +delta +done +region +[0-9]+\n" info)
+# A fiber running on a second thread; only the sjlj backend may refuse to
+# make it there (its stacks must lie below the thread's).
+string(FIND "${all}" "fiber epsilon could not start" epsilon_refused)
+if(epsilon_refused EQUAL -1 OR BACKEND STREQUAL "asm")
+  expect_regex("\n[0-9]+ +epsilon +running \\(thread 2\\) +region +[0-9]+\n" info)
+  section(bt_epsilon "fiber bt epsilon")
+  expect("is running, so its frames are on thread 2's stack" bt_epsilon)
+endif()
+expect_not("omega" info)  # a fixed stack: not in the space
+
+section(bt_gamma "fiber bt gamma")
+expect("was created but never resumed" bt_gamma)
+section(bt_delta "fiber bt delta")
+expect("is done" bt_delta)
+section(bt_omega "fiber bt omega")
+expect("no fiber named 'omega'" bt_omega)
+
+section(finish "continue")
+expect("fibers finished: all done" finish)
+expect("exited normally" finish)
+
+# Second run: the same fibers by id, and ids that name nothing.
+if(backtraces)
+  execute_process(
+    COMMAND ${GDB} -batch -nx
+            -ex "set debuginfod enabled off"
+            -ex "set width 0"
+            -ex "source ${SCRIPT}"
+            -ex "break gdb_checkpoint"
+            -ex "run"
+            -ex "echo @@ fiber bt ${beta_id}\\n"
+            -ex "fiber bt ${beta_id}"
+            -ex "echo @@ fiber bt 999999\\n"
+            -ex "fiber bt 999999"
+            -ex "echo @@ second continue\\n"
+            -ex "continue"
+            ${TARGET}
+    OUTPUT_VARIABLE all ERROR_VARIABLE all RESULT_VARIABLE rc TIMEOUT 120)
+  message("${all}")
+  expect("fiber beta has id ${beta_id}," all)  # the same ids as in the first run
+  section(bt_beta "fiber bt ${beta_id}")
+  expect("Fiber ${beta_id} 'beta', suspended" bt_beta)
+  expect_fiber_backtrace(bt_beta beta_waits_here)
+  expect_not("alpha_waits_here" bt_beta)
+  section(bt_none "fiber bt 999999")
+  expect("no fiber with id 999999" bt_none)
+  section(finish "second continue")
+  expect("fibers finished: all done" finish)
+  expect("exited normally" finish)
+endif()
+
+if(failures)
+  message(FATAL_ERROR "the gdb extension did not behave as expected:\n${failures}")
+endif()

@@ -1,0 +1,90 @@
+// A program for the gdb test of tools/gdb/cospace.py: fibers in every state
+// the extension shows, then a checkpoint where the test stops and looks.
+//   alpha, beta  suspended, each inside its own distinctive function
+//   gamma        created (never resumed)
+//   delta        done (its body returned; the handle still holds it)
+//   omega        on a fixed stack: not in the space, so not listed
+//   epsilon      running, on a second thread (if the backend allows it there)
+#include <cospace/fiber.hpp>
+
+#include <atomic>
+#include <cinttypes>
+#include <cstdio>
+#include <thread>
+
+namespace {
+
+int g_steps = 0;
+
+[[gnu::noinline]] void alpha_waits_here(int depth) {
+  if (depth > 0) {
+    alpha_waits_here(depth - 1);
+  } else {
+    cospace::this_fiber::yield();
+  }
+  asm volatile("" ::: "memory");  // no tail call: keep this frame on the stack
+  ++g_steps;
+}
+
+[[gnu::noinline]] void beta_waits_here() {
+  cospace::this_fiber::yield();
+  asm volatile("" ::: "memory");
+  ++g_steps;
+}
+
+std::atomic<bool> g_epsilon_started{false};
+std::atomic<bool> g_epsilon_may_finish{false};
+
+[[gnu::noinline]] void epsilon_spins_here() {
+  g_epsilon_started.store(true);
+  while (!g_epsilon_may_finish.load()) {
+  }
+}
+
+void print_fiber(const char* what, const cospace::fiber& f) {
+  std::printf("fiber %s has id %" PRIu64 ", %zu bytes in use\n", what, f.id(), f.stack_in_use());
+}
+
+}  // namespace
+
+extern "C" [[gnu::noinline]] void gdb_checkpoint() { asm volatile("" ::: "memory"); }
+
+int main() {
+  cospace::fiber alpha([] { alpha_waits_here(2); }, {.name = "alpha"});
+  cospace::fiber beta([] { beta_waits_here(); }, {.name = "beta"});
+  cospace::fiber gamma([] { ++g_steps; }, {.name = "gamma"});
+  cospace::fiber delta([] { ++g_steps; }, {.name = "delta"});
+  cospace::fiber omega([] { cospace::this_fiber::yield(); }, {.stack = cospace::stack_kind::fixed, .name = "omega"});
+  alpha.resume();
+  beta.resume();
+  delta.resume();
+  omega.resume();
+  print_fiber("alpha", alpha);
+  print_fiber("beta", beta);
+  std::thread other([] {
+    try {
+      cospace::fiber epsilon([] { epsilon_spins_here(); }, {.name = "epsilon"});
+      epsilon.resume();
+    } catch (const cospace::fiber_error& e) {
+      // The sjlj backend refuses a stack above the creating thread's own.
+      std::printf("fiber epsilon could not start: %s\n", e.what());
+      g_epsilon_started.store(true);
+    }
+  });
+  while (!g_epsilon_started.load()) {
+  }
+  std::fflush(stdout);
+
+  gdb_checkpoint();
+
+  g_epsilon_may_finish.store(true);
+  other.join();
+
+  alpha.resume();
+  beta.resume();
+  gamma.resume();
+  omega.resume();
+  const bool all_done = alpha.done() && beta.done() && gamma.done() && delta.done() && omega.done();
+  std::printf("fibers finished: %s, %d steps\n", all_done ? "all done" : "NOT all done", g_steps);
+  return all_done && g_steps == 6 ? 0 : 1;
+}
