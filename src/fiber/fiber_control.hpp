@@ -25,6 +25,8 @@
 
 namespace cospace::detail {
 
+class fiber_locals;
+
 enum class fiber_state : std::uint8_t {
   created,    // made, never resumed
   running,    // on some thread's stack right now
@@ -50,6 +52,7 @@ class fiber_control {
   std::uint64_t id = 0;
   std::string_view name;
   arena_resource* arena = nullptr;    // made on first use of this_fiber::arena()
+  class fiber_locals* locals = nullptr;  // made on first use of a fiber_local
   sanitizer_fiber tools;
 };
 

@@ -12,6 +12,7 @@
 #include "context/backend.hpp"
 #include "context/validate.hpp"
 #include "fiber_control.hpp"
+#include "fiber_locals.hpp"
 #include "space/fault_handler.hpp"
 #include "space/space_impl.hpp"
 
@@ -158,6 +159,7 @@ void discard_fiber(fiber_control* f) noexcept {
   if (f->state == fiber_state::created) f->ops->destroy(f->body);
   if (f->state == fiber_state::suspended) {
     f->ops->destroy(f->body);
+    delete f->locals;
     delete f->arena;
   }
   release_record(f);

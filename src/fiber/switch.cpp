@@ -16,6 +16,7 @@
 
 #include "context/backend.hpp"
 #include "fiber_control.hpp"
+#include "fiber_locals.hpp"
 #include "space/fault_handler.hpp"
 
 namespace cospace::detail {
@@ -79,6 +80,8 @@ void fiber_entry(cospace_transfer t) noexcept {
   }
   f->ops->destroy(f->body);
   f->body = nullptr;
+  delete f->locals;  // fiber-locals go first: their destructors may use the arena
+  f->locals = nullptr;
   delete f->arena;
   f->arena = nullptr;
   f->state = fiber_state::done;

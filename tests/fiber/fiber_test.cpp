@@ -513,3 +513,51 @@ TEST(FiberCApi, AnExceptionEscapingTheFunctionBecomesAStatus) {
 }
 
 }  // namespace
+
+// ---- fiber-local storage --------------------------------------------------------------------
+
+#include <cospace/fiber_local.hpp>
+
+namespace {
+
+struct tracked {
+  static inline int alive = 0;
+  int value = 0;
+  tracked() { ++alive; }
+  ~tracked() { --alive; }
+};
+
+TEST(FiberLocal, EachFiberHasItsOwnInstanceDestroyedWhenItEnds) {
+  static cospace::fiber_local<tracked> local;
+  local->value = 100;  // the thread's own instance
+  std::vector<int> seen;
+  fiber a([&] {
+    local->value += 1;
+    this_fiber::yield();
+    seen.push_back(local->value);
+  });
+  fiber b([&] {
+    local->value += 2;
+    this_fiber::yield();
+    seen.push_back(local->value);
+  });
+  a.resume();
+  b.resume();
+  EXPECT_EQ(tracked::alive, 3);
+  a.resume();
+  b.resume();
+  EXPECT_EQ(seen, (std::vector<int>{1, 2}));
+  EXPECT_EQ(local->value, 100) << "the thread's instance is untouched";
+  EXPECT_EQ(tracked::alive, 1) << "each fiber's instance ends with it";
+  {
+    fiber c([&] {
+      local->value = 5;
+      this_fiber::yield();
+    });
+    c.resume();
+    EXPECT_EQ(tracked::alive, 2);
+  }  // destroyed while suspended: unwound, and its instance destroyed
+  EXPECT_EQ(tracked::alive, 1);
+}
+
+}  // namespace
