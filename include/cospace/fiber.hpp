@@ -67,6 +67,17 @@ COSPACE_API fiber_control* create_fiber(const fiber_options& options, const fibe
 COSPACE_API void destroy_fiber(fiber_control* control) noexcept;
 }  // namespace detail
 
+class fiber;
+namespace this_fiber {
+// Symmetric transfer: the running fiber suspends and `target` (made or
+// suspended, not running) runs in its place, straight away, without going
+// back through the resumer. When `target` yields or ends, control returns
+// to whoever resumed the running fiber; the running fiber continues here
+// when it is next resumed. Throws fiber_error outside any fiber, or when
+// `target` is empty, running, finished or the running fiber itself.
+COSPACE_API void switch_to(fiber& target);
+}  // namespace this_fiber
+
 class COSPACE_API fiber {
  public:
   fiber() noexcept = default;
@@ -124,6 +135,7 @@ class COSPACE_API fiber {
     return ops;
   }
 
+  friend void this_fiber::switch_to(fiber& target);
   detail::fiber_control* control_ = nullptr;
 };
 

@@ -40,6 +40,8 @@ struct sanitizer_side {
 struct sanitizer_fiber {
   sanitizer_side fiber;    // the fiber's own stack
   sanitizer_side resumer;  // whoever resumed it (learnt when the fiber starts running)
+  sanitizer_side inherited;     // after a symmetric transfer: the resumer it takes over
+  bool inherit_pending = false;
   unsigned valgrind_stack_id = 0;
 };
 
@@ -82,10 +84,39 @@ inline void after_resume([[maybe_unused]] sanitizer_fiber& s) noexcept {
 #endif
 }
 
-// The fiber is running (first entry or back from a yield): learn the resumer's stack.
+// The fiber is running (first entry or back from a yield): learn the resumer's
+// stack — or, after a symmetric transfer, take over the leaving fiber's resumer.
 inline void fiber_arrived([[maybe_unused]] sanitizer_fiber& s) noexcept {
 #if COSPACE_ASAN
   __sanitizer_finish_switch_fiber(s.fiber.fake_stack, &s.resumer.stack_bottom, &s.resumer.stack_size);
+  if (s.inherit_pending) {
+    s.resumer.stack_bottom = s.inherited.stack_bottom;
+    s.resumer.stack_size = s.inherited.stack_size;
+    s.inherit_pending = false;
+  }
+#endif
+}
+
+// Symmetric transfer, on the leaving fiber: it switches straight to `to`.
+inline void fiber_leaving_to([[maybe_unused]] sanitizer_fiber& from,
+                             [[maybe_unused]] sanitizer_fiber& to) noexcept {
+#if COSPACE_TSAN
+  __tsan_switch_to_fiber(to.fiber.tsan_fiber, 0);
+#endif
+#if COSPACE_ASAN
+  __sanitizer_start_switch_fiber(&from.fiber.fake_stack, to.fiber.stack_bottom, to.fiber.stack_size);
+#endif
+}
+
+// Symmetric transfer, on the target: it yields to the leaving fiber's resumer.
+inline void inherit_resumer([[maybe_unused]] sanitizer_fiber& to,
+                            [[maybe_unused]] const sanitizer_fiber& from) noexcept {
+#if COSPACE_TSAN
+  to.resumer.tsan_fiber = from.resumer.tsan_fiber;
+#endif
+#if COSPACE_ASAN
+  to.inherited = from.resumer;
+  to.inherit_pending = true;
 #endif
 }
 

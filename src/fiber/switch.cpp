@@ -26,28 +26,38 @@ namespace {
 
 const context::backend& backend = context::selected;
 
-// Both resume and forced unwinding switch in the same way; only the jump differs.
+// Both resume and forced unwinding switch in the same way; only the jump
+// differs. Every jump back to a resumer carries the record of the fiber that
+// is leaving: usually f, but after a symmetric transfer (switch_to) another
+// fiber that took f's place. Returns that fiber.
 template <class Jump>
-void switch_into(fiber_control* f, Jump&& jump) {
+fiber_control* switch_into(fiber_control* f, Jump&& jump) {
   prepare_thread_for_fibers();
   region* const outer_region = current_region();
-  f->outer = t_current;
+  fiber_control* const outer = t_current;
+  f->outer = outer;
   f->state = fiber_state::running;
   t_current = f;
   set_current_region(f->stack.owner_region);
   swap_exception_state(f->exceptions);
   before_resume(f->tools);
   const cospace_transfer back = jump();
-  after_resume(f->tools);
-  f->context = back.from;
-  swap_exception_state(f->exceptions);
+  after_resume(f->tools);  // the fake-stack slot this side started with
+  auto* const left = static_cast<fiber_control*>(back.data);
+  left->context = back.from;
+  swap_exception_state(left->exceptions);
   set_current_region(outer_region);
-  t_current = f->outer;
+  t_current = outer;
+  return left;
 }
+
+}  // namespace
 
 [[noreturn]] void refuse(const fiber_control* f, const char* mistake) {
   throw fiber_error("cospace: " + describe(f) + " " + mistake);
 }
+
+namespace {
 
 // Runs on top of a suspended fiber being destroyed: it resumes inside its
 // pending yield, and this exception leaves through that call.
@@ -86,7 +96,7 @@ void fiber_entry(cospace_transfer t) noexcept {
   f->arena = nullptr;
   f->state = fiber_state::done;
   fiber_leaving(f->tools, true);
-  backend.jump(f->resumer, nullptr);
+  backend.jump(f->resumer, f);
   fatal(describe(f) + " was resumed after its last switch");
 }
 
@@ -94,14 +104,18 @@ void resume_fiber(fiber_control* f) {
   if (f->state == fiber_state::running)
     refuse(f, f == t_current ? "tried to resume itself" : "was resumed while it is running");
   if (f->state == fiber_state::done) refuse(f, "was resumed after it finished");
-  switch_into(f, [f] { return backend.jump(f->context, f); });
-  if (f->escaped) [[unlikely]]
-    std::rethrow_exception(std::exchange(f->escaped, nullptr));
+  fiber_control* const left = switch_into(f, [f] { return backend.jump(f->context, f); });
+  if (left->escaped) [[unlikely]]
+    std::rethrow_exception(std::exchange(left->escaped, nullptr));
 }
 
 void unwind_fiber(fiber_control* f) noexcept {
   f->unwind_requested = true;
-  switch_into(f, [f] { return backend.ontop(f->context, f, &throw_forced_unwind); });
+  fiber_control* const left = switch_into(f, [f] { return backend.ontop(f->context, f, &throw_forced_unwind); });
+  if (left != f) {
+    fatal(describe(f) + " handed control to " + describe(left) +
+          " while it was being unwound; a fiber being destroyed must not switch_to another");
+  }
   if (f->state != fiber_state::done) {
     fatal(describe(f) + " caught cospace::forced_unwind without rethrowing it and went on "
                         "running; a catch (...) in a fiber must rethrow");
@@ -117,7 +131,52 @@ void this_fiber::yield() {
   if (f == nullptr) throw fiber_error("cospace: this_fiber::yield() was called outside any fiber");
   f->state = detail::fiber_state::suspended;
   detail::fiber_leaving(f->tools, false);
-  const cospace_transfer t = detail::backend.jump(f->resumer, nullptr);
+  const cospace_transfer t = detail::backend.jump(f->resumer, f);
+  detail::fiber_arrived(f->tools);
+  f->resumer = t.from;
+}
+
+namespace {
+
+// A symmetric transfer in flight, on the leaving fiber's stack.
+struct handover {
+  detail::fiber_control* from;
+  detail::fiber_control* to;
+};
+
+// Runs on the target's stack before it continues: records where the leaving
+// fiber stopped, and makes the target's pending jump (or its entry) see the
+// leaving fiber's resumer as its own, exactly as if that resumer had resumed it.
+cospace_transfer complete_handover(cospace_transfer t) {
+  const auto* h = static_cast<const handover*>(t.data);
+  h->from->context = t.from;
+  detail::inherit_resumer(h->to->tools, h->from->tools);
+  return {h->from->resumer, h->to};
+}
+
+}  // namespace
+
+void this_fiber::switch_to(fiber& target) {
+  detail::fiber_control* f = detail::t_current;
+  if (f == nullptr) throw fiber_error("cospace: this_fiber::switch_to() was called outside any fiber");
+  detail::fiber_control* g = target.control_;
+  if (g == nullptr) throw fiber_error("cospace: this_fiber::switch_to() an empty fiber");
+  if (g == f) detail::refuse(g, "tried to switch_to itself");
+  if (g->state == detail::fiber_state::running) detail::refuse(g, "was the target of switch_to while it is running");
+  if (g->state == detail::fiber_state::done) detail::refuse(g, "was the target of switch_to after it finished");
+  // g takes f's place: same resumer, same outer fiber, f's exception state
+  // slot arrangement carried over (see exception_state.hpp).
+  g->outer = f->outer;
+  g->state = detail::fiber_state::running;
+  f->state = detail::fiber_state::suspended;
+  detail::swap_exception_state(f->exceptions);  // thread: resumer's; f's slot: f's own
+  detail::swap_exception_state(g->exceptions);  // thread: g's; g's slot: the resumer's
+  detail::t_current = g;
+  detail::set_current_region(g->stack.owner_region);
+  detail::fiber_leaving_to(f->tools, g->tools);
+  handover h{f, g};
+  const cospace_transfer t = detail::backend.ontop(g->context, &h, &complete_handover);
+  // f runs again: resumed like after a yield.
   detail::fiber_arrived(f->tools);
   f->resumer = t.from;
 }

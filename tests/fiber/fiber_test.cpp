@@ -561,3 +561,85 @@ TEST(FiberLocal, EachFiberHasItsOwnInstanceDestroyedWhenItEnds) {
 }
 
 }  // namespace
+
+// ---- symmetric transfer ------------------------------------------------------------------------
+
+namespace {
+
+TEST_P(Fiber, SwitchToRunsTheTargetInPlaceAndReturnsToTheOriginalResumer) {
+  std::vector<std::string> trace;
+  fiber b([&] {
+    trace.push_back("b1");
+    this_fiber::yield();  // back to main, not to a
+    trace.push_back("b2");
+  }, options("b"));
+  fiber a([&] {
+    trace.push_back("a1");
+    this_fiber::switch_to(b);  // b runs now; a is suspended here
+    trace.push_back("a2");
+  }, options("a"));
+  a.resume();
+  EXPECT_EQ(trace, (std::vector<std::string>{"a1", "b1"}));
+  EXPECT_FALSE(a.done());
+  EXPECT_FALSE(b.done());
+  b.resume();
+  a.resume();
+  EXPECT_EQ(trace, (std::vector<std::string>{"a1", "b1", "b2", "a2"}));
+  EXPECT_TRUE(a.done());
+  EXPECT_TRUE(b.done());
+}
+
+TEST_P(Fiber, SwitchToChainsAndCarriesExceptionsToTheResumer) {
+  fiber c([] { throw std::runtime_error("from c"); }, options("c"));
+  fiber b([&] { this_fiber::switch_to(c); }, options("b"));
+  fiber a([&] { this_fiber::switch_to(b); }, options("a"));
+  try {
+    a.resume();  // a -> b -> c, which throws: the exception reaches main
+    ADD_FAILURE() << "nothing was thrown";
+  } catch (const std::runtime_error& e) {
+    EXPECT_STREQ(e.what(), "from c");
+  }
+  EXPECT_TRUE(c.done());
+  EXPECT_FALSE(a.done());
+  // a and b are suspended in switch_to; destroying them unwinds them.
+}
+
+TEST_P(Fiber, SwitchToKeepsEachFibersExceptionState) {
+  fiber b([&] {
+    EXPECT_EQ(std::current_exception(), nullptr);
+    this_fiber::yield();
+  }, options("b"));
+  fiber a([&] {
+    try {
+      throw 7;
+    } catch (int) {
+      this_fiber::switch_to(b);
+      EXPECT_NE(std::current_exception(), nullptr);
+    }
+  }, options("a"));
+  a.resume();
+  EXPECT_EQ(std::current_exception(), nullptr);
+  a.resume();
+  EXPECT_TRUE(a.done());
+}
+
+TEST_P(Fiber, SwitchToMisuseIsAFiberError) {
+  fiber none;
+  EXPECT_NE(error_of([&] { this_fiber::switch_to(none); }).find("outside any fiber"), std::string::npos);
+  fiber* self = nullptr;
+  std::string to_self, to_empty, to_done;
+  fiber finished([] {}, options("finished"));
+  finished.resume();
+  fiber f([&] {
+    to_self = error_of([&] { this_fiber::switch_to(*self); });
+    to_empty = error_of([&] { this_fiber::switch_to(none); });
+    to_done = error_of([&] { this_fiber::switch_to(finished); });
+  }, options("f"));
+  self = &f;
+  f.resume();
+  EXPECT_NE(to_self.find("switch_to itself"), std::string::npos) << to_self;
+  EXPECT_NE(to_empty.find("empty fiber"), std::string::npos) << to_empty;
+  EXPECT_NE(to_done.find("after it finished"), std::string::npos) << to_done;
+}
+
+}  // namespace
