@@ -85,15 +85,23 @@ void space_impl::overflow(const region* r, std::uintptr_t address, const char* w
 }
 
 fault_result space_impl::handle_fault(region* r, std::uintptr_t address) noexcept {
-  if (r->kind != region_kind::stack || address < r->lo || address >= r->zone_hi) return fault_result::not_ours;
-  if (mode_ != protection_mode::commit_on_use && address < r->zone_lo) return fault_result::not_ours;
+  // zone_hi changes only on the fiber's own thread (growth here, trimming):
+  // safe to read unlocked. lo changes when another thread carves the free
+  // part, so it is read under the lock.
+  if (r->kind != region_kind::stack || address < base_ || address >= r->zone_hi) return fault_result::not_ours;
   if (lock_.held_by_this_thread()) {
     static const char message[] =
-        "cospace: internal error: a stack fault inside the space's own critical section\n";
+        "cospace: internal error: a fault inside the space's own critical section\n";
     (void)::write(STDERR_FILENO, message, sizeof message - 1);
     std::abort();
   }
   lock_.lock();
+  const bool in_zone = address >= r->zone_lo ||
+                       (mode_ == protection_mode::commit_on_use && address >= r->lo);
+  if (!in_zone || address < r->lo) {
+    lock_.unlock();
+    return fault_result::not_ours;
+  }
   const std::uintptr_t page = page_size();
   const std::uintptr_t by_limit = r->top > r->max_stack ? r->top - r->max_stack : 0;
   const std::uintptr_t floor = (std::max(r->lo + options_.guard_size, by_limit) + page - 1) & ~(page - 1);
