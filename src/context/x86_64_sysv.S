@@ -14,7 +14,8 @@
  * requires it clear at every call boundary).
  *
  * Floating-point control: MXCSR and the x87 CW are stored on every switch but
- * reloaded only when they differ from the incoming context's. The costs are
+ * reloaded only when their control bits differ from the incoming context's
+ * (MXCSR's status flags are caller-saved and may differ freely). The costs are
  * the processor's: on Intel cores ldmxcsr/fldcw serialise and the stores are
  * cheap, so skipping the reload wins; on AMD Zen 4 (measured, see
  * docs/benchmarks.md) stmxcsr alone costs about 15 cycles, ldmxcsr little.
@@ -56,15 +57,20 @@
  * profiler interrupting mid-switch still unwinds correctly.
  *
  * CET: every entry point starts with endbr64 and the object carries the
- * GNU property note for IBT. Shadow stacks (SHSTK) are NOT supported: a
- * jump returns on a different stack than it was called on, which a single
- * per-thread shadow stack rejects, so the note deliberately leaves the SHSTK
- * bit clear (supporting it needs one shadow stack per context,
- * map_shadow_stack, and a restore-token switch).
+ * GNU property note for IBT. A resume jumps to a return site, which has no
+ * endbr64, so that jump is `notrack` (exempt from the IBT check, as glibc's
+ * longjmp does); ontop's jump to fn lands on fn's endbr64. Shadow stacks
+ * (SHSTK) are NOT supported: a jump returns on a different stack than it was
+ * called on, which a single per-thread shadow stack rejects, so the note
+ * deliberately leaves the SHSTK bit clear (supporting it needs one shadow
+ * stack per context, map_shadow_stack, and a restore-token switch).
  */
 #include "x86_64_frame.h"
 
 #define FRAME_RESERVE (COSPACE_X86_64_FRAME_SIZE - 8)
+/* MXCSR bits 6-15 (DAZ, exception masks, rounding, FTZ): the control part the
+ * ABI makes callee-saved. Bits 0-5 are sticky status flags, caller-saved. */
+#define MXCSR_CONTROL_BITS 0xffc0
 
 	.text
 
@@ -95,7 +101,8 @@
 	/* After the register loads: the MXCSR load below waits for the
 	 * stmxcsr just done, and the loads above proceed meanwhile. */
 	movl	COSPACE_X86_64_FRAME_MXCSR(%rsp), %ecx
-	cmpl	COSPACE_X86_64_FRAME_MXCSR(%rax), %ecx
+	xorl	COSPACE_X86_64_FRAME_MXCSR(%rax), %ecx
+	testl	$MXCSR_CONTROL_BITS, %ecx	/* the status flags are not callee-saved */
 	jne	1f
 2:
 	movzwl	COSPACE_X86_64_FRAME_X87CW(%rsp), %ecx
@@ -135,7 +142,7 @@ cospace_asm_jump:
 	leaq	COSPACE_X86_64_FRAME_SIZE(%rsp), %rsp
 	.cfi_adjust_cfa_offset -COSPACE_X86_64_FRAME_SIZE
 	movq	%rsi, %rdx		/* transfer = {rax: from, rdx: data} */
-	jmp	*%r8
+	notrack jmp *%r8		/* a return site has no endbr64: exempt from IBT */
 	.cfi_adjust_cfa_offset COSPACE_X86_64_FRAME_SIZE
 	RELOAD_FP_CONTROL_SLOW_PATH
 	.cfi_endproc
@@ -189,7 +196,7 @@ cospace_asm_make:
 	movq	%rcx, COSPACE_X86_64_FRAME_R15(%rax)
 	movq	%rdx, COSPACE_X86_64_FRAME_RBX(%rax)
 	movq	%rcx, COSPACE_X86_64_FRAME_RBP(%rax)
-	leaq	cospace_asm_trampoline(%rip), %rcx
+	leaq	.Ltrampoline_resume(%rip), %rcx
 	movq	%rcx, COSPACE_X86_64_FRAME_RIP(%rax)
 	ret
 	.cfi_endproc
@@ -204,6 +211,11 @@ cospace_asm_make:
 cospace_asm_trampoline:
 	.cfi_startproc
 	.cfi_undefined rip
+	/* An ontop function on a fresh context returns here, and unwinders look
+	 * up its return address minus one: this nop keeps that byte inside the
+	 * trampoline's frame information. */
+	nop
+.Ltrampoline_resume:
 	endbr64
 	movq	%rax, %rdi
 	movq	%rdx, %rsi
