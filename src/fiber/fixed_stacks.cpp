@@ -14,6 +14,7 @@
 
 #include "fiber_stack.hpp"
 #include "space/os.hpp"
+#include "space/sanitizer.hpp"
 
 namespace cospace::detail {
 namespace {
@@ -74,6 +75,7 @@ fiber_stack acquire_fixed_stack(std::size_t size) {
 }
 
 void release_fixed_stack(fiber_stack& stack) noexcept {
+  forget_stack_poison(stack.bottom, stack.top);
   {
     std::lock_guard guard(pool().lock);
     auto& list = pool().free[stack.mapping_size];
