@@ -164,6 +164,11 @@ void this_fiber::switch_to(fiber& target) {
   if (g == f) detail::refuse(g, "tried to switch_to itself");
   if (g->state == detail::fiber_state::running) detail::refuse(g, "was the target of switch_to while it is running");
   if (g->state == detail::fiber_state::done) detail::refuse(g, "was the target of switch_to after it finished");
+  if (detail::backend.needs_stack_below_caller && g->state == detail::fiber_state::created &&
+      g->stack.top > reinterpret_cast<std::uintptr_t>(detail::backend.stack_pointer())) {
+    detail::refuse(g, "cannot be started by switch_to on the sjlj backend: its stack is not below "
+                      "the running fiber's (start it with resume() first)");
+  }
   // g takes f's place: same resumer, same outer fiber, f's exception state
   // slot arrangement carried over (see exception_state.hpp).
   g->outer = f->outer;
