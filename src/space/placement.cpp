@@ -52,15 +52,23 @@ region* space_impl::carve_below(region* victim, std::size_t bytes) {
 }
 
 void space_impl::make_stack(region* r, std::size_t max_stack) {
-  // Colour: the top moves down by a varying multiple of 64 bytes within its
-  // first page, so that the hot top frames of many fibers spread over the
-  // cache's sets instead of all landing in the same few.
-  const std::size_t colours = page_size() / 64;
-  const std::size_t colour = options_.colour_stacks ? (colour_++ % colours) * 64 : 0;
+  // Colour: each stack top moves down by a varying number of whole pages
+  // (0-15) and a varying multiple of 64 bytes below 2 KiB. Halving puts every
+  // region's top on a power-of-two boundary, so without it the hot top frames
+  // of all fibers share the same page-address bits (TLB and page-walk
+  // collisions, measured in docs/benchmarks.md) and the same cache sets. The
+  // line offset stays under 2 KiB so a fiber using ~1 KiB of stack still
+  // touches one page; the skipped pages above the top are never touched and
+  // cost nothing.
+  std::uintptr_t colour = 0;
+  if (options_.colour_stacks) {
+    const std::uint32_t n = colour_++;
+    colour = (n % colour_pages) * page_size() + (n / colour_pages % colour_lines) * 64;
+  }
   r->kind = region_kind::stack;
   r->state = region_state::live;
   r->top = r->hi - colour;
-  r->zone_hi = r->hi - options_.initial_stack;
+  r->zone_hi = (r->top & ~(std::uintptr_t{page_size()} - 1)) - options_.initial_stack;
   r->zone_lo = r->zone_hi - options_.guard_size;
   r->initial_zone_hi = r->zone_hi;
   r->max_stack = max_stack;

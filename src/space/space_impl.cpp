@@ -48,9 +48,9 @@ space_options normalised(space_options o) {
 
 space_impl::space_impl(const space_options& options)
     : options_(normalised(options)), mode_(protection_mode::guard_install) {
-  // The smallest region: a page for the colour offset, the initial stack and
-  // one guard zone.
-  min_region_ = page_size() + options_.initial_stack + options_.guard_size;
+  // The smallest region: the colour offset (whole pages plus part of one),
+  // the initial stack and one guard zone.
+  min_region_ = (colour_pages + 1) * page_size() + options_.initial_stack + options_.guard_size;
   const reservation res = reserve(options_.reservation, min_region_, options_);
   base_ = res.base;
   size_ = res.size;
@@ -155,7 +155,8 @@ std::string space_impl::check_invariants() const {
         break;
       case region_kind::stack:
         if (!(r->lo <= r->zone_lo && r->zone_lo + options_.guard_size == r->zone_hi &&
-              r->zone_hi < r->top && r->top <= r->hi && r->hi - r->top < page_size()))
+              r->zone_hi < r->top && r->top <= r->hi &&
+              r->hi - r->top < (colour_pages + 1) * page_size()))
           fail(*r, "guard zone or stack top outside the region");
         if (r->top % 16 != 0) fail(*r, "stack top not 16-byte aligned");
         if (r->arena != nullptr && (r->arena->owner != r || r->arena->kind != region_kind::arena))

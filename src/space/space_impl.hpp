@@ -91,6 +91,10 @@ class space_impl {
   void release_now(region* r) noexcept;                     // syscalls, then retire
   [[noreturn]] void overflow(const region* r, std::uintptr_t address, const char* why) noexcept;
 
+  // Stack-top colours: whole pages, then 64-byte lines below 2 KiB.
+  static constexpr std::uint32_t colour_pages = 16;
+  static constexpr std::uint32_t colour_lines = 32;
+
   space_options options_;
   protection_mode mode_;
   std::uintptr_t base_ = 0;

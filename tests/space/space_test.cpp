@@ -157,19 +157,32 @@ TEST(SpacePlacement, NestedChildrenAreCarvedFromTheParentsRegionBelowIt) {
   EXPECT_EQ(s.stats().largest_free_span, impl.size());
 }
 
-TEST(SpacePlacement, StackTopsAreColouredAcrossAPage) {
+TEST(SpacePlacement, StackTopsAreColouredAcrossPagesAndLines) {
   space_options o = small(64 * GiB);
   o.parked_regions = 0;
   space s(o);
   std::vector<region*> regions;
-  std::set<std::uintptr_t> offsets;
-  for (int i = 0; i < 256; ++i) {
-    regions.push_back(s.impl().acquire_stack({}));
-    offsets.insert(regions.back()->top % 4096);
-    EXPECT_EQ(regions.back()->top % 64, 0u);
+  std::set<std::uintptr_t> lines, pages;
+  for (int i = 0; i < 512; ++i) {
+    region* r = s.impl().acquire_stack({});
+    regions.push_back(r);
+    EXPECT_EQ(r->top % 64, 0u);
+    lines.insert(r->top % 4096);
+    pages.insert((r->top >> 12) % 16);
+    // The line offset stays below 2 KiB: at least 2 KiB of the top page lie
+    // below the top, so a fiber using ~1 KiB touches one page.
+    const std::uintptr_t room_in_top_page = r->top % 4096 == 0 ? 4096 : r->top % 4096;
+    EXPECT_GE(room_in_top_page, 2048u);
   }
-  EXPECT_GE(offsets.size(), 64u) << "stack tops should spread over every 64-byte line of a page";
+  EXPECT_EQ(pages.size(), 16u) << "stack tops should differ in their page-address bits";
+  EXPECT_EQ(lines.size(), 32u) << "stack tops should spread over the 64-byte lines of a page";
   for (region* r : regions) s.impl().release_stack(r);
+  space_options plain = o;
+  plain.colour_stacks = false;
+  space uncoloured(plain);
+  region* r = uncoloured.impl().acquire_stack({});
+  EXPECT_EQ(r->top, r->hi);
+  uncoloured.impl().release_stack(r);
 }
 
 TEST(SpacePlacement, ExhaustionIsAClearError) {
