@@ -21,7 +21,17 @@ struct exception_state {
   unsigned int uncaught_exceptions;
 };
 
-exception_state* thread_exception_state() noexcept;
+[[gnu::tls_model("initial-exec")]] extern thread_local constinit exception_state* t_exception_state;
+
+// The address is fixed for the thread's life: ask the runtime once.
+inline exception_state* thread_exception_state() noexcept {
+  exception_state* state = t_exception_state;
+  if (state == nullptr) [[unlikely]] {
+    state = reinterpret_cast<exception_state*>(abi::__cxa_get_globals());
+    t_exception_state = state;
+  }
+  return state;
+}
 
 inline void swap_exception_state(exception_state& slot) noexcept {
   exception_state* thread = thread_exception_state();

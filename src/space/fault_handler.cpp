@@ -29,8 +29,6 @@ namespace {
 
 struct sigaction previous_action;
 
-[[gnu::tls_model("initial-exec")]] thread_local region* t_current = nullptr;
-[[gnu::tls_model("initial-exec")]] thread_local bool t_prepared = false;
 
 void forward(int signal, siginfo_t* info, void* context) {
   const struct sigaction& p = previous_action;
@@ -50,7 +48,7 @@ void forward(int signal, siginfo_t* info, void* context) {
 
 void on_fault(int signal, siginfo_t* info, void* context) {
   const int saved_errno = errno;
-  region* current = t_current;
+  region* current = t_current_region;
   if (current != nullptr) {
     const auto address = reinterpret_cast<std::uintptr_t>(info->si_addr);
     if (current->space->handle_fault(current, address) == fault_result::grew) {
@@ -92,14 +90,14 @@ void install_fault_handler() {
   });
 }
 
-region* current_region() noexcept { return t_current; }
-void set_current_region(region* r) noexcept { t_current = r; }
+[[gnu::tls_model("initial-exec")]] thread_local constinit region* t_current_region = nullptr;
+[[gnu::tls_model("initial-exec")]] thread_local constinit bool t_thread_prepared = false;
 
-void prepare_thread_for_fibers() {
-  if (t_prepared) return;
+void prepare_thread_slow() {
+  if (t_thread_prepared) return;
   stack_t existing{};
   if (sigaltstack(nullptr, &existing) == 0 && (existing.ss_flags & SS_DISABLE) == 0) {
-    t_prepared = true;  // the thread already has one: use it
+    t_thread_prepared = true;  // the thread already has one: use it
     return;
   }
   const long minimum = sysconf(_SC_MINSIGSTKSZ);
@@ -120,7 +118,7 @@ void prepare_thread_for_fibers() {
   }
   t_alternate_stack.memory = memory;
   t_alternate_stack.size = size;
-  t_prepared = true;
+  t_thread_prepared = true;
 }
 
 }  // namespace cospace::detail
