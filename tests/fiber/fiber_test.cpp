@@ -442,6 +442,11 @@ TEST(FiberOptions, RefusesOptionsThatDoNotApply) {
   EXPECT_NE(error_of([] { fiber([] {}, {.stack = stack_kind::fixed, .fixed_size = 100}); })
                 .find("fixed_size"),
             std::string::npos);
+  EXPECT_NE(error_of([] { fiber([] {}, {.stack = stack_kind::fixed, .space = &cospace::space::global()}); })
+                .find("space"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { fiber([] {}, {.stack = stack_kind::sliced}); }).find("sliced"), std::string::npos);
+  EXPECT_NE(error_of([] { this_fiber::trim_stack(); }).find("outside any fiber"), std::string::npos);
 }
 
 TEST(FiberOptions, ACallableWhoseCopyThrowsLeavesNothingBehind) {

@@ -87,6 +87,17 @@ TEST_F(OverflowDeathTest, AThirtyTwoKiBFrameIsCaughtByTheDefaultZone) {
       "stack overflow in fiber 'big-frames'");
 }
 
+TEST_F(OverflowDeathTest, DestroyingASpaceWithLiveFibersIsReportedAndAborts) {
+  EXPECT_DEATH(
+      {
+        cospace::test::no_core_dumps();
+        auto* s = new space(space_options{.reservation = std::size_t{1} << 30});
+        (void)s->impl().acquire_stack({});
+        delete s;
+      },
+      "a space was destroyed while 1 of its regions");
+}
+
 // ---- faults that are not ours ------------------------------------------------
 
 void exit_from_handler(int, siginfo_t* info, void*) {
