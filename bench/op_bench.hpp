@@ -27,6 +27,8 @@
 #include <utility>
 #include <vector>
 
+#include "summary_main.hpp"
+
 namespace cospace::bench {
 
 inline constexpr const char* ops_counter = "ops_per_iter";
@@ -225,39 +227,11 @@ class with_op_summary final : public Reporter {
   std::vector<op_figures> figures_;
 };
 
-inline std::string requested_format(int argc, char** argv) {
-  constexpr std::string_view flag = "--benchmark_format=";
-  std::string format = "console";
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    if (arg.substr(0, flag.size()) == flag) format = arg.substr(flag.size());
-  }
-  return format;
-}
-
 }  // namespace detail
 
-// main() of an operation benchmark: runs what register_all registered, then the summary.
+// main() of these benchmarks: runs what register_all registered, then the summary.
 inline int run_op_benchmarks(int argc, char** argv, void (*register_all)(), const op_summary_spec& spec) {
-  const std::string format = detail::requested_format(argc, argv);
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
-  register_all();
-  if (format == "console") {
-    using console = benchmark::ConsoleReporter;
-    const auto options = static_cast<console::OutputOptions>(
-        console::OO_Tabular | (isatty(STDOUT_FILENO) ? console::OO_Color : console::OO_None));
-    detail::with_op_summary<console> reporter(spec, std::cout, options);
-    benchmark::RunSpecifiedBenchmarks(&reporter);
-  } else if (format == "json") {
-    detail::with_op_summary<benchmark::JSONReporter> reporter(spec, std::cerr);
-    benchmark::RunSpecifiedBenchmarks(&reporter);
-  } else {
-    std::fputs("note: the summary is printed only with --benchmark_format=console or json\n", stderr);
-    benchmark::RunSpecifiedBenchmarks();
-  }
-  benchmark::Shutdown();
-  return 0;
+  return run_benchmarks_with_summary<detail::with_op_summary>(argc, argv, register_all, spec);
 }
 
 }  // namespace cospace::bench
