@@ -1,0 +1,1 @@
+# Sources of this layer (see src/CMakeLists.txt).
