@@ -55,21 +55,28 @@ struct backend {
   // sjlj enters a fresh stack by moving the stack pointer down with alloca, so
   // the stack must lie below the stack of whoever first jumps to it.
   bool needs_stack_below_caller;
+  // Bytes below a suspended context's handle that its pending jump still
+  // uses (stack slicing saves from there). The asm handle is the stack
+  // pointer after the pushes: 0. The portable backends' handle is a record
+  // inside their jump function's frame, which may keep locals and spills
+  // below it: a bound on that part of the frame, exercised by the sliced
+  // fiber suite under the sjlj and ucontext presets.
+  std::size_t live_below_handle;
 };
 
 inline constexpr backend asm_backend{"asm",         256,
                                      &cospace_asm_make, &cospace_asm_jump,
                                      &cospace_asm_ontop, &cospace_asm_stack_pointer,
-                                     false};
+                                     false,             0};
 inline constexpr backend sjlj_backend{"sjlj",          4096,
                                       &cospace_sjlj_make, &cospace_sjlj_jump,
                                       &cospace_sjlj_ontop, &cospace_sjlj_stack_pointer,
-                                      true};
+                                      true,               1024};
 // ucontext_t is about 1 KiB on x86-64 and 4.5 KiB on AArch64; it lives at the
 // top of a fresh stack, and glibc's makecontext wants room below it.
 inline constexpr backend ucontext_backend{"ucontext",        32 * 1024,
                                           &cospace_ucontext_make, &cospace_ucontext_jump,
                                           &cospace_ucontext_ontop, &cospace_ucontext_stack_pointer,
-                                          false};
+                                          false,                  1024};
 
 }  // namespace cospace::context

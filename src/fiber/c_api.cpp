@@ -9,6 +9,7 @@
 #include <new>
 #include <string>
 
+#include "c_errors.hpp"
 #include "fiber_control.hpp"
 
 namespace cospace::detail {
@@ -71,6 +72,15 @@ cospace_status fail_with_current_exception(cospace_status for_unknown) noexcept 
     return fail(for_unknown, "cospace: an exception that is not a std::exception");
   }
 }
+
+}  // namespace
+
+namespace cospace::detail {
+cospace_status c_fail(cospace_status status, const char* message) noexcept { return fail(status, message); }
+cospace_status c_succeed() noexcept { return succeed(); }
+}  // namespace cospace::detail
+
+namespace {
 
 fiber_control* control_of(cospace_fiber* f) { return reinterpret_cast<fiber_control*>(f); }
 const fiber_control* control_of(const cospace_fiber* f) { return reinterpret_cast<const fiber_control*>(f); }

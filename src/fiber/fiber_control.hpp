@@ -48,6 +48,7 @@ class fiber_control {
   void* body_memory = nullptr;        // the heap block, when body_on_heap
   bool body_on_heap = false;
   fiber_stack stack;
+  void* record_block = nullptr;       // sliced fibers: the heap block holding this record
   std::exception_ptr escaped;         // what the body threw, for resume() to rethrow
   std::uint64_t id = 0;
   std::string_view name;
@@ -61,6 +62,13 @@ fiber_control* current_fiber() noexcept;
 
 // switch.cpp: runs the fiber until it yields or ends (rethrowing what escaped).
 void resume_fiber(fiber_control* f);
+
+// A sliced fiber runs only on the thread that made it (its shared stack is
+// that thread's, and may hold another of its fibers' bytes right now).
+bool foreign_sliced(const fiber_control* f) noexcept;
+inline constexpr const char* moved_sliced =
+    "is a sliced fiber of another thread; sliced fibers cannot move between threads "
+    "(their stack is shared by that thread's fibers)";
 
 // "fiber 'parser' (id 7)" or "fiber id 7".
 std::string describe(const fiber_control* f);

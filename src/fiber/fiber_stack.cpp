@@ -3,6 +3,7 @@
 #include <cospace/space.hpp>
 
 #include "context/backend.hpp"
+#include "slice/thread_slicing.hpp"
 #include "space/space_impl.hpp"
 
 namespace cospace::detail {
@@ -27,8 +28,16 @@ fiber_stack acquire_fiber_stack(const fiber_options& options, region* parent) {
     }
     case stack_kind::fixed:
       return acquire_fixed_stack(options.fixed_size != 0 ? options.fixed_size : 64 * 1024);
-    case stack_kind::sliced:
-      throw fiber_error("stack_kind::sliced is not available in this version of cospace");
+    case stack_kind::sliced: {
+      pooled_stack* shared = take_shared_stack(options.max_stack);
+      fiber_stack s;
+      s.kind = stack_kind::sliced;
+      s.top = shared->stack.top;
+      s.bottom = shared->stack.bottom;
+      s.owner_region = shared->stack.owner_region;
+      s.shared = shared;
+      return s;
+    }
   }
   throw fiber_error("fiber_options::stack is not a known stack_kind");
 }
@@ -36,6 +45,7 @@ fiber_stack acquire_fiber_stack(const fiber_options& options, region* parent) {
 void release_fiber_stack(fiber_stack& stack) noexcept {
   if (stack.kind == stack_kind::region) stack.owner_region->space->release_stack(stack.owner_region);
   else if (stack.kind == stack_kind::fixed) release_fixed_stack(stack);
+  else if (stack.kind == stack_kind::sliced) leave_shared_stack(stack.shared);
 }
 
 }  // namespace cospace::detail

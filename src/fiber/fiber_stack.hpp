@@ -12,6 +12,9 @@
 
 namespace cospace::detail {
 
+struct slice;
+struct pooled_stack;
+
 struct fiber_stack {
   stack_kind kind = stack_kind::region;
   std::uintptr_t top = 0;     // 16-byte aligned; the fiber's record sits just below
@@ -19,9 +22,13 @@ struct fiber_stack {
   region* owner_region = nullptr;  // region stacks
   void* mapping = nullptr;         // fixed stacks: the whole mapping, guard page included
   std::size_t mapping_size = 0;
+  pooled_stack* shared = nullptr;  // sliced stacks: the shared stack (top, bottom and region are its)
+  slice* sliced = nullptr;         // sliced stacks: the fiber's slice (in its heap record)
 };
 
 // Throws fiber_error (bad options) or space_error (no memory, refused calls).
+// A sliced stack is a share of one of the thread's shared stacks; the slice
+// itself lives with the fiber's record on the heap (lifetime.cpp).
 fiber_stack acquire_fiber_stack(const fiber_options& options, region* parent);
 void release_fiber_stack(fiber_stack& stack) noexcept;
 

@@ -14,6 +14,8 @@
 #include "fiber_control.hpp"
 #include "fiber_locals.hpp"
 #include "space/fault_handler.hpp"
+#include "slice/slice.hpp"
+#include "slice/thread_slicing.hpp"
 #include "space/space_impl.hpp"
 
 namespace cospace::detail {
@@ -80,16 +82,77 @@ void fatal(const std::string& message) noexcept {
   std::abort();
 }
 
+namespace {
+
+// A sliced fiber's record cannot sit on its stack (the stack is shared), so
+// it goes in one heap block with the fiber's slice, name and body, laid out
+// as on a stack: the record at the top, the rest below it.
+struct heap_record {
+  void* block = nullptr;
+  std::uintptr_t top = 0;
+};
+
+heap_record allocate_heap_record(const fiber_options& options, const fiber_body_ops& ops, bool body_inside) {
+  std::size_t size = sizeof(fiber_control) + alignof(fiber_control) + sizeof(slice) + alignof(slice) +
+                     options.name.size() + 1;
+  if (body_inside) size += ops.size + ops.alignment;
+  heap_record h;
+  h.block = ::operator new(size, std::align_val_t{alignof(std::max_align_t)});
+  h.top = reinterpret_cast<std::uintptr_t>(h.block) + size;
+  return h;
+}
+
+// Starts a context for `f` at the top of its own stack, below its record.
+// Sliced fibers start when they first run (their stack is shared: making a
+// context there now would overwrite a slice): slice_jump does it then.
+void make_context(fiber_control* f, std::uintptr_t cursor) {
+  if (f->stack.kind == stack_kind::sliced) {
+    on_fiber_created(f->tools, f->stack.bottom, f->stack.top);
+    return;
+  }
+  const std::uintptr_t context_top = align_down(cursor, context::stack_alignment);
+  const cospace_status status = context::validate(context::selected, reinterpret_cast<void*>(context_top),
+                                                  context_top - f->stack.bottom, &fiber_entry);
+  if (status != COSPACE_OK) {
+    throw fiber_error(std::string("cospace: cannot start a fiber on this stack: ") +
+                      cospace_status_message(status));
+  }
+  f->context = context::selected.make(reinterpret_cast<void*>(context_top), context_top - f->stack.bottom,
+                                      &fiber_entry);
+  on_fiber_created(f->tools, f->stack.bottom, context_top);
+}
+
+}  // namespace
+
 fiber_control* create_fiber(const fiber_options& options, const fiber_body_ops& ops, void* source) {
   check_options(options);
   fiber_stack stack = acquire_fiber_stack(options, current_region());
+  const bool body_in_record = ops.size <= max_record_on_stack;
+  heap_record heap;
+  if (stack.kind == stack_kind::sliced) {
+    try {
+      heap = allocate_heap_record(options, ops, body_in_record);
+    } catch (...) {
+      release_fiber_stack(stack);
+      throw;
+    }
+  }
+  const std::uintptr_t record_top = heap.block != nullptr ? heap.top : stack.top;
 
-  // The record at the top of the stack: control, then name, then body.
-  std::uintptr_t cursor = align_down(stack.top - sizeof(fiber_control), alignof(fiber_control));
+  // The record at the top of the stack (or heap block): control, then name, then body.
+  std::uintptr_t cursor = align_down(record_top - sizeof(fiber_control), alignof(fiber_control));
   auto* f = ::new (reinterpret_cast<void*>(cursor)) fiber_control();
   f->stack = stack;
   f->ops = &ops;
   f->id = next_id();
+  f->record_block = heap.block;
+  if (heap.block != nullptr) {
+    cursor = align_down(cursor - sizeof(slice), alignof(slice));
+    f->stack.sliced = ::new (reinterpret_cast<void*>(cursor)) slice();
+    f->stack.sliced->stack = &stack.shared->stack;
+    f->stack.sliced->base = align_down(stack.top, context::stack_alignment);
+    f->stack.sliced->low = f->stack.sliced->base;
+  }
   if (!options.name.empty()) {
     cursor -= options.name.size() + 1;
     char* name = reinterpret_cast<char*>(cursor);
@@ -97,13 +160,12 @@ fiber_control* create_fiber(const fiber_options& options, const fiber_body_ops& 
     name[options.name.size()] = '\0';
     f->name = std::string_view(name, options.name.size());
   }
-  if (stack.owner_region != nullptr) {
+  if (stack.owner_region != nullptr && stack.kind == stack_kind::region) {
     stack.owner_region->name = f->name.empty() ? nullptr : f->name.data();
     stack.owner_region->id = f->id;
   }
-  const bool body_on_stack = ops.size <= max_record_on_stack;
   try {
-    if (body_on_stack) {
+    if (body_in_record) {
       cursor = align_down(cursor - ops.size, ops.alignment);
       f->body = ops.construct(reinterpret_cast<void*>(cursor), source);
     } else {
@@ -115,26 +177,18 @@ fiber_control* create_fiber(const fiber_options& options, const fiber_body_ops& 
         throw;
       }
     }
-    const std::uintptr_t context_top = align_down(cursor, context::stack_alignment);
-    const cospace_status status = context::validate(context::selected, reinterpret_cast<void*>(context_top),
-                                                    context_top - stack.bottom, &fiber_entry);
-    if (status != COSPACE_OK) {
-      throw fiber_error(std::string("cospace: cannot start a fiber on this stack: ") +
-                        cospace_status_message(status));
-    }
-    f->context = context::selected.make(reinterpret_cast<void*>(context_top), context_top - stack.bottom,
-                                         &fiber_entry);
-    on_fiber_created(f->tools, stack.bottom, context_top);
+    make_context(f, cursor);
   } catch (...) {
     if (f->body != nullptr) {
       ops.destroy(f->body);
-      if (!body_on_stack) ::operator delete(f->body, std::align_val_t{ops.alignment});
+      if (!body_in_record) ::operator delete(f->body, std::align_val_t{ops.alignment});
     }
     f->~fiber_control();
+    if (heap.block != nullptr) ::operator delete(heap.block, std::align_val_t{alignof(std::max_align_t)});
     release_fiber_stack(stack);
     throw;
   }
-  if (!body_on_stack) {
+  if (!body_in_record) {
     f->body_on_heap = true;
     f->body_memory = f->body;
   }
@@ -147,13 +201,19 @@ void release_record(fiber_control* f) noexcept {
   if (f->body_on_heap) ::operator delete(f->body_memory, std::align_val_t{f->ops->alignment});
   on_fiber_destroyed(f->tools);
   fiber_stack stack = f->stack;
+  void* const block = f->record_block;
+  if (stack.sliced != nullptr) drop_slice(*stack.sliced);
   f->~fiber_control();  // the record lives on the stack: destroy it before the stack goes
+  if (block != nullptr) ::operator delete(block, std::align_val_t{alignof(std::max_align_t)});
   release_fiber_stack(stack);
 }
+
+
 
 }  // namespace
 
 void discard_fiber(fiber_control* f) noexcept {
+  if (f->state == fiber_state::suspended && foreign_sliced(f)) fatal(describe(f) + " " + moved_sliced);
   // The C API's destroy: a suspended C fiber has nothing to unwind (and C
   // frames may have no unwind tables), so its stack is simply released.
   if (f->state == fiber_state::created) f->ops->destroy(f->body);
@@ -171,6 +231,7 @@ void destroy_fiber(fiber_control* f) noexcept {
       fatal(describe(f) + " was destroyed while it is running; destroy a fiber only when it has "
                           "yielded or finished");
     case fiber_state::suspended:
+      if (foreign_sliced(f)) fatal(describe(f) + " was destroyed while suspended, but it " + moved_sliced);
       unwind_fiber(f);
       break;
     case fiber_state::created:
@@ -215,6 +276,8 @@ stack_kind fiber::kind() const noexcept {
 std::size_t fiber::stack_in_use() const noexcept {
   if (control_ == nullptr) return 0;
   const detail::fiber_stack& s = control_->stack;
+  if (s.sliced != nullptr && control_->state != detail::fiber_state::running)
+    return s.sliced->base - s.sliced->low;
   if (s.owner_region != nullptr) return s.owner_region->stack_depth();
   return s.top - s.bottom;
 }

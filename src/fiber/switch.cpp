@@ -8,6 +8,12 @@
 //   5. store the fiber's new context, swap the exception state back, restore
 //      the current fiber and region, rethrow what escaped the body.
 // The fiber's side of a switch touches only its own record.
+//
+// Sliced fibers: any jump whose source or destination is a sliced fiber goes
+// through slice_jump (slice/slice_jump.hpp), which makes the destination's
+// bytes resident first and records where the source stopped; data handed
+// across such a jump never lives on the leaving stack (it may be overwritten
+// before the destination reads it): it is a fiber record, or a thread-local.
 #include <cospace/fiber.hpp>
 
 #include <cstdio>
@@ -17,14 +23,49 @@
 #include "context/backend.hpp"
 #include "fiber_control.hpp"
 #include "fiber_locals.hpp"
+#include "slice/slice_jump.hpp"
+#include "slice/thread_slicing.hpp"
 #include "space/fault_handler.hpp"
 
 namespace cospace::detail {
+
+void fiber_entry(cospace_transfer t) noexcept;
+
 namespace {
 
 [[gnu::tls_model("initial-exec")]] thread_local fiber_control* t_current = nullptr;
 
 const context::backend& backend = context::selected;
+
+
+slice* slice_of(fiber_control* f) noexcept { return f != nullptr ? f->stack.sliced : nullptr; }
+
+// A jump from the running code (whose slice is `from`, if it is sliced) to a
+// context of fiber `to` (null: a thread's own stack); `to_context` null
+// starts `to` afresh. Plain backend verbs unless a slice is involved.
+cospace_transfer jump_between(slice* from, fiber_control* to, cospace_context to_context, void* data,
+                              cospace_ontop_function ontop = nullptr) {
+  slice* const to_slice = slice_of(to);
+  if (from == nullptr && to_slice == nullptr) [[likely]]
+    return ontop != nullptr ? backend.ontop(to_context, data, ontop) : backend.jump(to_context, data);
+  if (to_slice != nullptr) {  // the overflow diagnostic names whoever runs on the shared stack
+    to->stack.owner_region->name = to->name.empty() ? nullptr : to->name.data();
+    to->stack.owner_region->id = to->id;
+  }
+  slice_jump_args args;
+  args.from = from;
+  args.to_slice = to_slice;
+  args.to = to_context;
+  args.fresh_entry = &fiber_entry;
+  args.data = data;
+  args.ontop = ontop;
+  return slice_jump(args);
+}
+
+void note_stopped(fiber_control* f, cospace_context handle) noexcept {
+  f->context = handle;
+  if (f->stack.sliced != nullptr) slice_stopped_at(*f->stack.sliced, handle);
+}
 
 // Both resume and forced unwinding switch in the same way; only the jump
 // differs. Every jump back to a resumer carries the record of the fiber that
@@ -44,7 +85,7 @@ fiber_control* switch_into(fiber_control* f, Jump&& jump) {
   const cospace_transfer back = jump();
   after_resume(f->tools);  // the fake-stack slot this side started with
   auto* const left = static_cast<fiber_control*>(back.data);
-  left->context = back.from;
+  note_stopped(left, back.from);
   swap_exception_state(left->exceptions);
   set_current_region(outer_region);
   t_current = outer;
@@ -72,6 +113,10 @@ cospace_transfer throw_forced_unwind(cospace_transfer t) {
 
 fiber_control* current_fiber() noexcept { return t_current; }
 
+bool foreign_sliced(const fiber_control* f) noexcept {
+  return f->stack.shared != nullptr && !on_owner_thread(f->stack.shared);
+}
+
 // The root of every fiber's stack.
 void fiber_entry(cospace_transfer t) noexcept {
   auto* f = static_cast<fiber_control*>(t.data);
@@ -96,7 +141,8 @@ void fiber_entry(cospace_transfer t) noexcept {
   f->arena = nullptr;
   f->state = fiber_state::done;
   fiber_leaving(f->tools, true);
-  backend.jump(f->resumer, f);
+  if (f->stack.sliced != nullptr) drop_slice(*f->stack.sliced);  // nothing of it is worth saving now
+  jump_between(nullptr, f->outer, f->resumer, f);
   fatal(describe(f) + " was resumed after its last switch");
 }
 
@@ -104,14 +150,19 @@ void resume_fiber(fiber_control* f) {
   if (f->state == fiber_state::running)
     refuse(f, f == t_current ? "tried to resume itself" : "was resumed while it is running");
   if (f->state == fiber_state::done) refuse(f, "was resumed after it finished");
-  fiber_control* const left = switch_into(f, [f] { return backend.jump(f->context, f); });
+  if (foreign_sliced(f)) [[unlikely]]
+    refuse(f, moved_sliced);
+  slice* const from = slice_of(t_current);
+  fiber_control* const left = switch_into(f, [f, from] { return jump_between(from, f, f->context, f); });
   if (left->escaped) [[unlikely]]
     std::rethrow_exception(std::exchange(left->escaped, nullptr));
 }
 
 void unwind_fiber(fiber_control* f) noexcept {
   f->unwind_requested = true;
-  fiber_control* const left = switch_into(f, [f] { return backend.ontop(f->context, f, &throw_forced_unwind); });
+  slice* const from = slice_of(t_current);
+  fiber_control* const left =
+      switch_into(f, [f, from] { return jump_between(from, f, f->context, f, &throw_forced_unwind); });
   if (left != f) {
     fatal(describe(f) + " handed control to " + describe(left) +
           " while it was being unwound; a fiber being destroyed must not switch_to another");
@@ -131,25 +182,28 @@ void this_fiber::yield() {
   if (f == nullptr) throw fiber_error("cospace: this_fiber::yield() was called outside any fiber");
   f->state = detail::fiber_state::suspended;
   detail::fiber_leaving(f->tools, false);
-  const cospace_transfer t = detail::backend.jump(f->resumer, f);
+  const cospace_transfer t = detail::jump_between(f->stack.sliced, f->outer, f->resumer, f);
   detail::fiber_arrived(f->tools);
   f->resumer = t.from;
 }
 
 namespace {
 
-// A symmetric transfer in flight, on the leaving fiber's stack.
+// A symmetric transfer in flight. Thread-local rather than on the leaving
+// fiber's stack, which a sliced target may be restored over before
+// complete_handover reads it; one transfer at a time per thread.
 struct handover {
   detail::fiber_control* from;
   detail::fiber_control* to;
 };
+[[gnu::tls_model("initial-exec")]] constinit thread_local handover t_handover{};
 
 // Runs on the target's stack before it continues: records where the leaving
 // fiber stopped, and makes the target's pending jump (or its entry) see the
 // leaving fiber's resumer as its own, exactly as if that resumer had resumed it.
 cospace_transfer complete_handover(cospace_transfer t) {
-  const auto* h = static_cast<const handover*>(t.data);
-  h->from->context = t.from;
+  const handover* h = static_cast<const handover*>(t.data);
+  detail::note_stopped(h->from, t.from);
   detail::inherit_resumer(h->to->tools, h->from->tools);
   return {h->from->resumer, h->to};
 }
@@ -164,7 +218,9 @@ void this_fiber::switch_to(fiber& target) {
   if (g == f) detail::refuse(g, "tried to switch_to itself");
   if (g->state == detail::fiber_state::running) detail::refuse(g, "was the target of switch_to while it is running");
   if (g->state == detail::fiber_state::done) detail::refuse(g, "was the target of switch_to after it finished");
+  if (detail::foreign_sliced(g)) detail::refuse(g, detail::moved_sliced);
   if (detail::backend.needs_stack_below_caller && g->state == detail::fiber_state::created &&
+      g->stack.sliced == nullptr &&  // fresh slices are entered from the copier, above them
       g->stack.top > reinterpret_cast<std::uintptr_t>(detail::backend.stack_pointer())) {
     detail::refuse(g, "cannot be started by switch_to on the sjlj backend: its stack is not below "
                       "the running fiber's (start it with resume() first)");
@@ -179,8 +235,9 @@ void this_fiber::switch_to(fiber& target) {
   detail::t_current = g;
   detail::set_current_region(g->stack.owner_region);
   detail::fiber_leaving_to(f->tools, g->tools);
-  handover h{f, g};
-  const cospace_transfer t = detail::backend.ontop(g->context, &h, &complete_handover);
+  t_handover = {f, g};
+  const cospace_transfer t =
+      detail::jump_between(f->stack.sliced, g, g->context, &t_handover, &complete_handover);
   // f runs again: resumed like after a yield.
   detail::fiber_arrived(f->tools);
   f->resumer = t.from;

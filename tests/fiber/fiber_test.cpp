@@ -1,5 +1,6 @@
 // The fiber suite: every behaviour of cospace::fiber, run for each stack kind.
 #include <cospace/fiber.hpp>
+#include <cospace/slicing.hpp>
 #include <cospace/space.hpp>
 
 #include <gtest/gtest.h>
@@ -34,12 +35,23 @@ using cospace::stack_kind;
 namespace this_fiber = cospace::this_fiber;
 
 // Each test runs once per stack kind and checks that no stack is leaked.
+// Sliced fibers share stacks that the thread keeps for the next ones (and a
+// copier region made once per thread): configure_slicing gives back the
+// shared stacks no fiber uses, so the count compares like with like.
 class Fiber : public ::testing::TestWithParam<stack_kind> {
  protected:
-  void SetUp() override { live_before_ = cospace::space::global().stats().live_regions; }
+  void SetUp() override {
+    if (GetParam() == stack_kind::sliced) {
+      fiber warm_up([] {}, {.stack = stack_kind::sliced});  // makes the thread's copier
+    }
+    release_idle_shared_stacks();
+    live_before_ = cospace::space::global().stats().live_regions;
+  }
   void TearDown() override {
+    release_idle_shared_stacks();
     EXPECT_EQ(cospace::space::global().stats().live_regions, live_before_) << "a fiber stack leaked";
   }
+  static void release_idle_shared_stacks() { cospace::configure_slicing(cospace::slicing_configuration()); }
   fiber_options options(std::string_view name = {}) const {
     fiber_options o;
     o.stack = GetParam();
@@ -349,9 +361,19 @@ TEST_P(Fiber, ResumedFromAnotherThread) {
     threads.push_back(kernel_thread_id());
   }, options());
   f.resume();
-  std::thread([&] { f.resume(); }).join();
+  if (GetParam() == stack_kind::sliced) {
+    // A sliced fiber's stack is shared by its thread's fibers: it refuses to move.
+    std::string refused;
+    std::thread([&] { refused = error_of([&] { f.resume(); }); }).join();
+    EXPECT_NE(refused.find("cannot move between threads"), std::string::npos) << refused;
+    f.resume();  // still fine on its own thread
+  } else {
+    std::thread([&] { f.resume(); }).join();
+  }
   ASSERT_EQ(threads.size(), 2u);
-  EXPECT_NE(threads[0], threads[1]);
+  if (GetParam() != stack_kind::sliced) {
+    EXPECT_NE(threads[0], threads[1]);
+  }
   EXPECT_TRUE(f.done());
 }
 
@@ -387,7 +409,7 @@ TEST_P(Fiber, StackIsAlignedInTheBody) {
   EXPECT_EQ(misalignment, 0u);
 }
 
-INSTANTIATE_TEST_SUITE_P(Kinds, Fiber, ::testing::Values(stack_kind::region, stack_kind::fixed),
+INSTANTIATE_TEST_SUITE_P(Kinds, Fiber, ::testing::Values(stack_kind::region, stack_kind::sliced, stack_kind::fixed),
                          [](const auto& param_info) { return std::string(cospace::to_string(param_info.param)); });
 
 // ---- region-specific -----------------------------------------------------------
@@ -445,7 +467,9 @@ TEST(FiberOptions, RefusesOptionsThatDoNotApply) {
   EXPECT_NE(error_of([] { fiber([] {}, {.stack = stack_kind::fixed, .space = &cospace::space::global()}); })
                 .find("space"),
             std::string::npos);
-  EXPECT_NE(error_of([] { fiber([] {}, {.stack = stack_kind::sliced}); }).find("sliced"), std::string::npos);
+  EXPECT_NE(error_of([] { fiber([] {}, {.stack = stack_kind::sliced, .space = &cospace::space::global()}); })
+                .find("space"),
+            std::string::npos);
   EXPECT_NE(error_of([] { this_fiber::trim_stack(); }).find("outside any fiber"), std::string::npos);
 }
 

@@ -1,0 +1,207 @@
+// cospace/slice.h: the runtime primitives over the slicing core.
+//
+// Every slice of a thread belongs to that thread's one stack domain
+// (thread_slicing.hpp). A switch is a slice_jump from the running slice to
+// the target, always through the copier, since the caller runs on the very
+// stack being rewritten. Whoever jumps hands over itself (its cospace_slice)
+// as the data, so the slice that wakes up can record the leaving one's
+// context handle: the same "left" protocol as fibers.
+#include <cospace/slice.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <new>
+#include <string>
+
+#include "context/backend.hpp"
+#include "context/validate.hpp"
+#include "fiber/c_errors.hpp"
+#include "slice.hpp"
+#include "slice_jump.hpp"
+#include "thread_slicing.hpp"
+
+using cospace::detail::c_fail;
+using cospace::detail::c_succeed;
+
+enum class slice_state : unsigned char { fresh, running, suspended, finished };
+
+struct cospace_slice {
+  cospace::detail::slice bytes;
+  cospace_context context = nullptr;  // while suspended (null: fresh)
+  cospace_slice_function function = nullptr;
+  void* arg = nullptr;
+  cospace_slice* returns_to = nullptr;  // the slice that last switched to this one
+  const cospace::detail::shared_stack* domain = nullptr;
+  slice_state state = slice_state::fresh;
+};
+
+namespace {
+
+using namespace cospace::detail;
+
+[[gnu::tls_model("initial-exec")]] constinit thread_local cospace_slice* t_running = nullptr;
+
+std::uintptr_t align_down(std::uintptr_t a) { return a & ~std::uintptr_t{15}; }
+
+// Called on the slice that wakes up with what its jump (or entry) received.
+void woke_up(cospace_transfer t) noexcept {
+  auto* left = static_cast<cospace_slice*>(t.data);
+  if (left->state != slice_state::finished) {
+    left->context = t.from;
+    slice_stopped_at(left->bytes, t.from);
+  }
+}
+
+cospace_transfer jump_to(cospace_slice* from, cospace_slice* to) {
+  t_running = to;
+  to->state = slice_state::running;
+  to->returns_to = from;
+  slice_jump_args args;
+  args.from = from->state == slice_state::finished ? nullptr : &from->bytes;
+  args.to_slice = &to->bytes;
+  args.to = to->context;
+  args.data = from;
+  args.fresh_entry = [](cospace_transfer t) noexcept {
+    woke_up(t);
+    cospace_slice* self = t_running;
+    try {
+      self->function(self, self->arg);
+    } catch (...) {
+      std::fputs("cospace: a C++ exception escaped a slice's function (cospace_slice_create); "
+                 "catch it inside the function\n", stderr);
+      std::abort();
+    }
+    self->state = slice_state::finished;
+    drop_slice(self->bytes);
+    cospace_slice* next = self->returns_to;
+    if (next == nullptr || next->state == slice_state::finished) {
+      std::fputs("cospace: a slice's function returned, and the slice that switched to it last has "
+                 "finished or was destroyed: there is nowhere to go\n", stderr);
+      std::abort();
+    }
+    jump_to(self, next);
+    std::abort();  // nothing switches to a finished slice
+  };
+  return slice_jump(args);
+}
+
+}  // namespace
+
+extern "C" {
+
+[[gnu::noinline]] void* cospace_stack_position(void) COSPACE_NOEXCEPT {
+  return cospace::context::selected.stack_pointer();
+}
+
+cospace_status cospace_slice_attach(cospace_slice** out, void* base) COSPACE_NOEXCEPT {
+  if (out == nullptr || base == nullptr) return c_fail(COSPACE_ERROR_NULL_ARGUMENT, "cospace_slice_attach: NULL argument");
+  *out = nullptr;
+  const auto here = reinterpret_cast<std::uintptr_t>(cospace::context::selected.stack_pointer());
+  if (reinterpret_cast<std::uintptr_t>(base) <= here) {
+    return c_fail(COSPACE_ERROR_BAD_OPTION,
+                  "cospace_slice_attach: the base must be above the caller's stack position");
+  }
+  if (t_running != nullptr) {
+    return c_fail(COSPACE_ERROR_FIBER_MISUSE,
+                  "cospace_slice_attach: this thread already runs a slice; attach once per thread");
+  }
+  auto* s = new (std::nothrow) cospace_slice;
+  if (s == nullptr) return c_fail(COSPACE_ERROR_OUT_OF_MEMORY, "cospace: out of memory");
+  shared_stack& domain = declared_stack_domain();
+  s->bytes.stack = &domain;
+  s->bytes.base = align_down(reinterpret_cast<std::uintptr_t>(base));
+  s->bytes.low = here;
+  s->domain = &domain;
+  s->state = slice_state::running;
+  try {
+    make_resident(s->bytes);  // it is on the stack: record that it owns its bytes
+  } catch (...) {
+    delete s;
+    return c_fail(COSPACE_ERROR_OUT_OF_MEMORY, "cospace: out of memory");
+  }
+  t_running = s;
+  *out = s;
+  return c_succeed();
+}
+
+cospace_status cospace_slice_create(cospace_slice** out, void* base, cospace_slice_function fn,
+                                    void* arg) COSPACE_NOEXCEPT {
+  if (out == nullptr || base == nullptr || fn == nullptr)
+    return c_fail(COSPACE_ERROR_NULL_ARGUMENT, "cospace_slice_create: NULL argument");
+  *out = nullptr;
+  const std::uintptr_t top = align_down(reinterpret_cast<std::uintptr_t>(base));
+  try {
+    // sjlj starts fresh contexts from the copier, by moving its stack pointer down.
+    if (cospace::context::selected.needs_stack_below_caller && top >= copier_bottom()) {
+      return c_fail(COSPACE_ERROR_STACK_NOT_BELOW,
+                    "cospace_slice_create: on the sjlj backend a slice's base must lie below cospace's "
+                    "copier stack; use the asm or ucontext backend for slices on a thread's own stack");
+    }
+  } catch (const std::exception& e) {
+    return c_fail(COSPACE_ERROR_SYSTEM, e.what());
+  }
+  auto* s = new (std::nothrow) cospace_slice;
+  if (s == nullptr) return c_fail(COSPACE_ERROR_OUT_OF_MEMORY, "cospace: out of memory");
+  shared_stack& domain = declared_stack_domain();
+  s->bytes.stack = &domain;
+  s->bytes.base = top;
+  s->bytes.low = top;
+  s->function = fn;
+  s->arg = arg;
+  s->domain = &domain;
+  *out = s;
+  return c_succeed();
+}
+
+cospace_status cospace_slice_switch(cospace_slice* from, cospace_slice* to) COSPACE_NOEXCEPT {
+  if (from == nullptr || to == nullptr) return c_fail(COSPACE_ERROR_NULL_ARGUMENT, "cospace_slice_switch: NULL argument");
+  if (from != t_running)
+    return c_fail(COSPACE_ERROR_FIBER_MISUSE, "cospace_slice_switch: `from` is not the running slice of this thread");
+  if (to == from) return c_fail(COSPACE_ERROR_FIBER_MISUSE, "cospace_slice_switch: a slice cannot switch to itself");
+  if (to->domain != &declared_stack_domain())
+    return c_fail(COSPACE_ERROR_FIBER_MISUSE, "cospace_slice_switch: `to` belongs to another thread");
+  if (to->state == slice_state::finished)
+    return c_fail(COSPACE_ERROR_FIBER_MISUSE, "cospace_slice_switch: `to` has finished");
+  try {
+    from->state = slice_state::suspended;
+    woke_up(jump_to(from, to));
+  } catch (const std::exception& e) {  // the copier could not be made (first switch of a thread)
+    from->state = slice_state::running;
+    t_running = from;
+    to->state = to->context != nullptr ? slice_state::suspended : slice_state::fresh;
+    return c_fail(COSPACE_ERROR_SYSTEM, e.what());
+  }
+  t_running = from;
+  from->state = slice_state::running;
+  return c_succeed();
+}
+
+int cospace_slice_finished(const cospace_slice* slice) COSPACE_NOEXCEPT {
+  return slice != nullptr && slice->state == slice_state::finished;
+}
+
+void* cospace_slice_base(const cospace_slice* slice) COSPACE_NOEXCEPT {
+  return slice != nullptr ? reinterpret_cast<void*>(slice->bytes.base) : nullptr;
+}
+
+size_t cospace_slice_saved_bytes(const cospace_slice* slice) COSPACE_NOEXCEPT {
+  return slice != nullptr ? slice->bytes.saved_size : 0;
+}
+
+cospace_slice* cospace_slice_running(void) COSPACE_NOEXCEPT { return t_running; }
+
+cospace_status cospace_slice_destroy(cospace_slice* slice) COSPACE_NOEXCEPT {
+  if (slice == nullptr) return c_succeed();
+  const bool attached = slice->function == nullptr;
+  if (slice->state == slice_state::running && !(attached && slice == t_running))
+    return c_fail(COSPACE_ERROR_FIBER_MISUSE, "cospace_slice_destroy: the slice is running");
+  if (slice->domain != &declared_stack_domain())
+    return c_fail(COSPACE_ERROR_FIBER_MISUSE, "cospace_slice_destroy: the slice belongs to another thread");
+  if (slice == t_running) t_running = nullptr;  // the running code detaches
+  drop_slice(slice->bytes);
+  delete slice;
+  return c_succeed();
+}
+
+}  // extern "C"

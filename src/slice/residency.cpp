@@ -1,0 +1,157 @@
+// Saving and restoring slices (the algorithm of slice.hpp).
+//
+// make_resident(target) walks the stack's resident list once:
+//   - a slice whose resident part reaches below target's base loses that
+//     part: it is appended to the slice's heap block (the block grows only
+//     when the slice is deeper than it ever was; it is reused otherwise);
+//   - a slice left with no resident byte leaves the list;
+// then copies target's saved prefix back to [low, low + saved_size) and puts
+// target at the head of the list. Nothing is copied when target is already
+// whole on the stack and nobody else has bytes below its base: the common
+// case of a fiber resumed by the same resumer it yielded to.
+//
+// The copies read and write the stack directly, so this file runs on a stack
+// that is not the one being rewritten (copier.cpp arranges it) and tells
+// AddressSanitizer that the bytes it moves are plain data: a slice carries
+// the shadow of whoever last ran there, not its own.
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "context/backend.hpp"
+#include "slice.hpp"
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
+
+namespace cospace::detail {
+namespace {
+
+[[gnu::tls_model("initial-exec")]] constinit thread_local slice_counters t_counters{};
+
+void unpoison([[maybe_unused]] std::uintptr_t from, [[maybe_unused]] std::size_t size) noexcept {
+#if defined(__SANITIZE_ADDRESS__)
+  __asan_unpoison_memory_region(reinterpret_cast<void*>(from), size);
+#endif
+}
+
+// Heap blocks are sized to the slice (rounded to 32 bytes), since memory
+// per suspended fiber is the point; they shrink back when a slice that once
+// went deep has been shallow for a save.
+std::uint32_t block_size_for(std::size_t bytes) noexcept {
+  return static_cast<std::uint32_t>((bytes + 31) & ~std::size_t{31});
+}
+
+void ensure_capacity(slice& s, std::size_t needed) {
+  const bool grow = needed > s.saved_capacity;
+  const bool shrink = s.saved_capacity > 4096 && needed * 4 < s.saved_capacity;
+  if (!grow && !shrink) return;
+  const std::uint32_t capacity = block_size_for(needed);
+  void* block = std::realloc(s.saved, capacity);
+  if (block == nullptr) {
+    if (grow) throw std::bad_alloc();
+    return;  // keeping the larger block is fine
+  }
+  s.saved = static_cast<unsigned char*>(block);
+  s.saved_capacity = capacity;
+}
+
+// Extends s's saved prefix up to `stop` (exclusive).
+void save_up_to(slice& s, std::uintptr_t stop) {
+  const std::uintptr_t from = s.low + s.saved_size;
+  if (stop <= from) return;
+  const std::size_t bytes = stop - from;
+  ensure_capacity(s, stop - s.low);
+  unpoison(from, bytes);
+  std::memcpy(s.saved + s.saved_size, reinterpret_cast<const void*>(from), bytes);
+  s.saved_size = static_cast<std::uint32_t>(stop - s.low);
+  t_counters.saves++;
+  t_counters.bytes_saved += bytes;
+}
+
+}  // namespace
+
+slice_counters& this_thread_slice_counters() noexcept { return t_counters; }
+
+std::size_t live_below_handle() noexcept { return context::selected.live_below_handle; }
+
+void slice_stopped_at(slice& s, const void* handle) noexcept {
+  s.low = reinterpret_cast<std::uintptr_t>(handle) - context::selected.live_below_handle;
+}
+
+void make_resident(slice& target) {
+  shared_stack& stack = *target.stack;
+  t_counters.switches_in++;
+  bool copied = false;
+  // Everything below target's base must be free for target: save it.
+  for (slice** link = &stack.resident; *link != nullptr;) {
+    slice& s = **link;
+    if (&s == &target) {
+      link = &s.next_resident;
+      continue;
+    }
+    const std::uintptr_t stop = std::min(s.base, target.base);
+    if (s.low + s.saved_size < stop) {
+      save_up_to(s, stop);
+      copied = true;
+    }
+    if (s.low + s.saved_size >= s.base) {  // nothing of s is left on the stack
+      *link = s.next_resident;
+      s.next_resident = nullptr;
+      s.resident = false;
+    } else {
+      link = &s.next_resident;
+    }
+  }
+  if (target.saved_size != 0) {
+    unpoison(target.low, target.saved_size);
+    std::memcpy(reinterpret_cast<void*>(target.low), target.saved, target.saved_size);
+    t_counters.restores++;
+    t_counters.bytes_restored += target.saved_size;
+    target.saved_size = 0;
+    ensure_capacity(target, 0);  // gives back a block that was much larger than needed
+    copied = true;
+  }
+  if (!target.resident) {
+    target.next_resident = stack.resident;
+    stack.resident = &target;
+    target.resident = true;
+  }
+  if (!copied) t_counters.copy_free++;
+}
+
+void drop_slice(slice& s) noexcept {
+  if (s.resident) {
+    for (slice** link = &s.stack->resident; *link != nullptr; link = &(*link)->next_resident) {
+      if (*link == &s) {
+        *link = s.next_resident;
+        break;
+      }
+    }
+    s.resident = false;
+    s.next_resident = nullptr;
+  }
+  std::free(s.saved);
+  s.saved = nullptr;
+  s.saved_size = s.saved_capacity = 0;
+}
+
+std::size_t slice_heap_bytes(const slice& s) noexcept { return s.saved_capacity; }
+
+const char* check_slices(const shared_stack& stack) noexcept {
+  for (const slice* s = stack.resident; s != nullptr; s = s->next_resident) {
+    if (!s->resident) return "a slice on the resident list is not marked resident";
+    if (s->stack != &stack) return "a slice on the resident list belongs to another stack";
+    if (s->saved_size > s->saved_capacity) return "a slice claims more saved bytes than its block holds";
+    const std::uintptr_t lo = s->low + s->saved_size;
+    for (const slice* t = s->next_resident; t != nullptr; t = t->next_resident) {
+      const std::uintptr_t tlo = t->low + t->saved_size;
+      if (lo < t->base && tlo < s->base) return "the resident parts of two slices overlap";
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace cospace::detail

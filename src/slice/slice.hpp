@@ -1,0 +1,98 @@
+// Stack slicing: many users take turns on one stack; whoever is not running
+// keeps the bytes it had there ("its slice") in a heap block until it runs
+// again. The bookkeeping here is shared by sliced fibers (stack_kind::sliced,
+// on shared stacks that are regions of a space) and by the C runtime
+// primitives (cospace/slice.h, on any stack a runtime declares a base on).
+//
+// A slice occupies [low, base) of its stack: `base` is fixed for its life,
+// `low` is its stack pointer when it last stopped (less a backend margin, see
+// live_below_handle). While a slice is not running its bytes are in two
+// parts:
+//
+//     base  ->  +--------------------+
+//               | still on the stack |   [low + saved_size, base): resident
+//               +--------------------+
+//               | in the heap block  |   [low, low + saved_size): `saved`
+//     low   ->  +--------------------+
+//
+// The saved part is always a prefix from `low` upwards, because whoever runs
+// next takes the stack from its own base downwards: a slice whose base is at
+// or below the newcomer's loses all its bytes, one whose base is above keeps
+// the part above the newcomer's base (nested bases, greenlet-style).
+//
+// Invariants, for every stack (checked by check_invariants in tests):
+//   1. every slice with resident bytes is on the stack's `resident` list,
+//      and no slice off the list has any;
+//   2. the resident parts of the slices on the list never overlap, and none
+//      overlaps the running user's area below its base;
+//   3. a slice's heap block holds exactly saved_size valid bytes.
+// Saving is lazy: a slice that stops is not copied anywhere. Its bytes are
+// saved only when another slice is about to be made resident over them, so a
+// slice resumed with nobody in between copies nothing at all.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace cospace::detail {
+
+struct region;
+struct slice;
+
+// One stack that slices take turns on.
+struct shared_stack {
+  std::uintptr_t top = 0;      // highest address + 1 of the stack
+  std::uintptr_t bottom = 0;   // lowest address the stack may reach (0: unknown)
+  region* owner_region = nullptr;  // a region of a space, or null (a runtime's own stack)
+  slice* resident = nullptr;   // slices with bytes on the stack, most recent first
+
+  bool contains(std::uintptr_t address) const noexcept { return address >= bottom && address < top; }
+};
+
+struct slice {
+  shared_stack* stack = nullptr;
+  std::uintptr_t base = 0;
+  std::uintptr_t low = 0;      // meaningful while the slice is not running
+  unsigned char* saved = nullptr;
+  std::uint32_t saved_size = 0;
+  std::uint32_t saved_capacity = 0;
+  slice* next_resident = nullptr;
+  bool resident = false;
+};
+
+// Counters of the calling thread, for tests and benchmarks.
+struct slice_counters {
+  std::uint64_t saves = 0;            // slices (or parts) copied to the heap
+  std::uint64_t restores = 0;         // slices copied back
+  std::uint64_t bytes_saved = 0;
+  std::uint64_t bytes_restored = 0;
+  std::uint64_t switches_in = 0;      // make_resident calls
+  std::uint64_t copy_free = 0;        // ... that found the slice already in place
+};
+slice_counters& this_thread_slice_counters() noexcept;
+
+// Bytes below a suspended context's handle that its pending jump still
+// needs: 0 for the asm backend (the handle is the stack pointer after the
+// pushes), a bound on the jump function's frame below its record otherwise.
+std::size_t live_below_handle() noexcept;
+
+// Records where a slice stopped: its context handle (the backend's).
+void slice_stopped_at(slice& s, const void* handle) noexcept;
+
+// Makes `target`'s bytes valid on its stack and gives it everything below its
+// base: saves what other slices have there, copies `target`'s saved part
+// back. Must run on a stack other than target's (see copier.hpp). Throws
+// std::bad_alloc when a heap block cannot grow (nothing is lost then).
+void make_resident(slice& target);
+
+// A slice that will never run again: forget it (its heap block is freed).
+void drop_slice(slice& s) noexcept;
+
+// Bytes a slice takes on the heap while it is suspended.
+std::size_t slice_heap_bytes(const slice& s) noexcept;
+
+// For tests: checks invariants 1-3 of one stack; returns a description of
+// the first broken one, or null.
+const char* check_slices(const shared_stack& stack) noexcept;
+
+}  // namespace cospace::detail
