@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cospace/fiber.hpp>
+#include <cospace/slicing.hpp>
 
 #include <concepts>
 #include <iterator>
@@ -97,6 +98,17 @@ class generator {
   void advance() {
     state_->value.reset();
     if (!fiber_.done()) fiber_.resume();
+    if constexpr (std::is_pointer_v<T>) {
+      // The common slicing mistake, caught where it is cheap: a pointer to a
+      // local of the (now suspended) body, whose bytes may be replaced by
+      // another fiber's before the consumer reads through it.
+      if (state_->value.has_value() && points_into_suspended_slice(*state_->value)) {
+        state_->value.reset();
+        throw fiber_error("cospace: a generator on a sliced stack yielded a pointer into its own "
+                          "stack; the body is suspended now and those bytes may move to the heap: "
+                          "yield values (copies), not pointers to locals");
+      }
+    }
   }
 
   std::unique_ptr<shared_state> state_;

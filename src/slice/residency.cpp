@@ -38,8 +38,8 @@ void unpoison([[maybe_unused]] std::uintptr_t from, [[maybe_unused]] std::size_t
 }
 
 // Heap blocks are sized to the slice (rounded to 32 bytes), since memory
-// per suspended fiber is the point; they shrink back when a slice that once
-// went deep has been shallow for a save.
+// per suspended fiber is the point; a slice that once went deep gets a
+// smaller block at its first save that needs under a quarter of it.
 std::uint32_t block_size_for(std::size_t bytes) noexcept {
   return static_cast<std::uint32_t>((bytes + 31) & ~std::size_t{31});
 }
@@ -110,8 +110,7 @@ void make_resident(slice& target) {
     std::memcpy(reinterpret_cast<void*>(target.low), target.saved, target.saved_size);
     t_counters.restores++;
     t_counters.bytes_restored += target.saved_size;
-    target.saved_size = 0;
-    ensure_capacity(target, 0);  // gives back a block that was much larger than needed
+    target.saved_size = 0;  // the block stays: the next save will need about as much
     copied = true;
   }
   if (!target.resident) {

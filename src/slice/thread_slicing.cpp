@@ -94,6 +94,9 @@ class thread_slicing {
     stack_request request;
     request.max_stack = copier_stack_limit;
     request.name = "cospace slicing copier";
+    // sjlj: the shared stacks are carved below the copier, so it must be a
+    // large fresh region, not a parked one.
+    request.nested = context::selected.needs_stack_below_caller;
     region* r = space::global().impl().acquire_stack(request);
     copier_ = make_copier_context(reinterpret_cast<void*>(r->top), r->top - r->lo);
     if (copier_ == nullptr) {

@@ -88,9 +88,11 @@ region* space_impl::acquire_stack(const stack_request& request) {
   lock_.lock();
   region* r = nullptr;
   bool fresh = true;
-  if (!nested && !parked_.empty()) {
+  if (!nested && !request.nested && !parked_.empty()) {
     // The warm path: a parked region still has its guard zone and its top
-    // page; reusing it makes no system call.
+    // page; reusing it makes no system call. Not for requests that want
+    // nesting (the sjlj backend): a parked region may be a small nested one,
+    // too small for the stacks its fiber will carve below itself.
     r = parked_.back();
     parked_.pop_back();
     r->state = region_state::live;
@@ -116,6 +118,7 @@ region* space_impl::acquire_stack(const stack_request& request) {
   }
   r->name = request.name;
   r->id = request.id != 0 ? request.id : next_id_++;
+  r->nested_request = request.nested;
   ++live_;
   ++counters_.regions_acquired;
   lock_.unlock();

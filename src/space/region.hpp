@@ -42,6 +42,7 @@ struct region {
   const char* name = nullptr;               // diagnostics: the fiber's name, or null
   std::uint64_t id = 0;                     // diagnostics: the fiber's id
   std::uint32_t growths = 0;
+  bool nested_request = false;              // stack: wanted nested placement (never parked)
   region_kind kind = region_kind::open;
   region_state state = region_state::live;
 

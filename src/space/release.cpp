@@ -85,7 +85,9 @@ void space_impl::release_stack(region* r) noexcept {
   prefault_stack();
   lock_.lock();
   --live_;
-  if (parked_.size() < options_.parked_regions && r->zone_hi == r->initial_zone_hi) {
+  // Requests that want nesting never take a parked region (placement.cpp),
+  // so their regions are not parked either: they go back to their parent.
+  if (parked_.size() < options_.parked_regions && r->zone_hi == r->initial_zone_hi && !r->nested_request) {
     r->state = region_state::parked;
     r->name = nullptr;
     parked_.push_back(r);
