@@ -31,6 +31,7 @@
 #include <stddef.h>
 
 #include <cospace/config.h>
+#include <cospace/cospace.h> /* cospace_last_error(), cospace_last_error_message() */
 #include <cospace/status.h>
 
 COSPACE_EXTERN_C_BEGIN

@@ -3,6 +3,7 @@
 #include <cospace/space.hpp>
 
 #include "context/backend.hpp"
+#include "sanitizer_hooks.hpp"
 #include "slice/thread_slicing.hpp"
 #include "space/space_impl.hpp"
 
@@ -29,6 +30,11 @@ fiber_stack acquire_fiber_stack(const fiber_options& options, region* parent) {
     case stack_kind::fixed:
       return acquire_fixed_stack(options.fixed_size != 0 ? options.fixed_size : 64 * 1024);
     case stack_kind::sliced: {
+      if constexpr (!tools_follow_stack_copies) {
+        throw fiber_error("cospace: stack_kind::sliced is not available under ThreadSanitizer (it "
+                          "cannot follow stacks that are copied to the heap and back); use region "
+                          "stacks there");
+      }
       pooled_stack* shared = take_shared_stack(options.max_stack);
       fiber_stack s;
       s.kind = stack_kind::sliced;

@@ -29,6 +29,15 @@
 
 namespace cospace::detail {
 
+// ThreadSanitizer keeps a shadow call stack and per-frame state for each
+// fiber; frames copied to the heap and back behind its back corrupt that
+// state, so sliced fibers are refused in TSan builds.
+#if COSPACE_TSAN
+inline constexpr bool tools_follow_stack_copies = false;
+#else
+inline constexpr bool tools_follow_stack_copies = true;
+#endif
+
 // Per side of a switch: where its stack is and what the tools keep for it.
 struct sanitizer_side {
   const void* stack_bottom = nullptr;  // ASan: the stack's lowest address and size

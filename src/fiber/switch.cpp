@@ -141,7 +141,9 @@ void fiber_entry(cospace_transfer t) noexcept {
   f->arena = nullptr;
   f->state = fiber_state::done;
   fiber_leaving(f->tools, true);
-  if (f->stack.sliced != nullptr) drop_slice(*f->stack.sliced);  // nothing of it is worth saving now
+  // Nothing of a finished slice is worth saving; the shadow state of its
+  // dead frames is cleared by whoever runs on the shared stack next.
+  if (f->stack.sliced != nullptr) drop_slice(*f->stack.sliced);
   jump_between(nullptr, f->outer, f->resumer, f);
   fatal(describe(f) + " was resumed after its last switch");
 }

@@ -21,6 +21,8 @@
 
 #include "context/backend.hpp"
 #include "slice.hpp"
+#include "space/region.hpp"
+#include "space/sanitizer.hpp"
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
@@ -106,13 +108,21 @@ void make_resident(slice& target) {
     }
   }
   if (target.saved_size != 0) {
-    unpoison(target.low, target.saved_size);
+    // Whatever ran here last left its shadow state (ASan redzones, Valgrind
+    // "below the stack pointer"); the bytes about to land are plain data.
+    forget_stack_poison(target.low, target.low + target.saved_size);
     std::memcpy(reinterpret_cast<void*>(target.low), target.saved, target.saved_size);
     t_counters.restores++;
     t_counters.bytes_restored += target.saved_size;
     target.saved_size = 0;  // the block stays: the next save will need about as much
     copied = true;
   }
+  // Below target's live bytes lie dead frames of whoever ran here before
+  // (fibers that ended or were unwound never ran their epilogues): clear
+  // their shadow state down to the stack's used depth, so that target's
+  // next frames are not taken for somebody's redzones. A no-op outside
+  // ASan and Valgrind.
+  if (stack.owner_region != nullptr) forget_stack_poison(stack.owner_region->zone_hi, target.low);
   if (!target.resident) {
     target.next_resident = stack.resident;
     stack.resident = &target;

@@ -42,7 +42,13 @@ cospace::slicing_statistics stats_delta(const cospace::slicing_statistics& befor
 // Each test starts from the default configuration, with no idle stacks kept.
 class Sliced : public ::testing::Test {
  protected:
-  void SetUp() override { cospace::configure_slicing({}); }
+  void SetUp() override {
+#if defined(__SANITIZE_THREAD__)
+    EXPECT_THROW(fiber([] {}, sliced), fiber_error);
+    GTEST_SKIP() << "ThreadSanitizer cannot follow sliced stacks: refused (checked)";
+#endif
+    cospace::configure_slicing({});
+  }
   void TearDown() override { cospace::configure_slicing({}); }
 };
 
@@ -166,7 +172,7 @@ TEST_F(Sliced, TwoFibersOnOneStackCopyOnlyTheirSlices) {
   // plus a few frames each way, never the whole stack.
   EXPECT_GT(d.bytes_restored, 40u * 1000);
   EXPECT_LT(d.bytes_restored, 40u * 4096);
-  EXPECT_LE(a.stack_in_use(), 4096u);
+  EXPECT_LE(a.stack_in_use(), 8192u);  // 1000 bytes and frames (more on the portable backends)
 }
 
 TEST_F(Sliced, SeveralSharedStacksSpareShallowFibersTheDeepOnesCopies) {
@@ -298,7 +304,7 @@ TEST_F(Sliced, SuspendedFibersHoldTheirSliceAndAFixedHeader) {
     EXPECT_GT(f.stack_in_use(), 200u);
     // The local and a few frames (plus, on the portable backends, the bound
     // on their switch frame that slicing keeps: live_below_handle).
-    EXPECT_LT(f.stack_in_use(), 4096u) << "the live slice: the local and a few frames";
+    EXPECT_LT(f.stack_in_use(), 8192u) << "the live slice: the local and a few frames";
   }
 }
 
@@ -386,6 +392,7 @@ TEST_F(Sliced, RandomisedInterleaving) {
   return depth >= limit ? frame[0] : recurse_to(depth + 1, limit) + frame[0];
 }
 
+#if !defined(__SANITIZE_THREAD__)
 TEST(SlicedDeathTest, ASliceDeeperThanItsSharedStackIsAnOverflow) {
   cospace::test::no_core_dumps();
   EXPECT_DEATH(
@@ -408,5 +415,6 @@ TEST(SlicedDeathTest, DestroyingASuspendedSlicedFiberOnAnotherThreadIsReported) 
       },
       "fiber 'stay'.*cannot move between threads");
 }
+#endif
 
 }  // namespace
