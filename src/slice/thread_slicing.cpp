@@ -32,8 +32,7 @@ struct stack_group {  // the shared stacks of one limit, filled round-robin
 class thread_slicing {
  public:
   ~thread_slicing() {
-    for (stack_group& g : groups_)
-      for (pooled_stack* s : g.stacks) leave_shared_stack(s);
+    drop_groups();
     if (copier_region_ != nullptr) copier_region_->space->release_stack(copier_region_);
   }
 
@@ -53,11 +52,7 @@ class thread_slicing {
       throw fiber_error("cospace: slicing_options::shared_stacks must be between 1 and " +
                         std::to_string(max_shared_stacks) + ", not " + std::to_string(options.shared_stacks));
     }
-    // Fibers made before keep their stacks (they hold a reference each).
-    for (stack_group& g : groups_)
-      for (pooled_stack* s : g.stacks)
-        if (s != nullptr) leave_shared_stack(s);
-    groups_.clear();
+    drop_groups();  // fibers made before keep their stacks (they hold a reference each)
     options_ = options;
   }
 
@@ -88,6 +83,13 @@ class thread_slicing {
   }
 
  private:
+  void drop_groups() noexcept {
+    for (stack_group& g : groups_)
+      for (pooled_stack* s : g.stacks)
+        if (s != nullptr) leave_shared_stack(s);
+    groups_.clear();
+  }
+
   void ensure_copier() {
     if (copier_ != nullptr) return;
     prepare_thread_for_fibers();

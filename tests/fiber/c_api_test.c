@@ -99,6 +99,24 @@ int main(void) {
   CHECK(cospace_fiber_resume(f) == COSPACE_OK && cospace_fiber_done(f));
   CHECK(cospace_fiber_destroy(f) == COSPACE_OK);
 
+  /* sliced fibers: two on the thread's shared stacks, interleaved; one is
+   * destroyed while suspended (its saved slice is simply freed) */
+  cospace_fiber_options sliced = {"sliced", COSPACE_STACK_SLICED, 0, 0};
+  int sliced_counters[2] = {0, 0};
+  cospace_fiber* pair[2];
+#if defined(__SANITIZE_THREAD__)
+  CHECK(cospace_fiber_create(&pair[0], count_to_three, &sliced_counters[0], &sliced) == COSPACE_ERROR_FIBER_MISUSE);
+#else
+  for (int i = 0; i < 2; ++i) CHECK(cospace_fiber_create(&pair[i], count_to_three, &sliced_counters[i], &sliced) == COSPACE_OK);
+  for (int round = 0; round < 2; ++round)
+    for (int i = 0; i < 2; ++i) CHECK(cospace_fiber_resume(pair[i]) == COSPACE_OK);
+  CHECK(sliced_counters[0] == 2 && sliced_counters[1] == 2);
+  CHECK(cospace_fiber_destroy(pair[0]) == COSPACE_OK);
+  CHECK(cospace_fiber_resume(pair[1]) == COSPACE_OK && cospace_fiber_resume(pair[1]) == COSPACE_OK);
+  CHECK(sliced_counters[1] == 3 && cospace_fiber_done(pair[1]));
+  CHECK(cospace_fiber_destroy(pair[1]) == COSPACE_OK);
+#endif
+
   /* many at once (ThreadSanitizer counts each fiber as a thread, and stops at 8128) */
 #if defined(__SANITIZE_THREAD__)
   enum { many = 2000 };
