@@ -38,16 +38,14 @@ namespace {
 const context::backend& backend = context::selected;
 
 
-slice* slice_of(fiber_control* f) noexcept { return f != nullptr ? f->stack.sliced : nullptr; }
+[[gnu::always_inline]] inline slice* slice_of(fiber_control* f) noexcept {
+  return f != nullptr ? f->stack.sliced : nullptr;
+}
 
-// A jump from the running code (whose slice is `from`, if it is sliced) to a
-// context of fiber `to` (null: a thread's own stack); `to_context` null
-// starts `to` afresh. Plain backend verbs unless a slice is involved.
-cospace_transfer jump_between(slice* from, fiber_control* to, cospace_context to_context, void* data,
-                              cospace_ontop_function ontop = nullptr) {
+// The part of jump_between that involves slices (slice/slice_jump.hpp).
+cospace_transfer jump_between_slices(slice* from, fiber_control* to, cospace_context to_context, void* data,
+                                     cospace_ontop_function ontop) {
   slice* const to_slice = slice_of(to);
-  if (from == nullptr && to_slice == nullptr) [[likely]]
-    return ontop != nullptr ? backend.ontop(to_context, data, ontop) : backend.jump(to_context, data);
   if (to_slice != nullptr) {  // the overflow diagnostic names whoever runs on the shared stack
     to->stack.owner_region->name = to->name.empty() ? nullptr : to->name.data();
     to->stack.owner_region->id = to->id;
@@ -62,7 +60,21 @@ cospace_transfer jump_between(slice* from, fiber_control* to, cospace_context to
   return slice_jump(args);
 }
 
-void note_stopped(fiber_control* f, cospace_context handle) noexcept {
+// A jump from the running code (whose slice is `from`, if it is sliced) to a
+// context of fiber `to` (null: a thread's own stack); `to_context` null
+// starts `to` afresh. Plain backend verbs unless a slice is involved.
+// Always inlined: the sanitizer hooks have already announced the switch,
+// so no instrumented frame may open here and close on the other side
+// (ThreadSanitizer keeps a shadow call stack per fiber).
+[[gnu::always_inline]] inline cospace_transfer jump_between(slice* from, fiber_control* to,
+                                                            cospace_context to_context, void* data,
+                                                            cospace_ontop_function ontop = nullptr) {
+  if (from == nullptr && slice_of(to) == nullptr) [[likely]]
+    return ontop != nullptr ? backend.ontop(to_context, data, ontop) : backend.jump(to_context, data);
+  return jump_between_slices(from, to, to_context, data, ontop);
+}
+
+[[gnu::always_inline]] inline void note_stopped(fiber_control* f, cospace_context handle) noexcept {
   f->context = handle;
   if (f->stack.sliced != nullptr) slice_stopped_at(*f->stack.sliced, handle);
 }
