@@ -23,7 +23,8 @@ class space;
 
 enum class stack_kind {
   region,  // a region of a space: grows on demand, guarded (default)
-  sliced,  // shares a stack with other fibers, saved to the heap when suspended
+  sliced,  // shares a stack with other fibers, saved to the heap when suspended;
+           // never hand other fibers pointers into its stack (cospace/slicing.hpp)
   fixed,   // a fixed-size guarded stack from a pool, for comparison
 };
 
