@@ -1,0 +1,90 @@
+// What cospace::fiber_context keeps, and where.
+//
+// A handle is {context, record}: the suspended context (the context layer's
+// one-shot handle, its stack pointer on the asm backend) and the record of
+// what the library saved for it when it was suspended. Every context saves
+// its own state into a record in the frame of the resume() that suspends it
+// (fiber_context_record_storage in the public header), so a switch allocates
+// nothing and a context that is not a fiber_context's own (a thread's stack,
+// a cospace::fiber) needs no registration. A context that never ran has its
+// record at the top of its stack, in its control block:
+//
+//   stack top -> +--------------------------+
+//                | control (start record    |  start.thread == null: never ran
+//                |  first, then the rest)   |
+//                | name (copied)            |
+//                | entry (callable)         |  or on the heap, if over 8 KiB
+//                +--------------------------+ <- context top (16-aligned)
+//                | entry's frames           |
+//                v                          v
+//
+// The switch (switch.cpp) is done entirely by the leaving side: it saves the
+// thread's state into its own record and loads the target's from the
+// target's record, then jumps; nothing runs after the jump on the arriving
+// side (outside sanitizer builds), so the jump returns straight into the
+// resumed context's resume() with no `ret` in between.
+//
+// A fresh context learns who started it from its control block (first_from):
+// the first transfer to it always carries its own start record, so its entry
+// finds its control block without any per-switch bookkeeping.
+#pragma once
+
+#include <cospace/context.h>
+#include <cospace/fiber_context.hpp>
+
+#include <cstddef>
+
+#include "fiber/exception_state.hpp"
+#include "fiber/fiber_stack.hpp"
+#include "fiber/sanitizer_hooks.hpp"
+#include "space/region.hpp"
+
+namespace cospace::detail {
+
+struct fiber_context_record {
+  exception_state exceptions;               // the context's C++ exception state while suspended
+  region* running_region;                   // for the fault handler: the region it runs on (or null)
+  const exception_state* thread;            // the thread it was suspended on; null: never ran
+  fiber_context_record* target;             // resume_with and destruction: the record switched to
+  fiber_context_ontop ontop;                // resume_with: the function and its object
+  void* ontop_object;
+  sanitizer_side tools;                     // ASan: stack bounds, fake stack; TSan: its fiber
+  bool arrived;                             // sanitizer builds: the switch to it was completed on top
+};
+static_assert(sizeof(fiber_context_record) <= sizeof(fiber_context_record_storage));
+static_assert(alignof(fiber_context_record) <= alignof(fiber_context_record_storage));
+
+inline fiber_context_record* record_of(fiber_context_record_storage* storage) noexcept {
+  return reinterpret_cast<fiber_context_record*>(storage);
+}
+inline fiber_context_record* record_of(const cospace_transfer& handle) noexcept {
+  return static_cast<fiber_context_record*>(handle.data);
+}
+
+// A fiber_context's own stack: its record when it has never run, and what it
+// needs to run and to end.
+struct fiber_context_control {
+  fiber_context_record start{};                // must stay first (control_of)
+  fiber_context_record* first_from = nullptr;  // the record of whoever started it
+  fiber_context_record* exit_to = nullptr;     // as it ends: the context it resumes
+  const fiber_context_body_ops* ops = nullptr;
+  void* body = nullptr;
+  bool body_on_heap = false;
+  std::string_view name;
+  fiber_stack stack;
+  sanitizer_fiber tools;                       // Valgrind registration, TSan fiber
+};
+
+inline fiber_context_control* control_of(fiber_context_record* start) noexcept {
+  return reinterpret_cast<fiber_context_control*>(start);
+}
+
+inline bool never_ran(const fiber_context_record* r) noexcept { return r->thread == nullptr; }
+
+// "fiber_context 'parser'" or "a fiber_context".
+std::string describe(const fiber_context_control* c);
+
+// lifetime.cpp: the end of a fiber_context, on the context it resumes.
+cospace_transfer finish_fiber_context(cospace_transfer t) noexcept;
+
+}  // namespace cospace::detail
