@@ -64,9 +64,8 @@ class COSPACE_API forced_unwind {
 
  private:
   friend struct detail::forced_unwind_access;
-  forced_unwind(void* context, void* record) noexcept : context_(context), record_(record) {}
-  void* context_ = nullptr;  // fiber_context only: whom to return to, and its record
-  void* record_ = nullptr;
+  explicit forced_unwind(void* return_to) noexcept : return_to_(return_to) {}
+  void* return_to_ = nullptr;  // fiber_context only: the context to resume once unwound
 };
 
 namespace detail {

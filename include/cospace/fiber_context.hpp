@@ -31,11 +31,12 @@ class fiber_context;
 
 namespace detail {
 
-// What the library saves for a context while it is suspended (its C++
-// exception state, the region it runs on, the thread, what the sanitizers
-// need). It lives in the frame of the resume() call that suspended the
-// context, so switching allocates nothing; its layout is the library's
-// (src/fiber_context/record.hpp checks that it fits).
+// What the library saves for a context while it is suspended (the context
+// itself, its C++ exception state, the region it runs on, the thread, what
+// the sanitizers need). It lives in the frame of the resume() call that
+// suspended the context, so switching allocates nothing. A handle is a
+// pointer to one; words[0] is the context, every other word is the
+// library's (src/fiber_context/record.hpp checks the layout).
 struct alignas(16) fiber_context_record_storage {
   void* words[16];
 };
@@ -45,7 +46,7 @@ struct alignas(16) fiber_context_record_storage {
 // returned; whatever the entry left of its argument is handed back in *from,
 // even when it throws, so the library decides what becomes of it.
 struct fiber_context_body_ops {
-  cospace_transfer (*run)(void* body, cospace_transfer* from);
+  void* (*run)(void* body, void** from);
   void (*destroy)(void* body) noexcept;
   void* (*construct)(void* where, void* source);  // moves/copies the entry into place
   std::size_t size;
@@ -53,20 +54,25 @@ struct fiber_context_body_ops {
 };
 
 // resume_with's function, run on top of the resumed context.
-using fiber_context_ontop = cospace_transfer (*)(void* fn, cospace_transfer from);
+using fiber_context_ontop = void* (*)(void* fn, void* from);
 
-// A handle is a cospace_transfer: `from` is the suspended context (null when
-// empty), `data` its record. These consume *handle (leaving it empty) and
-// return the handle of the context that next resumes the caller.
-COSPACE_API cospace_transfer create_fiber_context(const fiber_options& options,
-                                                  const fiber_context_body_ops& ops, void* source);
-COSPACE_API cospace_transfer resume_fiber_context(cospace_transfer* handle,
-                                                  fiber_context_record_storage* caller);
-COSPACE_API cospace_transfer resume_fiber_context_with(cospace_transfer* handle,
-                                                       fiber_context_record_storage* caller,
+// Handles are record pointers (null: empty). resume consumes *handle (leaving
+// it null) and returns {context, record} of whoever next resumes the caller
+// (both null if that context ended); adopt() turns that into a handle.
+COSPACE_API void* create_fiber_context(const fiber_options& options, const fiber_context_body_ops& ops,
+                                       void* source);
+COSPACE_API cospace_transfer resume_fiber_context(void** handle, fiber_context_record_storage* caller);
+COSPACE_API cospace_transfer resume_fiber_context_with(void** handle, fiber_context_record_storage* caller,
                                                        fiber_context_ontop fn, void* fn_object);
-COSPACE_API void destroy_fiber_context(cospace_transfer handle) noexcept;
-COSPACE_API bool fiber_context_can_resume(cospace_transfer handle) noexcept;
+COSPACE_API void destroy_fiber_context(void* handle) noexcept;
+COSPACE_API bool fiber_context_can_resume(const void* handle) noexcept;
+
+// The resumer's record learns its context here, on the resumed side: the
+// resumer could not know it before it jumped.
+inline void* adopt(cospace_transfer t) noexcept {
+  if (t.data != nullptr) static_cast<fiber_context_record_storage*>(t.data)->words[0] = t.from;
+  return t.data;
+}
 
 }  // namespace detail
 
@@ -88,21 +94,21 @@ class fiber_context {
   template <class F>
     requires(!std::is_same_v<std::remove_cvref_t<F>, fiber_context>)
   fiber_context(F&& entry, const fiber_options& options)
-      : handle_(detail::create_fiber_context(
+      : record_(detail::create_fiber_context(
             options, ops_for<F>(), const_cast<void*>(static_cast<const void*>(std::addressof(entry))))) {}
 
   // A context still suspended is unwound: cospace::forced_unwind is thrown
   // inside it, every destructor on its stack runs, and this destructor
   // returns when it has ended. A context that never ran is simply released.
   ~fiber_context() {
-    if (handle_.from != nullptr) detail::destroy_fiber_context(handle_);
+    if (record_ != nullptr) detail::destroy_fiber_context(record_);
   }
 
-  fiber_context(fiber_context&& other) noexcept : handle_(std::exchange(other.handle_, cospace_transfer{})) {}
+  fiber_context(fiber_context&& other) noexcept : record_(std::exchange(other.record_, nullptr)) {}
   fiber_context& operator=(fiber_context&& other) noexcept {
     if (this != &other) {
-      fiber_context old(std::move(other));
-      swap(old);
+      void* const old = std::exchange(record_, std::exchange(other.record_, nullptr));
+      if (old != nullptr) detail::destroy_fiber_context(old);
     }
     return *this;
   }
@@ -117,7 +123,7 @@ class fiber_context {
   // forced_unwind when the caller's own handle is destroyed meanwhile.
   fiber_context resume() && {
     detail::fiber_context_record_storage caller;
-    return fiber_context(detail::resume_fiber_context(&handle_, &caller));
+    return fiber_context(detail::adopt(detail::resume_fiber_context(&record_, &caller)));
   }
 
   // Like resume(), but first calls fn(context that resumed it) on top of this
@@ -127,21 +133,21 @@ class fiber_context {
   template <class Fn>
   fiber_context resume_with(Fn&& fn) && {
     detail::fiber_context_record_storage caller;
-    return fiber_context(detail::resume_fiber_context_with(
-        &handle_, &caller, &ontop_for<Fn>, const_cast<void*>(static_cast<const void*>(std::addressof(fn)))));
+    return fiber_context(detail::adopt(detail::resume_fiber_context_with(
+        &record_, &caller, &ontop_for<Fn>, const_cast<void*>(static_cast<const void*>(std::addressof(fn))))));
   }
 
   // Not empty, and resumable from this thread (a context that has run stays
   // on the thread it was suspended on).
-  bool can_resume() const noexcept { return handle_.from != nullptr && detail::fiber_context_can_resume(handle_); }
-  explicit operator bool() const noexcept { return handle_.from != nullptr; }
-  bool empty() const noexcept { return handle_.from == nullptr; }
-  void swap(fiber_context& other) noexcept { std::swap(handle_, other.handle_); }
+  bool can_resume() const noexcept { return record_ != nullptr && detail::fiber_context_can_resume(record_); }
+  explicit operator bool() const noexcept { return record_ != nullptr; }
+  bool empty() const noexcept { return record_ == nullptr; }
+  void swap(fiber_context& other) noexcept { std::swap(record_, other.record_); }
   friend void swap(fiber_context& a, fiber_context& b) noexcept { a.swap(b); }
 
  private:
-  explicit fiber_context(cospace_transfer handle) noexcept : handle_(handle) {}
-  cospace_transfer release() noexcept { return std::exchange(handle_, cospace_transfer{}); }
+  explicit fiber_context(void* record) noexcept : record_(record) {}
+  void* release() noexcept { return std::exchange(record_, nullptr); }
 
   template <class F>
   static const detail::fiber_context_body_ops& ops_for() noexcept {
@@ -149,12 +155,12 @@ class fiber_context {
     static_assert(std::is_invocable_r_v<fiber_context, B&, fiber_context&&>,
                   "a fiber_context's entry must be callable as fiber_context(fiber_context&&)");
     static constexpr detail::fiber_context_body_ops ops{
-        [](void* body, cospace_transfer* from) -> cospace_transfer {
+        [](void* body, void** from) -> void* {
           struct hand_back {
             fiber_context argument;
-            cospace_transfer* to;
+            void** to;
             ~hand_back() { *to = argument.release(); }
-          } held{fiber_context(std::exchange(*from, cospace_transfer{})), from};
+          } held{fiber_context(std::exchange(*from, nullptr)), from};
           return fiber_context(std::invoke(*static_cast<B*>(body), std::move(held.argument))).release();
         },
         [](void* body) noexcept { static_cast<B*>(body)->~B(); },
@@ -166,7 +172,7 @@ class fiber_context {
   }
 
   template <class Fn>
-  static cospace_transfer ontop_for(void* fn, cospace_transfer from) {
+  static void* ontop_for(void* fn, void* from) {
     static_assert(std::is_invocable_r_v<fiber_context, Fn, fiber_context&&>,
                   "resume_with's function must be callable as fiber_context(fiber_context&&)");
     return fiber_context(std::invoke(std::forward<Fn>(*static_cast<std::remove_reference_t<Fn>*>(fn)),
@@ -174,7 +180,7 @@ class fiber_context {
         .release();
   }
 
-  cospace_transfer handle_{nullptr, nullptr};  // from: the suspended context; data: its record
+  void* record_ = nullptr;  // the suspended context's record (null: empty)
 };
 
 }  // namespace cospace

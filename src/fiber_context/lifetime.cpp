@@ -26,14 +26,11 @@
 namespace cospace::detail {
 
 struct forced_unwind_access {
-  [[noreturn]] static void raise(cospace_context to, fiber_context_record* record) {
-    throw forced_unwind(to, record);
-  }
+  [[noreturn]] static void raise(fiber_context_record* return_to) { throw forced_unwind(return_to); }
   // The context to return to, taken out so that the exception's end is quiet.
-  static cospace_transfer take(forced_unwind& u) noexcept {
-    return {static_cast<cospace_context>(std::exchange(u.context_, nullptr)), std::exchange(u.record_, nullptr)};
+  static fiber_context_record* take(forced_unwind& u) noexcept {
+    return record_of(std::exchange(u.return_to_, nullptr));
   }
-  static bool carries_context(const forced_unwind& u) noexcept { return u.context_ != nullptr; }
 };
 
 namespace {
@@ -75,9 +72,8 @@ std::string what_escaped() {
 }
 
 // Resumes `next` for good as c ends; its stack is released there.
-[[noreturn]] void end_with(fiber_context_control* c, cospace_transfer next) noexcept {
+[[noreturn]] void end_with(fiber_context_control* c, fiber_context_record* to) noexcept {
   exception_state* const thread = t_fiber_context_thread;
-  fiber_context_record* const to = record_of(next);
   if (never_ran(to)) {
     if (fiber_context_backend.needs_stack_below_caller &&
         control_of(to)->stack.top > reinterpret_cast<std::uintptr_t>(fiber_context_backend.stack_pointer())) {
@@ -90,7 +86,7 @@ std::string what_escaped() {
   }
   c->exit_to = to;
   leave_for_good(*to, thread);
-  fiber_context_backend.ontop(next.from, c, &finish_fiber_context);
+  fiber_context_backend.ontop(to->context, c, &finish_fiber_context);
   fatal(describe(c) + " was resumed after it ended");
 }
 
@@ -99,26 +95,28 @@ void fiber_context_entry(cospace_transfer t) noexcept {
   fiber_context_record* const start = record_of(t);
   fiber_context_control* const c = control_of(start);
   if (!start->arrived) arrive(*start, c->first_from);
-  cospace_transfer next{};
-  cospace_transfer argument{t.from, c->first_from};
+  fiber_context_record* const starter = c->first_from;
+  if (starter != nullptr) starter->context = t.from;  // adopt(), for the entry's argument
+  void* argument = starter;
+  fiber_context_record* next = nullptr;
   try {
-    next = c->ops->run(c->body, &argument);
+    next = record_of(c->ops->run(c->body, &argument));
   } catch (forced_unwind& u) {
-    if (!forced_unwind_access::carries_context(u)) {
+    next = forced_unwind_access::take(u);
+    if (next == nullptr) {
       fatal(describe(c) + " was unwound by a forced_unwind that carries no context to return to "
                           "(a copy: rethrow it with `throw;`, or one thrown by a cospace::fiber)");
     }
-    next = forced_unwind_access::take(u);
   } catch (...) {
     fatal(describe(c) + ": an exception escaped its entry function: " + what_escaped());
   }
-  if (next.from == nullptr) {
+  if (next == nullptr) {
     fatal(describe(c) + " returned an empty fiber_context from its entry: there is no context to "
                         "continue with (return the one it was resumed from, or another)");
   }
   // An argument the entry neither kept nor consumed is destroyed, as a
   // temporary would be: the context it names is unwound.
-  if (argument.from != nullptr) destroy_fiber_context(argument);
+  if (argument != nullptr) destroy_fiber_context(argument);
   c->ops->destroy(c->body);
   end_with(c, next);
 }
@@ -126,8 +124,9 @@ void fiber_context_entry(cospace_transfer t) noexcept {
 // On top of a suspended context whose handle is being destroyed.
 cospace_transfer throw_forced_unwind(cospace_transfer t) {
   fiber_context_record* const from = record_of(t);
+  from->context = t.from;
   arrive_on_top(*from->target, from);
-  forced_unwind_access::raise(t.from, from);
+  forced_unwind_access::raise(from);
 }
 
 }  // namespace
@@ -147,7 +146,7 @@ cospace_transfer finish_fiber_context(cospace_transfer t) noexcept {
   return {nullptr, never_ran(to) ? to : nullptr};
 }
 
-cospace_transfer create_fiber_context(const fiber_options& options, const fiber_context_body_ops& ops,
+void* create_fiber_context(const fiber_options& options, const fiber_context_body_ops& ops,
                                       void* source) {
   check_options(options);
   fiber_stack stack = acquire_fiber_stack(options, current_region());
@@ -198,12 +197,13 @@ cospace_transfer create_fiber_context(const fiber_options& options, const fiber_
     release_fiber_stack(stack);
     throw;
   }
+  c->start.context = context;
   c->start.running_region = stack.owner_region;
   c->start.tools = c->tools.fiber;  // its stack bounds (ASan) and its fiber (TSan)
-  return {context, &c->start};
+  return &c->start;
 }
 
-void destroy_fiber_context(cospace_transfer handle) noexcept {
+void destroy_fiber_context(void* handle) noexcept {
   fiber_context_record* const to = record_of(handle);
   if (never_ran(to)) {
     fiber_context_control* const c = control_of(to);
@@ -222,7 +222,7 @@ void destroy_fiber_context(cospace_transfer handle) noexcept {
   leave(*me, *to, thread);
   // It returns here only by ending (finish_fiber_context): nothing else holds
   // this context's handle but the forced_unwind in flight.
-  complete(*me, fiber_context_backend.ontop(handle.from, me, &throw_forced_unwind));
+  complete(*me, fiber_context_backend.ontop(to->context, me, &throw_forced_unwind));
 }
 
 }  // namespace cospace::detail
@@ -230,7 +230,7 @@ void destroy_fiber_context(cospace_transfer handle) noexcept {
 namespace cospace {
 
 forced_unwind::~forced_unwind() {
-  if (context_ != nullptr) {
+  if (return_to_ != nullptr) {
     detail::fatal(
         "a cospace::forced_unwind unwinding a fiber_context was caught and not rethrown (a catch "
         "that swallows it, or `throw copy;` instead of `throw;`), or it reached the root of a "

@@ -1,9 +1,9 @@
 // What cospace::fiber_context keeps, and where.
 //
-// A handle is {context, record}: the suspended context (the context layer's
-// one-shot handle, its stack pointer on the asm backend) and the record of
-// what the library saved for it when it was suspended. Every context saves
-// its own state into a record in the frame of the resume() that suspends it
+// A handle is a pointer to a record: what the library saved for a suspended
+// context, the context itself (the context layer's one-shot handle, its stack
+// pointer on the asm backend) first. Every context saves its own state into
+// a record in the frame of the resume() that suspends it
 // (fiber_context_record_storage in the public header), so a switch allocates
 // nothing and a context that is not a fiber_context's own (a thread's stack,
 // a cospace::fiber) needs no registration. A context that never ran has its
@@ -20,9 +20,14 @@
 //
 // The switch (switch.cpp) is done entirely by the leaving side: it saves the
 // thread's state into its own record and loads the target's from the
-// target's record, then jumps; nothing runs after the jump on the arriving
-// side (outside sanitizer builds), so the jump returns straight into the
-// resumed context's resume() with no `ret` in between.
+// target's record, then jumps, passing its record; nothing runs after the
+// jump on the arriving side (outside ASan builds) but adopt() in the public
+// header, which writes the leaving side's context (known only once it has
+// jumped) into that record. So the jump returns straight into the resumed
+// context's resume() with no `ret` in between, and a handle is one pointer
+// (two would be returned through memory, and the compiler reloads such a
+// pair with one 16-byte load that cannot forward from two 8-byte stores:
+// a stall on every switch).
 //
 // A fresh context learns who started it from its control block (first_from):
 // the first transfer to it always carries its own start record, so its entry
@@ -42,6 +47,7 @@
 namespace cospace::detail {
 
 struct fiber_context_record {
+  cospace_context context;                  // the suspended context (words[0] of the storage)
   exception_state exceptions;               // the context's C++ exception state while suspended
   region* running_region;                   // for the fault handler: the region it runs on (or null)
   const exception_state* thread;            // the thread it was suspended on; null: never ran
@@ -51,14 +57,21 @@ struct fiber_context_record {
   sanitizer_side tools;                     // ASan: stack bounds, fake stack; TSan: its fiber
   bool arrived;                             // sanitizer builds: the switch to it was completed on top
 };
+static_assert(offsetof(fiber_context_record, context) == 0, "adopt() writes words[0]");
 static_assert(sizeof(fiber_context_record) <= sizeof(fiber_context_record_storage));
 static_assert(alignof(fiber_context_record) <= alignof(fiber_context_record_storage));
 
 inline fiber_context_record* record_of(fiber_context_record_storage* storage) noexcept {
   return reinterpret_cast<fiber_context_record*>(storage);
 }
-inline fiber_context_record* record_of(const cospace_transfer& handle) noexcept {
-  return static_cast<fiber_context_record*>(handle.data);
+inline fiber_context_record* record_of(const cospace_transfer& t) noexcept {
+  return static_cast<fiber_context_record*>(t.data);
+}
+inline fiber_context_record* record_of(void* handle) noexcept { return static_cast<fiber_context_record*>(handle); }
+
+// What a switch to `r` hands to the pending resume() there (adopt()).
+inline cospace_transfer transfer_of(fiber_context_record* r) noexcept {
+  return {r != nullptr ? r->context : nullptr, r};
 }
 
 // A fiber_context's own stack: its record when it has never run, and what it

@@ -104,16 +104,16 @@ TEST_P(FiberContext, ManyRoundTripsPassValuesBothWays) {
 TEST_P(FiberContext, EntryReturningAnotherContextResumesIt) {
   // a ends by returning b's handle: b continues, its resume() returning empty.
   std::vector<std::string> trace;
-  fiber_context main_handle;
-  fiber_context a = make([&](fiber_context&& b) {
-    trace.push_back("a");
-    return std::move(b);
-  });
+  fiber_context a;  // made after b: on sjlj a context must start from a stack above its own
   fiber_context b = make([&](fiber_context&& main) {
     trace.push_back("b starts");
     fiber_context from_a = std::move(a).resume();
     trace.push_back(from_a ? "b: a left a handle" : "b: a ended");
     return std::move(main);
+  });
+  a = make([&](fiber_context&& from_b) {
+    trace.push_back("a");
+    return std::move(from_b);
   });
   b = std::move(b).resume();
   EXPECT_FALSE(b);
