@@ -48,8 +48,8 @@ namespace cospace::detail {
 
 struct fiber_context_record {
   cospace_context context;                  // the suspended context (words[0] of the storage)
-  exception_state exceptions;               // the context's C++ exception state while suspended
   region* running_region;                   // for the fault handler: the region it runs on (or null)
+  exception_state exceptions;               // its C++ exception state (16-aligned: copied as one 16-byte move)
   const exception_state* thread;            // the thread it was suspended on; null: never ran
   fiber_context_record* target;             // resume_with and destruction: the record switched to
   fiber_context_ontop ontop;                // resume_with: the function and its object
@@ -58,6 +58,7 @@ struct fiber_context_record {
   bool arrived;                             // sanitizer builds: the switch to it was completed on top
 };
 static_assert(offsetof(fiber_context_record, context) == 0, "adopt() writes words[0]");
+static_assert(offsetof(fiber_context_record, exceptions) % 16 == 0);
 static_assert(sizeof(fiber_context_record) <= sizeof(fiber_context_record_storage));
 static_assert(alignof(fiber_context_record) <= alignof(fiber_context_record_storage));
 
