@@ -1,6 +1,7 @@
 // The fiber_context suite: the semantics of P0876 / Boost.Context's fiber on
 // cospace stacks, run for each stack kind; every test checks that no stack
-// leaked.
+// leaked. Suite names start with fiber_context so that `ctest -R fiber_context`
+// selects exactly these.
 #include <cospace/fiber_context.hpp>
 #include <cospace/space.hpp>
 
@@ -32,7 +33,7 @@ using cospace::stack_kind;
 // The sjlj backend can start a context only from a stack above it.
 bool any_start_order() { return std::string(cospace_context_backend()) != "sjlj"; }
 
-class FiberContext : public ::testing::TestWithParam<stack_kind> {
+class fiber_context_kinds : public ::testing::TestWithParam<stack_kind> {
  protected:
   void SetUp() override { live_before_ = cospace::space::global().stats().live_regions; }
   void TearDown() override {
@@ -66,7 +67,7 @@ std::string error_of(F&& f) {
   return "(no fiber_error)";
 }
 
-TEST_P(FiberContext, ResumeReturnsTheContextThatResumedUs) {
+TEST_P(fiber_context_kinds, ResumeReturnsTheContextThatResumedUs) {
   std::vector<int> trace;
   fiber_context f = make([&](fiber_context&& main) {
     trace.push_back(1);
@@ -88,7 +89,7 @@ TEST_P(FiberContext, ResumeReturnsTheContextThatResumedUs) {
   EXPECT_EQ(trace, (std::vector<int>{1, 2, 3, 4, 5}));
 }
 
-TEST_P(FiberContext, ManyRoundTripsPassValuesBothWays) {
+TEST_P(fiber_context_kinds, ManyRoundTripsPassValuesBothWays) {
   int value = 0;
   fiber_context f = make([&](fiber_context&& main) {
     for (;;) {
@@ -106,7 +107,7 @@ TEST_P(FiberContext, ManyRoundTripsPassValuesBothWays) {
   EXPECT_EQ(sum, 2LL * 10000 * 10001 / 2);
 }  // f is destroyed suspended: unwound
 
-TEST_P(FiberContext, EntryReturningAnotherContextResumesIt) {
+TEST_P(fiber_context_kinds, EntryReturningAnotherContextResumesIt) {
   if (skip_nested_start()) GTEST_SKIP() << nested_start_reason;
   // a ends by returning b's handle: b continues, its resume() returning empty.
   std::vector<std::string> trace;
@@ -126,7 +127,7 @@ TEST_P(FiberContext, EntryReturningAnotherContextResumesIt) {
   EXPECT_EQ(trace, (std::vector<std::string>{"b starts", "a", "b: a ended"}));
 }
 
-TEST_P(FiberContext, EntryReturningAContextThatNeverRanStartsIt) {
+TEST_P(fiber_context_kinds, EntryReturningAContextThatNeverRanStartsIt) {
   if (skip_nested_start()) GTEST_SKIP() << nested_start_reason;
   fiber_context main_handle;
   std::vector<std::string> trace;
@@ -158,7 +159,7 @@ struct worker {
   }
 };
 
-TEST_P(FiberContext, StdBindAndMemberFunctions) {
+TEST_P(fiber_context_kinds, StdBindAndMemberFunctions) {
   worker w;
   fiber_context f(std::bind(&worker::run, &w, std::placeholders::_1, 10), options());
   f = std::move(f).resume();
@@ -170,7 +171,7 @@ TEST_P(FiberContext, StdBindAndMemberFunctions) {
   EXPECT_EQ(w.calls, 21);
 }
 
-TEST_P(FiberContext, MoveOnlyAndLargeCallables) {
+TEST_P(fiber_context_kinds, MoveOnlyAndLargeCallables) {
   auto owned = std::make_unique<int>(41);
   fiber_context f = make([p = std::move(owned)](fiber_context&& main) {
     ++*p;
@@ -190,7 +191,7 @@ TEST_P(FiberContext, MoveOnlyAndLargeCallables) {
   EXPECT_EQ(seen, 7);
 }
 
-TEST_P(FiberContext, FloatingPointValuesAndControlFollowEachContext) {
+TEST_P(fiber_context_kinds, FloatingPointValuesAndControlFollowEachContext) {
   const int original = std::fegetround();
   double inside = 0;
   fiber_context f = make([&](fiber_context&& main) {
@@ -218,7 +219,7 @@ TEST_P(FiberContext, FloatingPointValuesAndControlFollowEachContext) {
   std::fesetround(original);
 }
 
-TEST_P(FiberContext, SscanfAndSnprintfWithFloatingPointOnTheFiberStack) {
+TEST_P(fiber_context_kinds, SscanfAndSnprintfWithFloatingPointOnTheFiberStack) {
   std::string printed;
   double scanned = 0;
   fiber_context f = make([&](fiber_context&& main) {
@@ -234,7 +235,7 @@ TEST_P(FiberContext, SscanfAndSnprintfWithFloatingPointOnTheFiberStack) {
   EXPECT_DOUBLE_EQ(scanned, 3.142 + 2.5);
 }
 
-TEST_P(FiberContext, NestedContexts) {
+TEST_P(fiber_context_kinds, NestedContexts) {
   if (skip_nested_start()) GTEST_SKIP() << nested_start_reason;
   std::vector<std::string> trace;
   fiber_context outer = make([&](fiber_context&& main) {
@@ -258,7 +259,7 @@ TEST_P(FiberContext, NestedContexts) {
   EXPECT_EQ(trace, (std::vector<std::string>{"inner 1", "outer", "main", "inner 2"}));
 }
 
-TEST_P(FiberContext, ExceptionsThrownAndCaughtInsideAcrossSwitches) {
+TEST_P(fiber_context_kinds, ExceptionsThrownAndCaughtInsideAcrossSwitches) {
   std::string caught;
   fiber_context f = make([&](fiber_context&& main) {
     try {
@@ -286,7 +287,7 @@ TEST_P(FiberContext, ExceptionsThrownAndCaughtInsideAcrossSwitches) {
   EXPECT_EQ(caught, "inside");
 }
 
-TEST_P(FiberContext, UncaughtExceptionCountIsPerContext) {
+TEST_P(fiber_context_kinds, UncaughtExceptionCountIsPerContext) {
   int inside = -1;
   struct probe {
     fiber_context* f;
@@ -304,7 +305,7 @@ TEST_P(FiberContext, UncaughtExceptionCountIsPerContext) {
   EXPECT_EQ(inside, 0);
 }
 
-TEST_P(FiberContext, ResumeWithRunsOnTopAndItsResultIsWhatThePendingResumeReturns) {
+TEST_P(fiber_context_kinds, ResumeWithRunsOnTopAndItsResultIsWhatThePendingResumeReturns) {
   std::vector<std::string> trace;
   fiber_context f = make([&](fiber_context&& main) {
     main = std::move(main).resume();
@@ -323,7 +324,7 @@ TEST_P(FiberContext, ResumeWithRunsOnTopAndItsResultIsWhatThePendingResumeReturn
   EXPECT_EQ(trace, (std::vector<std::string>{"on top", "f: got a context"}));
 }
 
-TEST_P(FiberContext, ResumeWithOnAFreshContextFeedsItsEntry) {
+TEST_P(fiber_context_kinds, ResumeWithOnAFreshContextFeedsItsEntry) {
   bool entry_got = false;
   fiber_context f = make([&](fiber_context&& main) {
     entry_got = static_cast<bool>(main);
@@ -339,7 +340,7 @@ TEST_P(FiberContext, ResumeWithOnAFreshContextFeedsItsEntry) {
   EXPECT_FALSE(f);
 }
 
-TEST_P(FiberContext, AnExceptionFromResumeWithSurfacesInThePendingResume) {
+TEST_P(fiber_context_kinds, AnExceptionFromResumeWithSurfacesInThePendingResume) {
   std::string seen;
   // The function on top takes the handle of main and throws: the context
   // catches at its pending resume() and ends by returning that handle.
@@ -362,7 +363,7 @@ TEST_P(FiberContext, AnExceptionFromResumeWithSurfacesInThePendingResume) {
   EXPECT_EQ(seen, "from on top");
 }
 
-TEST_P(FiberContext, DestroyingASuspendedContextRunsEveryDestructorOnItsStack) {
+TEST_P(fiber_context_kinds, DestroyingASuspendedContextRunsEveryDestructorOnItsStack) {
   int destroyed = 0;
   struct counter {
     int* n;
@@ -389,7 +390,7 @@ TEST_P(FiberContext, DestroyingASuspendedContextRunsEveryDestructorOnItsStack) {
   EXPECT_EQ(destroyed, 3);
 }
 
-TEST_P(FiberContext, AnEntryMayCatchForcedUnwindIfItRethrows) {
+TEST_P(fiber_context_kinds, AnEntryMayCatchForcedUnwindIfItRethrows) {
   bool saw = false;
   {
     fiber_context f = make([&](fiber_context&& main) {
@@ -406,7 +407,7 @@ TEST_P(FiberContext, AnEntryMayCatchForcedUnwindIfItRethrows) {
   EXPECT_TRUE(saw);
 }
 
-TEST_P(FiberContext, DestroyingOneInsideACatchBlockLeavesNoTrace) {
+TEST_P(fiber_context_kinds, DestroyingOneInsideACatchBlockLeavesNoTrace) {
   {
     fiber_context f = make([&](fiber_context&& main) {
       try {
@@ -422,7 +423,7 @@ TEST_P(FiberContext, DestroyingOneInsideACatchBlockLeavesNoTrace) {
   EXPECT_EQ(std::uncaught_exceptions(), 0);
 }
 
-TEST_P(FiberContext, UnwindingAContextUnwindsTheContextsItHolds) {
+TEST_P(fiber_context_kinds, UnwindingAContextUnwindsTheContextsItHolds) {
   if (skip_nested_start()) GTEST_SKIP() << nested_start_reason;
   std::vector<std::string> trace;
   struct note {
@@ -447,7 +448,7 @@ TEST_P(FiberContext, UnwindingAContextUnwindsTheContextsItHolds) {
   EXPECT_EQ(trace, (std::vector<std::string>{"inner unwound", "outer unwound"}));
 }
 
-TEST_P(FiberContext, NeverStartedContextsAreDestroyedWithoutRunning) {
+TEST_P(fiber_context_kinds, NeverStartedContextsAreDestroyedWithoutRunning) {
   bool ran = false;
   auto shared = std::make_shared<int>(1);
   {
@@ -461,7 +462,7 @@ TEST_P(FiberContext, NeverStartedContextsAreDestroyedWithoutRunning) {
   EXPECT_EQ(shared.use_count(), 1) << "the entry was not destroyed";
 }
 
-TEST_P(FiberContext, EmptyBoolCanResumeSwapAndMoves) {
+TEST_P(fiber_context_kinds, EmptyBoolCanResumeSwapAndMoves) {
   fiber_context none;
   EXPECT_TRUE(none.empty());
   EXPECT_FALSE(none);
@@ -487,7 +488,7 @@ TEST_P(FiberContext, EmptyBoolCanResumeSwapAndMoves) {
   EXPECT_TRUE(assigned.empty());
 }
 
-TEST_P(FiberContext, BadInputIsAFiberErrorAndLeavesTheHandleAsItWas) {
+TEST_P(fiber_context_kinds, BadInputIsAFiberErrorAndLeavesTheHandleAsItWas) {
   EXPECT_NE(error_of([] { fiber_context().resume(); }).find("empty fiber_context"), std::string::npos);
   EXPECT_NE(error_of([] { fiber_context().resume_with([](fiber_context&& c) { return std::move(c); }); })
                 .find("empty fiber_context"),
@@ -511,7 +512,7 @@ TEST_P(FiberContext, BadInputIsAFiberErrorAndLeavesTheHandleAsItWas) {
   EXPECT_FALSE(f);
 }
 
-TEST_P(FiberContext, AContextThatNeverRanMayStartOnAnotherThread) {
+TEST_P(fiber_context_kinds, AContextThatNeverRanMayStartOnAnotherThread) {
   if (!any_start_order()) GTEST_SKIP() << "sjlj: a thread's stack may lie below the context's";
   int ran_on = 0;
   fiber_context f = make([&](fiber_context&& starter) {
@@ -526,7 +527,7 @@ TEST_P(FiberContext, AContextThatNeverRanMayStartOnAnotherThread) {
   EXPECT_FALSE(f);
 }
 
-TEST_P(FiberContext, OnSjljStartingAContextAboveTheStarterIsRefusedNotCrashed) {
+TEST_P(fiber_context_kinds, OnSjljStartingAContextAboveTheStarterIsRefusedNotCrashed) {
   if (any_start_order()) GTEST_SKIP() << "only the sjlj backend refuses";
   if (GetParam() != stack_kind::region) GTEST_SKIP() << "region placement decides which stack is above";
   fiber_context above = make([](fiber_context&& c) { return std::move(c); });  // made first: higher
@@ -540,7 +541,7 @@ TEST_P(FiberContext, OnSjljStartingAContextAboveTheStarterIsRefusedNotCrashed) {
   EXPECT_TRUE(above) << "a refused resume must leave the handle";
 }
 
-TEST_P(FiberContext, StackIsAlignedInTheEntry) {
+TEST_P(fiber_context_kinds, StackIsAlignedInTheEntry) {
   std::uintptr_t misalignment = 1;
   fiber_context f = make([&](fiber_context&& main) {
     alignas(16) volatile char probe[16];
@@ -552,7 +553,7 @@ TEST_P(FiberContext, StackIsAlignedInTheEntry) {
   EXPECT_EQ(misalignment, 0u);
 }
 
-INSTANTIATE_TEST_SUITE_P(Kinds, FiberContext, ::testing::Values(stack_kind::region, stack_kind::fixed),
+INSTANTIATE_TEST_SUITE_P(Kinds, fiber_context_kinds, ::testing::Values(stack_kind::region, stack_kind::fixed),
                          [](const auto& param_info) { return std::string(cospace::to_string(param_info.param)); });
 
 // ---- region stacks, options -------------------------------------------------------
@@ -563,7 +564,7 @@ INSTANTIATE_TEST_SUITE_P(Kinds, FiberContext, ::testing::Values(stack_kind::regi
   return bytes <= sizeof frame ? frame[0] : recurse(bytes - sizeof frame) + frame[0];
 }
 
-TEST(FiberContextRegion, RecursesDeepWithNoStackSize) {
+TEST(fiber_context_region, RecursesDeepWithNoStackSize) {
   std::size_t result = 0;
   fiber_context f([&](fiber_context&& main) {
     result = recurse(std::size_t{64} << 20);
@@ -574,7 +575,7 @@ TEST(FiberContextRegion, RecursesDeepWithNoStackSize) {
   EXPECT_FALSE(f);
 }
 
-TEST(FiberContextOptions, RefusesOptionsThatDoNotApply) {
+TEST(fiber_context_options, RefusesOptionsThatDoNotApply) {
   auto entry = [](fiber_context&& c) { return std::move(c); };
   EXPECT_NE(error_of([&] { fiber_context(entry, {.name = std::string(300, 'x')}); }).find("name"),
             std::string::npos);
@@ -592,7 +593,7 @@ TEST(FiberContextOptions, RefusesOptionsThatDoNotApply) {
             std::string::npos);
 }
 
-TEST(FiberContextOptions, SlicedStacksAreRefusedCleanlyForNow) {
+TEST(fiber_context_options, SlicedStacksAreRefusedCleanlyForNow) {
   const std::size_t before = cospace::space::global().stats().live_regions;
   const std::string error =
       error_of([] { fiber_context([](fiber_context&& c) { return std::move(c); }, {.stack = stack_kind::sliced}); });
@@ -600,7 +601,7 @@ TEST(FiberContextOptions, SlicedStacksAreRefusedCleanlyForNow) {
   EXPECT_EQ(cospace::space::global().stats().live_regions, before);
 }
 
-TEST(FiberContextOptions, AnEntryWhoseCopyThrowsLeavesNothingBehind) {
+TEST(fiber_context_options, AnEntryWhoseCopyThrowsLeavesNothingBehind) {
   struct throws_on_copy {
     throws_on_copy() = default;
     throws_on_copy(const throws_on_copy&) { throw std::runtime_error("no copies"); }
@@ -612,7 +613,7 @@ TEST(FiberContextOptions, AnEntryWhoseCopyThrowsLeavesNothingBehind) {
   EXPECT_EQ(cospace::space::global().stats().live_regions, before);
 }
 
-TEST(FiberContextOptions, AContextInASpaceOfItsOwn) {
+TEST(fiber_context_options, AContextInASpaceOfItsOwn) {
   cospace::space own({.reservation = std::size_t{1} << 30});
   fiber_context f([](fiber_context&& main) { return std::move(main); }, {.space = &own});
   EXPECT_EQ(own.stats().live_regions, 1u);
@@ -622,7 +623,7 @@ TEST(FiberContextOptions, AContextInASpaceOfItsOwn) {
 
 // ---- fatal misuse, in subprocesses --------------------------------------------------
 
-TEST(FiberContextDeathTest, SwallowingForcedUnwindIsReportedAndAborts) {
+TEST(fiber_context_DeathTest, SwallowingForcedUnwindIsReportedAndAborts) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_DEATH(
       {
@@ -639,7 +640,7 @@ TEST(FiberContextDeathTest, SwallowingForcedUnwindIsReportedAndAborts) {
       "forced_unwind unwinding a fiber_context was caught and not rethrown");
 }
 
-TEST(FiberContextDeathTest, ReturningAnEmptyContextIsReportedAndAborts) {
+TEST(fiber_context_DeathTest, ReturningAnEmptyContextIsReportedAndAborts) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_DEATH(
       {
@@ -650,7 +651,7 @@ TEST(FiberContextDeathTest, ReturningAnEmptyContextIsReportedAndAborts) {
       "fiber_context 'nowhere' returned an empty fiber_context");
 }
 
-TEST(FiberContextDeathTest, AnExceptionEscapingTheEntryIsReportedAndAborts) {
+TEST(fiber_context_DeathTest, AnExceptionEscapingTheEntryIsReportedAndAborts) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_DEATH(
       {
@@ -662,7 +663,7 @@ TEST(FiberContextDeathTest, AnExceptionEscapingTheEntryIsReportedAndAborts) {
       "fiber_context 'thrower': an exception escaped its entry function: lost");
 }
 
-TEST(FiberContextDeathTest, UnwindingACospaceFiberThroughItsHandleIsReported) {
+TEST(fiber_context_DeathTest, UnwindingACospaceFiberThroughItsHandleIsReported) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_DEATH(
       {
@@ -679,7 +680,7 @@ TEST(FiberContextDeathTest, UnwindingACospaceFiberThroughItsHandleIsReported) {
       "reached the root of a stack that is not a fiber_context's own");
 }
 
-TEST(FiberContextDeathTest, OverflowNamesTheContext) {
+TEST(fiber_context_DeathTest, OverflowNamesTheContext) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_DEATH(
       {
