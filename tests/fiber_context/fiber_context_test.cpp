@@ -363,6 +363,28 @@ TEST_P(fiber_context_kinds, AnExceptionFromResumeWithSurfacesInThePendingResume)
   EXPECT_EQ(seen, "from on top");
 }
 
+TEST_P(fiber_context_kinds, ResumeWithRunsWithTheResumedContextsExceptionState) {
+  int uncaught_on_top = -1;
+  bool exception_on_top = true;
+  fiber_context f = make([&](fiber_context&& main) {
+    main = std::move(main).resume();
+    return std::move(main);
+  });
+  f = std::move(f).resume();
+  try {
+    throw std::runtime_error("main's");
+  } catch (const std::exception&) {
+    f = std::move(f).resume_with([&](fiber_context&& main) {
+      uncaught_on_top = std::uncaught_exceptions();
+      exception_on_top = std::current_exception() != nullptr;
+      return std::move(main);
+    });
+    EXPECT_NE(std::current_exception(), nullptr);
+  }
+  EXPECT_EQ(uncaught_on_top, 0);
+  EXPECT_FALSE(exception_on_top);
+}
+
 TEST_P(fiber_context_kinds, DestroyingASuspendedContextRunsEveryDestructorOnItsStack) {
   int destroyed = 0;
   struct counter {
@@ -575,6 +597,35 @@ TEST(fiber_context_region, RecursesDeepWithNoStackSize) {
   EXPECT_FALSE(f);
 }
 
+// The fault handler must see the running context's region after every kind
+// of switch, or growth past the initial zone is taken for a foreign fault.
+TEST(fiber_context_region, StacksGrowAfterEveryKindOfSwitch) {
+  std::size_t depth = 0;
+  fiber_context a([&](fiber_context&& main) {
+    fiber_context b([&](fiber_context&& from_a) {
+      depth += recurse(std::size_t{8} << 20);  // b grows, started by a
+      from_a = std::move(from_a).resume();
+      depth += recurse(std::size_t{16} << 20);  // b grows, back through resume_with
+      return std::move(from_a);
+    });
+    b = std::move(b).resume();
+    depth += recurse(std::size_t{8} << 20);  // a grows, back from b
+    b = std::move(b).resume_with([&](fiber_context&& c) {
+      depth += recurse(std::size_t{4} << 20);  // on top of b, on b's stack
+      return std::move(c);
+    });
+    depth += recurse(std::size_t{12} << 20);  // a grows, back from an ending b
+    main = std::move(main).resume();
+    depth += recurse(std::size_t{20} << 20);  // a grows, resumed by main
+    return std::move(main);
+  });
+  a = std::move(a).resume();
+  depth += recurse(std::size_t{1} << 20);  // main's own stack, region cleared
+  a = std::move(a).resume();
+  EXPECT_FALSE(a);
+  EXPECT_GT(depth, 0u);
+}
+
 TEST(fiber_context_options, RefusesOptionsThatDoNotApply) {
   auto entry = [](fiber_context&& c) { return std::move(c); };
   EXPECT_NE(error_of([&] { fiber_context(entry, {.name = std::string(300, 'x')}); }).find("name"),
@@ -678,6 +729,36 @@ TEST(fiber_context_DeathTest, UnwindingACospaceFiberThroughItsHandleIsReported) 
         outer.resume();
       },
       "reached the root of a stack that is not a fiber_context's own");
+}
+
+TEST(fiber_context_DeathTest, AnExceptionFromResumeWithOnAFreshContextIsReported) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        cospace::test::no_core_dumps();
+        fiber_context f([](fiber_context&& c) { return std::move(c); }, {.name = "unstarted"});
+        static fiber_context kept;
+        f = std::move(f).resume_with([](fiber_context&& main) -> fiber_context {
+          kept = std::move(main);
+          throw std::runtime_error("nowhere to go");
+        });
+      },
+      "fiber_context 'unstarted': the function given to resume_with threw before the context ever ran");
+}
+
+TEST(fiber_context_DeathTest, DestroyingOnAnotherThreadIsReported) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        cospace::test::no_core_dumps();
+        fiber_context f([](fiber_context&& main) {
+          main = std::move(main).resume();
+          return std::move(main);
+        });
+        f = std::move(f).resume();
+        std::thread([&] { fiber_context doomed = std::move(f); }).join();
+      },
+      "destroyed on another thread than the one it was suspended on");
 }
 
 TEST(fiber_context_DeathTest, OverflowNamesTheContext) {
