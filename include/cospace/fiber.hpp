@@ -45,13 +45,28 @@ class COSPACE_API fiber_error : public std::logic_error {
   using std::logic_error::logic_error;
 };
 
+namespace detail {
+struct forced_unwind_access;
+}
+
 // Thrown inside a suspended fiber whose handle is destroyed, so that its
 // stack unwinds and every destructor on it runs. Not a std::exception, so
 // `catch (const std::exception&)` lets it pass; a body that catches it with
 // `catch (...)` must rethrow it (swallowing it is reported and aborts).
+// Thrown into a fiber_context, it carries the context that destroyed the
+// handle, which the context's entry resumes once the stack is unwound; a
+// copy carries nothing (rethrow with `throw;`, never `throw copy;`).
 class COSPACE_API forced_unwind {
  public:
   forced_unwind() noexcept = default;
+  forced_unwind(const forced_unwind&) noexcept {}
+  forced_unwind& operator=(const forced_unwind&) noexcept { return *this; }
+  ~forced_unwind();  // still carrying a context: it was swallowed (reported, abort)
+
+ private:
+  friend struct detail::forced_unwind_access;
+  explicit forced_unwind(void* return_to) noexcept : return_to_(return_to) {}
+  void* return_to_ = nullptr;  // fiber_context only: the context to resume once unwound
 };
 
 namespace detail {
