@@ -2,12 +2,29 @@
 
 #include <cospace/space.hpp>
 
+#include <string>
+
 #include "context/backend.hpp"
 #include "sanitizer_hooks.hpp"
 #include "slice/thread_slicing.hpp"
 #include "space/space_impl.hpp"
 
 namespace cospace::detail {
+
+void check_fiber_options(const fiber_options& o) {
+  if (o.stack != stack_kind::region && o.stack != stack_kind::sliced && o.stack != stack_kind::fixed)
+    throw fiber_error("cospace: fiber_options::stack is not a known stack_kind");
+  if (o.fixed_size != 0 && o.stack != stack_kind::fixed)
+    throw fiber_error("cospace: fiber_options::fixed_size applies to stack_kind::fixed only");
+  if (o.max_stack != 0 && o.stack == stack_kind::fixed)
+    throw fiber_error("cospace: fiber_options::max_stack does not apply to stack_kind::fixed "
+                      "(use fixed_size)");
+  if (o.space != nullptr && o.stack != stack_kind::region)
+    throw fiber_error("cospace: fiber_options::space applies to stack_kind::region only");
+  if (o.name.size() > max_fiber_name)
+    throw fiber_error("cospace: fiber_options::name is longer than " + std::to_string(max_fiber_name) +
+                      " characters");
+}
 
 fiber_stack acquire_fiber_stack(const fiber_options& options, region* parent) {
   switch (options.stack) {

@@ -26,6 +26,13 @@ struct fiber_stack {
   slice* sliced = nullptr;         // sliced stacks: the fiber's slice (in its heap record)
 };
 
+// Names longer than this are refused (they are copied into the fiber's record).
+inline constexpr std::size_t max_fiber_name = 255;
+
+// Throws fiber_error for options that cannot work together (shared by every
+// kind of fiber handle: cospace::fiber, fiber_context, the C API).
+void check_fiber_options(const fiber_options& options);
+
 // Throws fiber_error (bad options) or space_error (no memory, refused calls).
 // A sliced stack is a share of one of the thread's shared stacks; the slice
 // itself lives with the fiber's record on the heap (lifetime.cpp).

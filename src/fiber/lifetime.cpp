@@ -29,7 +29,6 @@ namespace {
 // Bodies larger than this live on the heap rather than at the top of the
 // fiber's stack, which must stay within the stack's first usable pages.
 constexpr std::size_t max_record_on_stack = 8 * 1024;
-constexpr std::size_t max_name = 255;
 
 // Ids: a process-wide counter, taken by each thread in blocks so that making
 // a fiber needs no atomic operation.
@@ -48,26 +47,12 @@ std::uint64_t next_id() noexcept {
 
 std::uintptr_t align_down(std::uintptr_t a, std::size_t alignment) { return a & ~(std::uintptr_t{alignment} - 1); }
 
-void check_options(const fiber_options& o) {
-  if (o.stack != stack_kind::region && o.stack != stack_kind::sliced && o.stack != stack_kind::fixed)
-    throw fiber_error("cospace: fiber_options::stack is not a known stack_kind");
-  if (o.fixed_size != 0 && o.stack != stack_kind::fixed)
-    throw fiber_error("cospace: fiber_options::fixed_size applies to stack_kind::fixed only");
-  if (o.max_stack != 0 && o.stack == stack_kind::fixed)
-    throw fiber_error("cospace: fiber_options::max_stack does not apply to stack_kind::fixed "
-                      "(use fixed_size)");
-  if (o.space != nullptr && o.stack != stack_kind::region)
-    throw fiber_error("cospace: fiber_options::space applies to stack_kind::region only");
-  if (o.name.size() > max_name)
-    throw fiber_error("cospace: fiber_options::name is longer than " + std::to_string(max_name) +
-                      " characters");
-}
 
 }  // namespace
 
 std::string describe(const fiber_control* f) {
   if (f == nullptr) return "an empty fiber";
-  char text[max_name + 64];
+  char text[max_fiber_name + 64];
   const auto id = static_cast<unsigned long long>(f->id);
   if (!f->name.empty())
     std::snprintf(text, sizeof text, "fiber '%.*s' (id %llu)", static_cast<int>(f->name.size()), f->name.data(), id);
@@ -125,7 +110,7 @@ void make_context(fiber_control* f, std::uintptr_t cursor) {
 }  // namespace
 
 fiber_control* create_fiber(const fiber_options& options, const fiber_body_ops& ops, void* source) {
-  check_options(options);
+  check_fiber_options(options);
   fiber_stack stack = acquire_fiber_stack(options, current_region());
   const bool body_in_record = ops.size <= max_record_on_stack;
   heap_record heap;

@@ -38,20 +38,9 @@ namespace {
 // Entries larger than this go to the heap: the record must stay within the
 // stack's first usable pages.
 constexpr std::size_t max_body_on_stack = 8 * 1024;
-constexpr std::size_t max_name = 255;
 
 std::uintptr_t align_down(std::uintptr_t a, std::size_t alignment) { return a & ~(std::uintptr_t{alignment} - 1); }
 
-void check_options(const fiber_options& o) {
-  if (o.fixed_size != 0 && o.stack != stack_kind::fixed)
-    throw fiber_error("cospace: fiber_options::fixed_size applies to stack_kind::fixed only");
-  if (o.max_stack != 0 && o.stack == stack_kind::fixed)
-    throw fiber_error("cospace: fiber_options::max_stack does not apply to stack_kind::fixed (use fixed_size)");
-  if (o.space != nullptr && o.stack != stack_kind::region)
-    throw fiber_error("cospace: fiber_options::space applies to stack_kind::region only");
-  if (o.name.size() > max_name)
-    throw fiber_error("cospace: fiber_options::name is longer than " + std::to_string(max_name) + " characters");
-}
 
 void release_control(fiber_context_control* c) noexcept {
   if (c->body_on_heap) ::operator delete(c->body, std::align_val_t{c->ops->alignment});
@@ -148,7 +137,7 @@ cospace_transfer finish_fiber_context(cospace_transfer t) noexcept {
 
 void* create_fiber_context(const fiber_options& options, const fiber_context_body_ops& ops,
                                       void* source) {
-  check_options(options);
+  check_fiber_options(options);
   fiber_stack stack = acquire_fiber_stack(options, current_region());
 
   std::uintptr_t cursor = align_down(stack.top - sizeof(fiber_context_control), alignof(fiber_context_control));
