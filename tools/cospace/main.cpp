@@ -130,6 +130,11 @@ int main(int argc, char** argv) {
   demo_cmd->add_option("--yields", demo.yields, "Yields of each fiber while at depth (default 4).")
       ->type_name("N")
       ->check(whole_number(1, 1000));
+  demo_cmd->add_option("--threads", demo.threads,
+                       "Threads sharing the fibers, each running its share in every phase (default: one per core, "
+                       "at most 8; always 1 on the sjlj backend).")
+      ->type_name("N")
+      ->check(whole_number(1, 64));
   demo_cmd->add_flag("--no-alternatives", no_alternatives,
                      "Run cospace only: skip fixed 64 KiB stacks and Boost.Context.");
   demo_cmd->add_flag("--backends", demo.backends,
@@ -164,6 +169,12 @@ int main(int argc, char** argv) {
       ->check(CLI::Validator(writable_file, "", "writable file"));
   plot_cmd->add_flag("--quick", plot.quick, "Fewer points: answers in under 20 seconds.");
 
+  // CLI11 would call a stray word a missing subcommand: name it instead.
+  const std::string first = argc > 1 ? argv[1] : "";
+  if (!first.empty() && first[0] != '-' && first != "demo" && first != "bench" && first != "plot") {
+    std::fprintf(stderr, "cospace: unknown command '%s' (try 'cospace --help')\n", argv[1]);
+    return usage_error;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

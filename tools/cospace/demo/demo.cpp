@@ -10,6 +10,8 @@
 #include <exception>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <thread>
 #include <vector>
 
 #include "depth_mix.hpp"
@@ -208,6 +210,7 @@ void print_table(const std::vector<column>& columns) {
   row("", [](const column& c) { return c.title; });
   row("stack", [](const column& c) { return c.stack; });
   row("fibers run", when_run([](const run_result& r) { return with_commas(r.fibers); }));
+  row("threads", when_run([](const run_result& r) { return std::to_string(r.threads); }));
   row("would overflow", [](const column& c) { return with_commas(c.would_overflow); });
   row("not run: limit", [](const column& c) {
     return c.not_run == 0 ? std::string("0") : with_commas(c.not_run) + " (" + c.not_run_why + ")";
@@ -252,17 +255,28 @@ bool under_sanitizer() {
 #endif
 }
 
-run_plan plan_of(const std::vector<std::uint32_t>& depths, std::vector<std::uint32_t> order, unsigned yields) {
+run_plan plan_of(const std::vector<std::uint32_t>& depths, std::vector<std::uint32_t> order,
+                 const demo_request& request) {
   run_plan plan;
   plan.depths = &depths;
   plan.order = std::move(order);
-  plan.yields = yields;
+  plan.yields = request.yields;
+  plan.threads = request.threads;
   return plan;
+}
+
+// One thread per core unless asked; the sjlj backend enters a fresh stack only
+// from a stack above it, which another thread's stack is not: one thread there.
+unsigned threads_for(unsigned asked) {
+  if (std::string_view(cospace_context_backend()) == "sjlj") return 1;
+  if (asked != 0) return asked;
+  return std::clamp(std::thread::hardware_concurrency(), 1u, 8u);
 }
 
 // The fixed 64 KiB alternative: the fibers that fit, as many as the mapping
 // limit allows at once (two mappings per stack: the stack and its guard page).
-column fixed_alternative(const std::vector<std::uint32_t>& depths, const stack_overhead& overhead, unsigned yields) {
+column fixed_alternative(const std::vector<std::uint32_t>& depths, const stack_overhead& overhead,
+                         const demo_request& request) {
   column c{"cospace fixed 64 KiB", "64 KiB + guard page", std::nullopt, 0, 0, "", ""};
   std::vector<std::uint32_t> fit = fitting(depths, overhead);
   c.would_overflow = depths.size() - fit.size();
@@ -278,11 +292,12 @@ column fixed_alternative(const std::vector<std::uint32_t>& depths, const stack_o
     c.note = "not run: " + *refusal;
     return c;
   }
-  if (!fit.empty()) c.result = run_cospace(stack_kind::fixed, plan_of(depths, std::move(fit), yields));
+  if (!fit.empty()) c.result = run_cospace(stack_kind::fixed, plan_of(depths, std::move(fit), request));
   return c;
 }
 
-column boost_alternative(const std::vector<std::uint32_t>& depths, const stack_overhead& overhead, unsigned yields) {
+column boost_alternative(const std::vector<std::uint32_t>& depths, const stack_overhead& overhead,
+                         const demo_request& request) {
   column c{"Boost.Context 64 KiB", "fixedsize_stack, no guard", std::nullopt, 0, 0, "", ""};
   std::vector<std::uint32_t> fit = fitting(depths, overhead);
   c.would_overflow = depths.size() - fit.size();
@@ -300,13 +315,15 @@ column boost_alternative(const std::vector<std::uint32_t>& depths, const stack_o
     c.note = "not run: " + *refusal;
     return c;
   }
-  if (!fit.empty()) c.result = run_boost_context(fixed_stack_bytes, plan_of(depths, std::move(fit), yields));
+  if (!fit.empty()) c.result = run_boost_context(fixed_stack_bytes, plan_of(depths, std::move(fit), request));
   return c;
 }
 
 }  // namespace
 
-int run_demo(const demo_request& request) {
+int run_demo(const demo_request& asked) {
+  demo_request request = asked;
+  request.threads = threads_for(asked.threads);
   const depth_mix mix = parse_depth_mix(request.depth_mix);
   // Every fiber touches at least a page: refuse the impossible before drawing.
   if (auto refusal = check_memory(request.fibers * page_bytes(), read_machine_limits(), request.fibers)) {
@@ -317,8 +334,8 @@ int run_demo(const demo_request& request) {
   const std::uint64_t n = depths.size();
   const machine_limits limits = read_machine_limits();
 
-  std::printf("cospace demo: %s fibers, no stack size anywhere, %u yields each at depth\n", with_commas(n).c_str(),
-              request.yields);
+  std::printf("cospace demo: %s fibers, no stack size anywhere, %u yields each at depth, %u thread%s\n",
+              with_commas(n).c_str(), request.yields, request.threads, request.threads == 1 ? "" : "s");
   std::printf("  depth mix  %s%s%s (seed %llu)\n", mix.name.c_str(), mix.name == mix.spec ? "" : " = ",
               mix.name == mix.spec ? "" : mix.spec.c_str(), static_cast<unsigned long long>(request.seed));
   std::printf("  depths     %s\n", describe_depths(depths).c_str());
@@ -332,6 +349,7 @@ int run_demo(const demo_request& request) {
   std::vector<std::uint32_t> order;
   std::uint64_t estimate = 0;
   std::optional<std::string> refusal;
+  std::uint64_t sequential = 0;
   std::uint64_t would_overflow = 0;
   std::string stack_text;
   switch (request.stack) {
@@ -339,6 +357,7 @@ int run_demo(const demo_request& request) {
       region_order r = order_for_regions(depths, overhead, space.reserved_bytes);
       refusal = r.refusal;
       order = std::move(r.order);
+      sequential = r.deep_first;
       if (!refusal) {
         estimate = region_estimate(depths, order, overhead, space.reserved_bytes);
         refusal = check_memory(estimate, limits, n);
@@ -393,14 +412,16 @@ int run_demo(const demo_request& request) {
               request.stack == stack_kind::region ? "grows on demand" : stack_text,
               std::nullopt, would_overflow, 0, "", ""};
   std::printf("%s:\n", main.title.c_str());
-  main.result = run_cospace(request.stack, plan_of(depths, std::move(order), request.yields));
+  run_plan plan = plan_of(depths, std::move(order), request);
+  plan.sequential = sequential;
+  main.result = run_cospace(request.stack, plan);
   columns.push_back(std::move(main));
 
   if (request.alternatives && request.stack == stack_kind::region) {
     std::printf("cospace fixed 64 KiB stacks, the fibers that fit:\n");
-    columns.push_back(fixed_alternative(depths, overhead, request.yields));
+    columns.push_back(fixed_alternative(depths, overhead, request));
     if (have_boost_context() && !under_sanitizer()) std::printf("Boost.Context, the fibers that fit:\n");
-    columns.push_back(boost_alternative(depths, overhead, request.yields));
+    columns.push_back(boost_alternative(depths, overhead, request));
   }
   std::printf("\n");
   print_table(columns);

@@ -16,6 +16,7 @@ struct demo_request {
   stack_kind stack = stack_kind::region;
   std::uint64_t seed = 1;
   unsigned yields = 4;
+  unsigned threads = 0;      // 0: one per core (1 on the sjlj backend)
   bool alternatives = true;  // the fixed-stack and Boost.Context runs (region only)
   bool backends = false;     // the context-switch ping-pong per backend
 };

@@ -7,17 +7,35 @@
 //   finish  each fiber is resumed a last time, unwinds, returns, is destroyed
 //
 // Resident memory and mappings are sampled when every fiber sits at depth.
+// With several threads, each runs its share of the fibers in every phase.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <thread>
+#include <vector>
+#include <algorithm>
 
 #include "machine.hpp"
 #include "progress.hpp"
 #include "runs.hpp"
 
 namespace cospace::tool {
+
+// Runs `body(k)` for every k of every slice: slice 0 on the calling thread,
+// the others on threads of their own; returns when all are done.
+template <class Body>
+void for_each_slice(const std::vector<std::vector<std::uint64_t>>& slices, Body body) {
+  std::vector<std::thread> threads;
+  for (std::size_t t = 1; t < slices.size(); ++t) {
+    threads.emplace_back([&, t] {
+      for (std::uint64_t k : slices[t]) body(k);
+    });
+  }
+  for (std::uint64_t k : slices[0]) body(k);
+  for (std::thread& thread : threads) thread.join();
+}
 
 template <class Fibers>
 run_result drive(const run_plan& plan, Fibers& fibers) {
@@ -26,6 +44,7 @@ run_result drive(const run_plan& plan, Fibers& fibers) {
   const resident before = read_resident();
   run_result result;
   result.fibers = n;
+  result.threads = std::max(1u, plan.threads);
   auto sample = [&] {
     const resident now = read_resident();
     const std::uint64_t rss = now.rss > before.rss ? now.rss - before.rss : 0;
@@ -39,13 +58,25 @@ run_result drive(const run_plan& plan, Fibers& fibers) {
     if (mappings > result.mappings_peak) result.mappings_peak = mappings;
   };
 
+  // Each thread keeps its own fibers from start to finish. The first
+  // `sequential` fibers start alone, before any other (they go deep while
+  // the free spans are large), on the calling thread.
+  const std::uint64_t sequential = std::min<std::uint64_t>(plan.sequential, n);
+  std::vector<std::vector<std::uint64_t>> slices(result.threads);
+  for (std::uint64_t k = 0; k < n; ++k) slices[k < sequential ? 0 : k % result.threads].push_back(k);
+
   const auto start = clock::now();
   {
     progress bar("start, recurse, yield", n);
-    for (std::uint64_t k = 0; k < n; ++k) {
+    for (std::uint64_t k = 0; k < sequential; ++k) {
       fibers.start(k, (*plan.depths)[plan.order[k]]);
       bar.step();
     }
+    for_each_slice(slices, [&](std::uint64_t k) {
+      if (k < sequential) return;
+      fibers.start(k, (*plan.depths)[plan.order[k]]);
+      bar.step();
+    });
     bar.finish();
   }
   sample();
@@ -53,20 +84,20 @@ run_result drive(const run_plan& plan, Fibers& fibers) {
   for (unsigned round = 2; round <= plan.yields; ++round) {
     progress bar("yield at depth, round " + std::to_string(round) + "/" + std::to_string(plan.yields), n);
     const auto round_start = clock::now();
-    for (std::uint64_t k = 0; k < n; ++k) {
+    for_each_slice(slices, [&](std::uint64_t k) {
       fibers.resume(k);
       bar.step();
-    }
+    });
     switching += std::chrono::duration<double>(clock::now() - round_start).count();
     bar.finish();
     sample();
   }
   {
     progress bar("unwind and finish", n);
-    for (std::uint64_t k = 0; k < n; ++k) {
+    for_each_slice(slices, [&](std::uint64_t k) {
       fibers.finish(k);
       bar.step();
-    }
+    });
     bar.finish();
   }
   result.seconds = std::chrono::duration<double>(clock::now() - start).count();

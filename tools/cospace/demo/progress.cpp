@@ -35,8 +35,11 @@ progress::~progress() {
 }
 
 void progress::redraw() {
-  next_ = done_ + stride(total_);
-  const double share = total_ == 0 ? 1.0 : static_cast<double>(done_) / static_cast<double>(total_);
+  std::unique_lock lock(drawing_, std::try_to_lock);
+  if (!lock.owns_lock()) return;
+  const std::uint64_t done = done_.load(std::memory_order_relaxed);
+  next_.store(done + stride(total_), std::memory_order_relaxed);
+  const double share = total_ == 0 ? 1.0 : static_cast<double>(done) / static_cast<double>(total_);
   if (on_terminal()) {
     const int filled = static_cast<int>(share * bar_width);
     std::printf("\r  %-28s [%.*s%*s] %3.0f%%", label_.c_str(), filled,

@@ -2,7 +2,9 @@
 // lines otherwise (logs and ctest output stay readable).
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <mutex>
 #include <cstdint>
 #include <string>
 
@@ -15,8 +17,9 @@ class progress {
   progress(const progress&) = delete;
   progress& operator=(const progress&) = delete;
 
+  // Thread-safe; one thread at a time redraws.
   void step() {
-    if (++done_ >= next_) redraw();
+    if (done_.fetch_add(1, std::memory_order_relaxed) + 1 >= next_.load(std::memory_order_relaxed)) redraw();
   }
   // Prints the phase's final line with its time; returns the seconds it took.
   double finish();
@@ -28,8 +31,9 @@ class progress {
 
   std::string label_;
   std::uint64_t total_;
-  std::uint64_t done_ = 0;
-  std::uint64_t next_ = 0;
+  std::atomic<std::uint64_t> done_{0};
+  std::atomic<std::uint64_t> next_{0};
+  std::mutex drawing_;
   bool finished_ = false;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 };

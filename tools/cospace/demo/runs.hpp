@@ -16,10 +16,13 @@ struct run_plan {
   const std::vector<std::uint32_t>* depths = nullptr;  // per fiber, bytes
   std::vector<std::uint32_t> order;                    // the fibers to run, in start order
   unsigned yields = 4;
+  unsigned threads = 1;          // threads sharing the fibers
+  std::uint64_t sequential = 0;  // the first fibers of `order` start alone, one by one
 };
 
 struct run_result {
   std::uint64_t fibers = 0;
+  unsigned threads = 1;
   std::uint64_t resident_peak = 0;  // above the process's resident memory before the run
   std::uint64_t rss_peak = 0;       // the VmRSS part of it
   std::uint64_t pte_peak = 0;       // the VmPTE part of it
