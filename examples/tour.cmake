@@ -14,9 +14,13 @@ if(COSPACE_BUILD_TESTS)
   add_test(NAME example_pipeline COMMAND example_pipeline)
   set_tests_properties(example_pipeline PROPERTIES PASS_REGULAR_EXPRESSION
     "^1 x /admin 403\n3 x /missing 404\n$")
-  add_test(NAME example_deep_recursion COMMAND example_deep_recursion)
-  set_tests_properties(example_deep_recursion PROPERTIES PASS_REGULAR_EXPRESSION
-    "suspended at depth 750000, [0-9]+ MiB of stack in use\nsuspended at depth 1000000, [0-9]+ MiB of stack in use\nparsed 2000006 bytes: nesting depth 1000001, sum 42\nthe stack grew to")
+  # ThreadSanitizer cannot follow a recursion a million calls deep in a fiber
+  # (it crashes in its own bookkeeping): the example is not run there.
+  if(NOT CMAKE_CXX_FLAGS MATCHES "sanitize=thread")
+    add_test(NAME example_deep_recursion COMMAND example_deep_recursion)
+    set_tests_properties(example_deep_recursion PROPERTIES PASS_REGULAR_EXPRESSION
+      "suspended at depth 750000, [0-9]+ MiB of stack in use\nsuspended at depth 1000000, [0-9]+ MiB of stack in use\nparsed 2000006 bytes: nesting depth 1000001, sum 42\nthe stack grew to")
+  endif()
   add_test(NAME example_readme COMMAND example_readme)
   set_tests_properties(example_readme PROPERTIES PASS_REGULAR_EXPRESSION
     "^deep: 100000\nresumed\n1\n4\n9\n$")

@@ -22,6 +22,19 @@
 namespace cospace::tool {
 namespace {
 
+#if defined(__SANITIZE_THREAD__)
+constexpr bool thread_sanitizer = true;
+#else
+constexpr bool thread_sanitizer = false;
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool sanitized = true;
+#else
+constexpr bool sanitized = false;
+#endif
+// ThreadSanitizer tracks every fiber as a thread and dies past 8,128 of them.
+constexpr std::uint64_t thread_sanitizer_fibers = 8000;
+
 constexpr std::uint64_t KiB = 1024;
 constexpr std::uint64_t MiB = KiB * 1024;
 // The size of every stack in the fixed-size alternatives.
@@ -241,19 +254,6 @@ void print_table(const std::vector<column>& columns) {
   }
 }
 
-bool under_sanitizer() {
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-  return true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-  return true;
-#else
-  return false;
-#endif
-#else
-  return false;
-#endif
-}
 
 run_plan plan_of(const std::vector<std::uint32_t>& depths, std::vector<std::uint32_t> order,
                  const demo_request& request) {
@@ -267,8 +267,10 @@ run_plan plan_of(const std::vector<std::uint32_t>& depths, std::vector<std::uint
 
 // One thread per core unless asked; the sjlj backend enters a fresh stack only
 // from a stack above it, which another thread's stack is not: one thread there.
+// Under ThreadSanitizer one thread too: fibers made on several threads at once
+// trip a race in the library (reported, see docs/benchmarks/cli.md).
 unsigned threads_for(unsigned asked) {
-  if (std::string_view(cospace_context_backend()) == "sjlj") return 1;
+  if (std::string_view(cospace_context_backend()) == "sjlj" || thread_sanitizer) return 1;
   if (asked != 0) return asked;
   return std::clamp(std::thread::hardware_concurrency(), 1u, 8u);
 }
@@ -305,7 +307,7 @@ column boost_alternative(const std::vector<std::uint32_t>& depths, const stack_o
     c.note = "not run: the tool was built without Boost.Context (Debian: libboost-context-dev)";
     return c;
   }
-  if (under_sanitizer()) {
+  if (sanitized) {
     c.note = "not run: this build is sanitized and Boost.Context's fibers have no sanitizer hooks here";
     return c;
   }
@@ -325,6 +327,11 @@ int run_demo(const demo_request& asked) {
   demo_request request = asked;
   request.threads = threads_for(asked.threads);
   const depth_mix mix = parse_depth_mix(request.depth_mix);
+  if (thread_sanitizer && request.fibers > thread_sanitizer_fibers) {
+    std::fprintf(stderr, "cospace: this build runs under ThreadSanitizer, which counts fibers as threads and holds "
+                 "at most 8,128: use --fibers %llu or fewer\n", static_cast<unsigned long long>(thread_sanitizer_fibers));
+    return 1;
+  }
   // Every fiber touches at least a page: refuse the impossible before drawing.
   if (auto refusal = check_memory(request.fibers * page_bytes(), read_machine_limits(), request.fibers)) {
     std::fprintf(stderr, "cospace: %s\n", refusal->c_str());
@@ -420,7 +427,7 @@ int run_demo(const demo_request& asked) {
   if (request.alternatives && request.stack == stack_kind::region) {
     std::printf("cospace fixed 64 KiB stacks, the fibers that fit:\n");
     columns.push_back(fixed_alternative(depths, overhead, request));
-    if (have_boost_context() && !under_sanitizer()) std::printf("Boost.Context, the fibers that fit:\n");
+    if (have_boost_context() && !sanitized) std::printf("Boost.Context, the fibers that fit:\n");
     columns.push_back(boost_alternative(depths, overhead, request));
   }
   std::printf("\n");
