@@ -26,25 +26,28 @@ struct request {
   int status;
 };
 
+// Producer: one request per line of the log.
+void read_log(cospace::generator<request>::yielder& out) {
+  std::string_view rest = log_text;
+  while (!rest.empty()) {
+    const std::string_view line = rest.substr(0, rest.find('\n'));
+    rest.remove_prefix(line.size() + 1);
+    const auto first = line.find(' ');
+    const auto second = line.rfind(' ');
+    out.yield(request{std::string(line.substr(first + 1, second - first - 1)),
+                      std::stoi(std::string(line.substr(second + 1)))});
+  }
+}
+
 }  // namespace
 
 int main() {
-  // Producer: one request per line of the log.
-  cospace::generator<request> producer([](auto& out) {
-    std::string_view rest = log_text;
-    while (!rest.empty()) {
-      const std::string_view line = rest.substr(0, rest.find('\n'));
-      rest.remove_prefix(line.size() + 1);
-      const auto first = line.find(' ');
-      const auto second = line.rfind(' ');
-      out.yield(request{std::string(line.substr(first + 1, second - first - 1)),
-                        std::stoi(std::string(line.substr(second + 1)))});
-    }
-  }, {.name = "producer"});
-
-  // Filter: pulls from the producer (a fiber resuming a fiber) and passes on
-  // the failed requests only.
-  cospace::generator<request> failures([&](auto& out) {
+  // Filter: starts its own producer and pulls from it (a fiber resuming a
+  // fiber), passing on the failed requests only. (Making the producer inside
+  // the filter also suits the sjlj backend, which can only enter a fresh
+  // stack lying below the fiber that first resumes it.)
+  cospace::generator<request> failures([](auto& out) {
+    cospace::generator<request> producer(read_log, {.name = "producer"});
     for (request& r : producer) {
       if (r.status >= 400) out.yield(std::move(r));
     }
