@@ -1,72 +1,204 @@
-// The cospace command. For now it has one job: `cospace demo` ping-pongs two
-// contexts on every context-switch backend and prints switches per second.
-#include <cospace/context.h>
+// The cospace command: `cospace demo`, `cospace bench`, `cospace plot`.
+// Options are parsed with CLI11; every mistake on the command line is one
+// line on stderr and exit code 2, a failure at run time exit code 1.
+#include <CLI/CLI.hpp>
 
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <string>
 
-#include "pingpong.hpp"
+#include "demo/demo.hpp"
+#include "demo/depth_mix.hpp"
+
+#if COSPACE_TOOL_BENCH
+#include "bench/bench_command.hpp"
+#endif
 
 namespace {
 
-constexpr const char* usage =
-    "usage: cospace demo [--round-trips N]\n"
-    "\n"
-    "  demo    two contexts ping-pong on each context-switch backend (asm, sjlj,\n"
-    "          ucontext); prints one-way switches per second for each.\n"
-    "  --round-trips N   round trips per backend (default 5000000)\n";
+using namespace cospace::tool;
 
-int demo(std::uint64_t round_trips) {
-  using namespace cospace;
-  std::printf("cospace demo: two contexts ping-ponging, %llu round trips per backend\n",
-              static_cast<unsigned long long>(round_trips));
-  std::printf("library backend: %s\n\n", cospace_context_backend());
-  std::printf("%-10s %16s %14s\n", "backend", "switches/s", "ns/switch");
-  for (const context::backend* b :
-       {&context::asm_backend, &context::sjlj_backend, &context::ucontext_backend}) {
-    // ucontext makes a system call per switch: give it fewer rounds.
-    const std::uint64_t rounds = b == &context::ucontext_backend ? round_trips / 20 : round_trips;
-    const tools::pingpong_result r = tools::pingpong(*b, rounds);
-    const double per_second = static_cast<double>(r.switches) / r.seconds;
-    std::printf("%-10s %16.0f %14.2f\n", b->name, per_second, 1e9 / per_second);
+constexpr int usage_error = 2;
+constexpr int runtime_error = 1;
+
+constexpr const char* mix_help =
+    "Depth mixes (--depth-mix): a preset or a list of [WEIGHT:]RANGE, comma-separated.\n"
+    "  WEIGHT  N fibers, or P% of them; the one component without a weight takes the rest\n"
+    "  RANGE   SIZE (exactly), LO-HI (log-uniform: each doubling equally likely), LO..HI (uniform)\n"
+    "  SIZE    bytes, with an optional K, M or G suffix (powers of 1024); at most 512M\n"
+    "  heavy   = 4:256M,1%:4K-1M,128-1K  most under 1 KiB, 1% at 4 KiB-1 MiB, 4 at 256 MiB (default)\n"
+    "  uniform = 128..16K\n"
+    "  shallow = 128-1K\n";
+
+// CLI11 messages may span lines; ours are one.
+std::string one_line(std::string text) {
+  for (char& c : text) {
+    if (c == '\n') c = ' ';
   }
-  return 0;
+  while (!text.empty() && text.back() == ' ') text.pop_back();
+  return text;
+}
+
+// An output file must be writable before any work starts. Probes by opening
+// for append (never truncating) and removes a file the probe created.
+std::string writable_file(std::string& path) {
+  struct stat st {};
+  const bool existed = stat(path.c_str(), &st) == 0;
+  if (existed && S_ISDIR(st.st_mode)) return "cannot write '" + path + "': it is a directory";
+  std::FILE* f = std::fopen(path.c_str(), "a");
+  if (f == nullptr) return "cannot write '" + path + "': " + std::strerror(errno);
+  std::fclose(f);
+  if (!existed) std::remove(path.c_str());
+  return {};
+}
+
+// A whole number of at least `least`, with a message that says so.
+CLI::Validator whole_number(std::uint64_t least, std::uint64_t most) {
+  return CLI::Validator(
+      [least, most](std::string& text) -> std::string {
+        const bool digits = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
+        if (!digits || text.size() > 19 || std::stoull(text) < least || std::stoull(text) > most) {
+          return "'" + text + "' is not a whole number from " + std::to_string(least) + " to " + std::to_string(most);
+        }
+        return {};
+      },
+      "", "whole number");
+}
+
+std::string valid_mix(std::string& text) {
+  try {
+    (void)parse_depth_mix(text);
+    return {};
+  } catch (const depth_mix_error& e) {
+    return e.what();
+  }
+}
+
+template <class Run>
+int guarded(Run run) {
+  try {
+    return run();
+  } catch (const depth_mix_error& e) {
+    std::fprintf(stderr, "cospace: --depth-mix: %s\n", e.what());
+    return usage_error;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "cospace: %s\n", one_line(e.what()).c_str());
+    return runtime_error;
+  }
+}
+
+int not_built(const char* command) {
+  std::fprintf(stderr, "cospace: '%s' is not built into this cospace (tools/cospace/bench was absent at configure time)\n",
+               command);
+  return usage_error;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
-    std::fputs(usage, argc < 2 ? stderr : stdout);
-    return argc < 2 ? 2 : 0;
-  }
-  const std::string command = argv[1];
-  if (command != "demo") {
+  CLI::App app{"cospace: fibers for C and C++ on Linux whose stacks never need a size.", "cospace"};
+  app.require_subcommand(1, 1);
+  app.footer("Run 'cospace COMMAND --help' for a command's options.");
+
+  demo_request demo;
+  std::string stack = "region";
+  bool no_alternatives = false;
+  CLI::App* demo_cmd = app.add_subcommand(
+      "demo",
+      "A million fibers, no stack size anywhere, each suspended at a depth drawn from a heavy-tailed mix; then "
+      "the same workload on fixed 64 KiB stacks and on Boost.Context, side by side.");
+  demo_cmd->add_option("--fibers", demo.fibers, "How many fibers run at once (default 1000000).")
+      ->type_name("N")
+      ->check(whole_number(1, 0xffffffff));
+  demo_cmd->add_option("--depth-mix", demo.depth_mix,
+                       "How deep each fiber's stack goes before it suspends: heavy (default), uniform, shallow, "
+                       "or a spec (below).")
+      ->type_name("MIX")
+      ->check(CLI::Validator(valid_mix, "", "depth mix"));
+  demo_cmd->add_option("--stack", stack,
+                       "The stacks of the main run: region (default: grows on demand), fixed (64 KiB + guard "
+                       "page; fibers that would overflow are counted, not run), sliced (shared stacks).")
+      ->type_name("KIND")
+      ->check(CLI::IsMember({"region", "fixed", "sliced"}));
+  demo_cmd->add_option("--seed", demo.seed, "Seed of the depth draw (default 1): the same seed, the same depths.")
+      ->type_name("N")
+      ->check(whole_number(0, ~std::uint64_t{0} / 10));
+  demo_cmd->add_option("--yields", demo.yields, "Yields of each fiber while at depth (default 4).")
+      ->type_name("N")
+      ->check(whole_number(1, 1000));
+  demo_cmd->add_option("--threads", demo.threads,
+                       "Threads sharing the fibers, each running its share in every phase (default: one per core, "
+                       "at most 8; always 1 on the sjlj backend).")
+      ->type_name("N")
+      ->check(whole_number(1, 64));
+  demo_cmd->add_flag("--no-alternatives", no_alternatives,
+                     "Run cospace only: skip fixed 64 KiB stacks and Boost.Context.");
+  demo_cmd->add_flag("--backends", demo.backends,
+                     "Afterwards, time the bare context switch of each backend (asm, sjlj, ucontext).");
+  demo_cmd->footer(mix_help);
+
+#if COSPACE_TOOL_BENCH
+  bench_request bench;
+  plot_request plot;
+#else
+  struct {
+    bool quick = false;
+    bool json = false;
+  } bench;
+  struct {
+    std::string svg_path;
+    bool quick = false;
+  } plot;
+#endif
+  CLI::App* bench_cmd = app.add_subcommand(
+      "bench",
+      "The benchmark suite (switch, create/destroy, memory per fiber, sliced switch against depth) next to the "
+      "alternatives found on this machine, as ratios measured in the same run.");
+  bench_cmd->add_flag("--quick", bench.quick, "Fewer repetitions: answers in under 20 seconds.");
+  bench_cmd->add_flag("--json", bench.json, "Print one JSON document instead of tables.");
+
+  CLI::App* plot_cmd = app.add_subcommand(
+      "plot", "Chart resident memory against fiber count for each stack kind and alternative, as SVG.");
+  plot_cmd->add_option("--svg", plot.svg_path, "Where to write the chart.")
+      ->type_name("FILE")
+      ->required()
+      ->check(CLI::Validator(writable_file, "", "writable file"));
+  plot_cmd->add_flag("--quick", plot.quick, "Fewer points: answers in under 20 seconds.");
+
+  // CLI11 would call a stray word a missing subcommand: name it instead.
+  const std::string first = argc > 1 ? argv[1] : "";
+  if (!first.empty() && first[0] != '-' && first != "demo" && first != "bench" && first != "plot") {
     std::fprintf(stderr, "cospace: unknown command '%s' (try 'cospace --help')\n", argv[1]);
-    return 2;
-  }
-  std::uint64_t round_trips = 5'000'000;
-  for (int i = 2; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--round-trips") == 0 && i + 1 < argc) {
-      char* end = nullptr;
-      const unsigned long long n = std::strtoull(argv[++i], &end, 10);
-      if (end == argv[i] || *end != '\0' || n == 0) {
-        std::fprintf(stderr, "cospace: --round-trips needs a positive number, got '%s'\n", argv[i]);
-        return 2;
-      }
-      round_trips = n;
-    } else {
-      std::fprintf(stderr, "cospace: unknown option '%s' (try 'cospace --help')\n", argv[i]);
-      return 2;
-    }
+    return usage_error;
   }
   try {
-    return demo(round_trips);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "cospace: %s\n", e.what());
-    return 1;
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "cospace: %s (try 'cospace --help')\n", one_line(e.what()).c_str());
+    return usage_error;
   }
+
+  if (*demo_cmd) {
+    demo.alternatives = !no_alternatives;
+    demo.stack = stack == "fixed"    ? cospace::stack_kind::fixed
+                 : stack == "sliced" ? cospace::stack_kind::sliced
+                                     : cospace::stack_kind::region;
+    return guarded([&] { return run_demo(demo); });
+  }
+#if COSPACE_TOOL_BENCH
+  if (*bench_cmd) return guarded([&] { return run_bench(bench); });
+  if (*plot_cmd) return guarded([&] { return run_plot(plot); });
+#else
+  if (*bench_cmd) return not_built("bench");
+  if (*plot_cmd) return not_built("plot");
+#endif
+  return usage_error;
 }
