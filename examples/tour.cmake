@@ -6,8 +6,6 @@ cospace_example(example_deep_recursion deep_recursion.cpp)
 cospace_example(example_readme readme.cpp)
 
 if(COSPACE_BUILD_TESTS)
-  # This directory is configured before the top level enables testing.
-  enable_testing()
   add_test(NAME example_generator COMMAND example_generator)
   set_tests_properties(example_generator PROPERTIES PASS_REGULAR_EXPRESSION
     "in order: 1 3 4 6 7 8 10 13 14\nodd squares: 1 9 25 49 81\n")

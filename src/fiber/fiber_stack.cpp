@@ -40,7 +40,9 @@ fiber_stack acquire_fiber_stack(const fiber_options& options, region* parent) {
       fiber_stack s;
       s.kind = stack_kind::region;
       s.top = r->top;
-      s.bottom = r->lo;
+      // Not r->lo: once the lock is released another thread may carve the
+      // free part below this stack and move lo. The limit itself never moves.
+      s.bottom = r->top - r->max_stack;
       s.owner_region = r;
       return s;
     }

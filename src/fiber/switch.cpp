@@ -166,6 +166,11 @@ void resume_fiber(fiber_control* f) {
   if (f->state == fiber_state::done) refuse(f, "was resumed after it finished");
   if (foreign_sliced(f)) [[unlikely]]
     refuse(f, moved_sliced);
+  if (backend.needs_stack_below_caller && f->state == fiber_state::created && f->stack.sliced == nullptr &&
+      f->stack.top > reinterpret_cast<std::uintptr_t>(backend.stack_pointer())) [[unlikely]] {
+    refuse(f, "cannot be started on the sjlj backend from here: its stack is not below the resumer's "
+              "(sjlj enters a fresh stack only downwards; start it from a fiber higher up or the thread)");
+  }
   slice* const from = slice_of(t_current);
   fiber_control* const left = switch_into(f, [f, from] { return jump_between(from, f, f->context, f); });
   if (left->escaped) [[unlikely]]

@@ -131,7 +131,7 @@ class thread_slicing {
     region* r = space::global().impl().acquire_stack(request);
     auto* s = new pooled_stack;
     s->stack.top = r->top;
-    s->stack.bottom = r->lo;
+    s->stack.bottom = r->top - r->max_stack;  // not lo: other threads may carve below it
     s->stack.owner_region = r;
     s->owner_thread = this;
     return s;
