@@ -42,7 +42,19 @@ void report(const char* what, std::size_t count, std::size_t local, long before,
               what, count, local, bytes / (1024.0 * 1024.0), bytes / static_cast<double>(count), seconds);
 }
 
+// A fiber holding a local array of N bytes: a plain array for the sizes the
+// targets name (what a real body has), an alloca for any other.
+template <std::size_t N>
+[[gnu::noinline]] void hold_array_and_yield() {
+  volatile char bytes[N];
+  for (auto& b : bytes) b = 1;
+  cospace::this_fiber::yield();
+  bytes[0] = bytes[N - 1];
+}
+
 [[gnu::noinline]] void hold_and_yield(std::size_t local) {
+  if (local == 200) return hold_array_and_yield<200>();
+  if (local == 120) return hold_array_and_yield<120>();
   auto* bytes = static_cast<volatile char*>(__builtin_alloca(local));
   std::memset(const_cast<char*>(bytes), 1, local);
   cospace::this_fiber::yield();
@@ -64,6 +76,7 @@ int measure_fibers(std::size_t count, std::size_t local) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const long after = resident_kib();
   report("cospace::fiber (sliced)", count, local, before, after, seconds);
+  std::printf("  live slice of a suspended fiber: %zu bytes\n", fibers.front().stack_in_use());
   std::printf("  (the handle vector, %zu bytes per fiber, is not counted; the record is)\n", sizeof(cospace::fiber));
   for (auto& f : fibers) f.resume();
   return 0;
@@ -74,7 +87,17 @@ struct tasklet_run {
   std::size_t local = 0;
 };
 
+template <std::size_t N>
+[[gnu::noinline]] void tasklet_hold_array(cospace_slice* self, tasklet_run* run) {
+  volatile char bytes[N];
+  for (auto& b : bytes) b = 1;
+  cospace_slice_switch(self, run->scheduler);
+  bytes[0] = bytes[N - 1];
+}
+
 [[gnu::noinline]] void tasklet_hold(cospace_slice* self, tasklet_run* run) {
+  if (run->local == 120) return tasklet_hold_array<120>(self, run);
+  if (run->local == 200) return tasklet_hold_array<200>(self, run);
   auto* bytes = static_cast<volatile char*>(__builtin_alloca(run->local));
   std::memset(const_cast<char*>(bytes), 1, run->local);
   cospace_slice_switch(self, run->scheduler);
@@ -103,6 +126,7 @@ struct tasklet_run {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const long after = resident_kib();
   report("C primitives (cospace_slice)", count, local, before, after, seconds);
+  std::printf("  heap bytes held by a suspended tasklet's slice: %zu\n", cospace_slice_saved_bytes(slices.front()));
   std::printf("  (the array of %zu slice pointers, 8 bytes per tasklet, is counted)\n", count);
   for (cospace_slice* s : slices) {
     cospace_slice_switch(run.scheduler, s);

@@ -82,7 +82,7 @@ heap_record allocate_heap_record(const fiber_options& options, const fiber_body_
                      options.name.size() + 1;
   if (body_inside) size += ops.size + ops.alignment;
   heap_record h;
-  h.block = ::operator new(size, std::align_val_t{alignof(std::max_align_t)});
+  h.block = ::operator new(size);
   h.top = reinterpret_cast<std::uintptr_t>(h.block) + size;
   return h;
 }
@@ -169,7 +169,7 @@ fiber_control* create_fiber(const fiber_options& options, const fiber_body_ops& 
       if (!body_in_record) ::operator delete(f->body, std::align_val_t{ops.alignment});
     }
     f->~fiber_control();
-    if (heap.block != nullptr) ::operator delete(heap.block, std::align_val_t{alignof(std::max_align_t)});
+    if (heap.block != nullptr) ::operator delete(heap.block);
     release_fiber_stack(stack);
     throw;
   }
@@ -189,7 +189,7 @@ void release_record(fiber_control* f) noexcept {
   void* const block = f->record_block;
   if (stack.sliced != nullptr) drop_slice(*stack.sliced);
   f->~fiber_control();  // the record lives on the stack: destroy it before the stack goes
-  if (block != nullptr) ::operator delete(block, std::align_val_t{alignof(std::max_align_t)});
+  if (block != nullptr) ::operator delete(block);
   release_fiber_stack(stack);
 }
 

@@ -46,23 +46,42 @@ struct sanitizer_side {
   void* tsan_fiber = nullptr;          // TSan: the side's fiber
 };
 
+// Only what the tools in use need: in a build with none of them this is
+// empty but for Valgrind's id (the record is part of every sliced fiber's
+// resident memory, so it matters).
 struct sanitizer_fiber {
+#if COSPACE_ASAN || COSPACE_TSAN
   sanitizer_side fiber;    // the fiber's own stack
   sanitizer_side resumer;  // whoever resumed it (learnt when the fiber starts running)
   sanitizer_side inherited;     // after a symmetric transfer: the resumer it takes over
   bool inherit_pending = false;
+#endif
+#if COSPACE_VALGRIND
   unsigned valgrind_stack_id = 0;
+#endif
 };
 
 inline void on_fiber_created([[maybe_unused]] sanitizer_fiber& s, [[maybe_unused]] std::uintptr_t bottom,
                              [[maybe_unused]] std::uintptr_t top) noexcept {
+#if COSPACE_ASAN || COSPACE_TSAN
   s.fiber.stack_bottom = reinterpret_cast<const void*>(bottom);
   s.fiber.stack_size = top - bottom;
+#endif
 #if COSPACE_TSAN
   s.fiber.tsan_fiber = __tsan_create_fiber(0);
 #endif
 #if COSPACE_VALGRIND
   s.valgrind_stack_id = VALGRIND_STACK_REGISTER(bottom, top);
+#endif
+}
+
+// The fiber's own side (stack bounds, TSan fiber), for code that keeps it
+// elsewhere (fiber_context's records).
+inline sanitizer_side own_side([[maybe_unused]] const sanitizer_fiber& s) noexcept {
+#if COSPACE_ASAN || COSPACE_TSAN
+  return s.fiber;
+#else
+  return {};
 #endif
 }
 

@@ -188,7 +188,7 @@ void* create_fiber_context(const fiber_options& options, const fiber_context_bod
   }
   c->start.context = context;
   c->start.running_region = stack.owner_region;
-  c->start.tools = c->tools.fiber;  // its stack bounds (ASan) and its fiber (TSan)
+  c->start.tools = own_side(c->tools);  // its stack bounds (ASan) and its fiber (TSan)
   return &c->start;
 }
 
