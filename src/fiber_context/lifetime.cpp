@@ -138,6 +138,12 @@ cospace_transfer finish_fiber_context(cospace_transfer t) noexcept {
 void* create_fiber_context(const fiber_options& options, const fiber_context_body_ops& ops,
                                       void* source) {
   check_fiber_options(options);
+  // A fiber_context keeps its record at the top of its own stack and switches
+  // with plain jumps; a sliced stack needs the slice jumps of src/slice.
+  if (options.stack == stack_kind::sliced) {
+    throw fiber_error("cospace: fiber_context does not run on stack_kind::sliced stacks yet "
+                      "(use cospace::fiber for sliced fibers)");
+  }
   fiber_stack stack = acquire_fiber_stack(options, current_region());
 
   std::uintptr_t cursor = align_down(stack.top - sizeof(fiber_context_control), alignof(fiber_context_control));
