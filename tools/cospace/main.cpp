@@ -8,6 +8,7 @@
 #include <exception>
 #include <string>
 
+#include "bench/bench_command.hpp"
 #include "pingpong.hpp"
 
 namespace {
@@ -44,6 +45,25 @@ int main(int argc, char** argv) {
     return argc < 2 ? 2 : 0;
   }
   const std::string command = argv[1];
+  if (command == "bench" || command == "plot") {  // TEMP wiring until the CLI11 rewrite
+    cospace::tool::bench_request b;
+    cospace::tool::plot_request p;
+    for (int i = 2; i < argc; ++i) {
+      const std::string arg = argv[i];
+      if (arg == "--quick") b.quick = p.quick = true;
+      else if (arg == "--json" && command == "bench") b.json = true;
+      else if (arg == "--svg" && command == "plot" && i + 1 < argc) p.svg_path = argv[++i];
+      else {
+        std::fprintf(stderr, "cospace: unknown option '%s'\n", argv[i]);
+        return 2;
+      }
+    }
+    if (command == "plot" && p.svg_path.empty()) {
+      std::fprintf(stderr, "cospace: plot needs --svg FILE\n");
+      return 2;
+    }
+    return command == "bench" ? cospace::tool::run_bench(b) : cospace::tool::run_plot(p);
+  }
   if (command != "demo") {
     std::fprintf(stderr, "cospace: unknown command '%s' (try 'cospace --help')\n", argv[1]);
     return 2;
