@@ -184,10 +184,11 @@ constexpr const char* greenlet_source = R"PY(
 import gc, sys, time
 try:
     import greenlet
+    greenlet.greenlet, greenlet.getcurrent
 except Exception as e:
     print("unavailable=%s: %s" % (type(e).__name__, str(e).replace("\n", " ")))
     sys.exit(0)
-print("version=greenlet %s, Python %s" % (greenlet.__version__, sys.version.split()[0]))
+print("version=greenlet %s, Python %s" % (getattr(greenlet, "__version__", "?"), sys.version.split()[0]))
 
 def median_ns_per_op(reps, batch_seconds, batch):
     def time_it(n):
@@ -331,12 +332,15 @@ process_result go_alternative::memory(std::size_t count, std::size_t depth, doub
 greenlet_alternative::greenlet_alternative() {
   // Debian's python3 first: a python3 earlier on PATH (pyenv, a venv) may lack greenlet.
   std::string tried;
+  std::string previous;
   for (const char* candidate : {"/usr/bin/python3", "python3"}) {
     const std::string python = find_program({candidate});
     if (python.empty()) {
       tried += std::string(tried.empty() ? "" : "; ") + candidate + ": not found";
       continue;
     }
+    if (python == previous) continue;
+    previous = python;
     const process_result probe = run_process({python, "-c", greenlet_source}, {}, 30);
     const fields f = parse_fields(probe.out);
     if (probe.ok() && f.count("version") != 0) {

@@ -75,7 +75,7 @@ bool boost_available() noexcept { return COSPACE_TOOL_USE_BOOST != 0; }
 
 std::string boost_description() {
 #if COSPACE_TOOL_USE_BOOST
-  return std::string("Boost.Context ") + BOOST_LIB_VERSION;
+  return "Boost.Context " + std::to_string(BOOST_VERSION / 100000) + "." + std::to_string(BOOST_VERSION / 100 % 1000);
 #elif defined(COSPACE_TOOL_HAVE_BOOST)
   return "Boost.Context left out of this sanitizer build (it does not annotate its stack switches)";
 #else
