@@ -78,7 +78,8 @@ def check_json(tool):
         elif not row.get("reason"):
             fail("memory %s at %s: not measured without a reason" % (row.get("kind"), row.get("fibers")))
     region = [r for r in memory if r.get("kind") == "cospace_region" and r.get("available") is True]
-    if len(region) < 2 or any(r["fibers_made"] != r["fibers"] or r["kib_per_fiber"] <= 0 for r in region):
+    # At least the smallest count; a sanitizer build may skip the larger ones for want of memory.
+    if not region or any(r["fibers_made"] != r["fibers"] or r["kib_per_fiber"] <= 0 for r in region):
         fail("cospace_region memory rows incomplete: %r" % region)
     for ratio in doc["ratios"]:
         if "ratio" in ratio:
