@@ -10,6 +10,7 @@
 #include <cstring>
 #include <ctime>
 #include <string_view>
+#include <utility>
 
 #if COSPACE_TOOL_USE_BOOST
 #include <boost/version.hpp>
@@ -94,6 +95,24 @@ std::string boost_description() {
 }
 
 timing_plan plan_for(bool quick) noexcept { return quick ? timing_plan{3, 0.010} : timing_plan{7, 0.100}; }
+
+timed_op::timed_op(const timing_plan& plan, std::function<void(std::uint64_t)> batch, double counted_per_op)
+    : batch_(std::move(batch)), counted_per_op_(counted_per_op) {
+  for (double took = seconds(n_); took < plan.batch_seconds && n_ < (std::uint64_t{1} << 40);) {
+    // Aim a little past the batch time; at most 10x a step in case the first batches were cold.
+    const double factor = took > 0 ? std::clamp(plan.batch_seconds / took * 1.2, 2.0, 10.0) : 10.0;
+    n_ = static_cast<std::uint64_t>(static_cast<double>(n_) * factor);
+    took = seconds(n_);
+  }
+}
+
+double timed_op::seconds(std::uint64_t n) const {
+  const auto start = std::chrono::steady_clock::now();
+  batch_(n);
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+double timed_op::sample() const { return seconds(n_) * 1e9 / (static_cast<double>(n_) * counted_per_op_); }
 
 double median(std::vector<double> values) {
   if (values.empty()) return 0;

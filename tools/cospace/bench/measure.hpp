@@ -4,14 +4,17 @@
 // Timing: std::chrono::steady_clock around a batch of n operations. The batch
 // size is calibrated first (which also warms caches, branch predictors and
 // allocator pools up): n grows until one batch takes the plan's batch time.
-// Then the batch runs `repetitions` times and the figure is the median of the
-// per-operation times. The median, not the mean, because on a small shared
-// machine a repetition that lost the CPU is an outlier, not a sample.
+// Then every operation's batch runs `repetitions` times, interleaved (one
+// batch of each in turn, so that a slow moment of a shared machine hurts all
+// alike), and each figure is the median of its per-operation times. The
+// median, not the mean, because a repetition that lost the CPU is an outlier,
+// not a sample.
 #pragma once
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -50,26 +53,22 @@ timing_plan plan_for(bool quick) noexcept;
 
 double median(std::vector<double> values);
 
-// ns per operation: `batch(n)` performs n operations.
-template <class Batch>
-double median_ns_per_op(const timing_plan& plan, Batch&& batch) {
-  using clock = std::chrono::steady_clock;
-  const auto time = [&](std::uint64_t n) {
-    const auto start = clock::now();
-    batch(n);
-    return std::chrono::duration<double>(clock::now() - start).count();
-  };
-  std::uint64_t n = 16;
-  for (double took = time(n); took < plan.batch_seconds && n < (std::uint64_t{1} << 40);) {
-    // Aim a little past the batch time; at most 10x per step in case the first batches were cold.
-    const double factor = took > 0 ? plan.batch_seconds / took * 1.2 : 10;
-    n = static_cast<std::uint64_t>(static_cast<double>(n) * (factor > 10 ? 10 : factor < 2 ? 2 : factor));
-    took = time(n);
-  }
-  std::vector<double> samples;
-  for (int i = 0; i < plan.repetitions; ++i) samples.push_back(time(n) * 1e9 / static_cast<double>(n));
-  return median(std::move(samples));
-}
+// One timed operation, set up and calibrated: `batch(n)` performs n
+// operations (holding whatever state it needs), and the batch size is chosen
+// so that a batch takes about the plan's batch time. sample() times one batch.
+class timed_op {
+ public:
+  // counted_per_op: how many of the units the figure counts one operation is
+  // (2 for a ping-pong round trip reported per one-way switch).
+  timed_op(const timing_plan& plan, std::function<void(std::uint64_t)> batch, double counted_per_op = 1);
+  double sample() const;  // ns per counted unit
+
+ private:
+  double seconds(std::uint64_t n) const;
+  std::function<void(std::uint64_t)> batch_;
+  double counted_per_op_;
+  std::uint64_t n_ = 16;
+};
 
 // Resident memory as the suite counts it: VmRSS + VmPTE, and the number of
 // VMAs (lines of /proc/self/maps).

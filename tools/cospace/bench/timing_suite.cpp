@@ -6,6 +6,7 @@
 
 #include <exception>
 #include <functional>
+#include <memory>
 #include <stdexcept>
 #include <utility>
 
@@ -42,20 +43,12 @@ class bare_stack {
   void* base_;
 };
 
-// Runs `measure` and fills the row; an exception becomes the row's reason.
-timing_row measured(std::string name, std::string description, const std::function<double()>& measure) {
-  timing_row row{std::move(name), std::move(description), std::nullopt, {}, std::nullopt};
-  try {
-    row.ns = measure();
-  } catch (const std::exception& e) {
-    row.reason = e.what();
-  }
-  return row;
-}
-
-[[maybe_unused]] timing_row unavailable(std::string name, std::string description, std::string reason) {
-  return {std::move(name), std::move(description), std::nullopt, std::move(reason), std::nullopt};
-}
+// A row to measure: how to set its operation up, or why it cannot be.
+struct planned_row {
+  std::string section;
+  timing_row row;
+  std::function<timed_op()> set_up;  // empty: not available, row.reason says why
+};
 
 // ---- context switch ----------------------------------------------------------
 
@@ -64,16 +57,19 @@ void bounce(cospace_transfer t) {
   for (;;) t = B.jump(t.from, nullptr);
 }
 
-// ns per one-way switch: one operation is a round trip, two switches.
+// A round trip is two one-way switches: the figure is per switch.
 template <const ctx::backend& B>
-double time_backend(const timing_plan& plan) {
-  bare_stack stack;
-  const cospace_status status = ctx::validate(B, stack.top(), bare_stack::size, &bounce<B>);
+timed_op backend_switch(const timing_plan& plan) {
+  auto stack = std::make_shared<bare_stack>();
+  const cospace_status status = ctx::validate(B, stack->top(), bare_stack::size, &bounce<B>);
   if (status != COSPACE_OK) throw std::runtime_error(cospace_status_message(status));
-  cospace_transfer t = B.jump(B.make(stack.top(), bare_stack::size, &bounce<B>), nullptr);
-  return median_ns_per_op(plan, [&](std::uint64_t n) {
-           for (std::uint64_t i = 0; i < n; ++i) t = B.jump(t.from, nullptr);
-         }) / 2;
+  auto t = std::make_shared<cospace_transfer>(B.jump(B.make(stack->top(), bare_stack::size, &bounce<B>), nullptr));
+  return timed_op(
+      plan,
+      [stack, t](std::uint64_t n) {
+        for (std::uint64_t i = 0; i < n; ++i) *t = B.jump(t->from, nullptr);
+      },
+      2);
 }
 
 #if COSPACE_TOOL_USE_BOOST
@@ -84,29 +80,32 @@ void fcontext_bounce(fc::transfer_t t) {
   for (;;) t = fc::jump_fcontext(t.fctx, nullptr);
 }
 
-double time_jump_fcontext(const timing_plan& plan) {
-  bare_stack stack;
-  fc::transfer_t t = fc::jump_fcontext(fc::make_fcontext(stack.top(), bare_stack::size, &fcontext_bounce), nullptr);
-  return median_ns_per_op(plan, [&](std::uint64_t n) {
-           for (std::uint64_t i = 0; i < n; ++i) t = fc::jump_fcontext(t.fctx, nullptr);
-         }) / 2;
+timed_op jump_fcontext_switch(const timing_plan& plan) {
+  auto stack = std::make_shared<bare_stack>();
+  auto t = std::make_shared<fc::transfer_t>(
+      fc::jump_fcontext(fc::make_fcontext(stack->top(), bare_stack::size, &fcontext_bounce), nullptr));
+  return timed_op(
+      plan,
+      [stack, t](std::uint64_t n) {
+        for (std::uint64_t i = 0; i < n; ++i) *t = fc::jump_fcontext(t->fctx, nullptr);
+      },
+      2);
 }
 
-double time_boost_resume(const timing_plan& plan) {
-  bc::fiber f{[](bc::fiber&& caller) {
+timed_op boost_resume(const timing_plan& plan) {
+  auto f = std::make_shared<bc::fiber>([](bc::fiber&& caller) {
     for (;;) caller = std::move(caller).resume();
     return std::move(caller);
-  }};
-  f = std::move(f).resume();
-  return median_ns_per_op(plan, [&](std::uint64_t n) {
-    for (std::uint64_t i = 0; i < n; ++i) f = std::move(f).resume();
+  });
+  *f = std::move(*f).resume();
+  return timed_op(plan, [f](std::uint64_t n) {
+    for (std::uint64_t i = 0; i < n; ++i) *f = std::move(*f).resume();
   });
 }
 
 template <class Alloc>
-double time_boost_create(const timing_plan& plan) {
-  Alloc alloc;  // pooled: one pool for the whole measurement
-  return median_ns_per_op(plan, [&](std::uint64_t n) {
+timed_op boost_create(const timing_plan& plan) {
+  return timed_op(plan, [alloc = Alloc{}](std::uint64_t n) mutable {  // pooled: one pool for the whole measurement
     for (std::uint64_t i = 0; i < n; ++i) {
       bc::fiber f{std::allocator_arg, alloc, [](bc::fiber&& caller) { return std::move(caller); }};
       f = std::move(f).resume();
@@ -128,18 +127,17 @@ void yield_forever(void*) {
 }
 
 // resume + yield round trip of a fiber suspended `depth` bytes deep.
-double time_resume_yield(const timing_plan& plan, stack_kind kind, std::size_t depth) {
-  fiber f([depth] { run_at_depth(depth, &yield_forever, nullptr); }, options_for(kind));
-  f.resume();
-  return median_ns_per_op(plan, [&](std::uint64_t n) {
-    for (std::uint64_t i = 0; i < n; ++i) f.resume();
+timed_op resume_yield(const timing_plan& plan, stack_kind kind, std::size_t depth) {
+  // Destroying the suspended fiber at the end unwinds it.
+  auto f = std::make_shared<fiber>([depth] { run_at_depth(depth, &yield_forever, nullptr); }, options_for(kind));
+  f->resume();
+  return timed_op(plan, [f](std::uint64_t n) {
+    for (std::uint64_t i = 0; i < n; ++i) f->resume();
   });
-  // Destroying the suspended fiber unwinds it.
 }
 
-double time_create(const timing_plan& plan, stack_kind kind) {
-  const fiber_options options = options_for(kind);
-  return median_ns_per_op(plan, [&](std::uint64_t n) {
+timed_op create_run_destroy(const timing_plan& plan, stack_kind kind) {
+  return timed_op(plan, [options = options_for(kind)](std::uint64_t n) {
     for (std::uint64_t i = 0; i < n; ++i) {
       fiber f([] {}, options);
       f.resume();
@@ -156,15 +154,65 @@ std::string kind_label(stack_kind kind) {
   return "?";
 }
 
-// Rows for one cospace stack kind.
-void add_fiber_rows(std::vector<timing_section>& s, const timing_plan& plan, stack_kind kind) {
-  const std::string name = std::string("cospace_") + to_string(kind);
-  section(s, "resume_yield")
-      .rows.push_back(measured(name, "cospace::fiber, " + kind_label(kind) + ": resume() + this_fiber::yield()",
-                               [&] { return time_resume_yield(plan, kind, 0); }));
-  section(s, "create_run_destroy")
-      .rows.push_back(measured(name, "cospace::fiber, " + kind_label(kind) + ": make, run an empty body, destroy",
-                               [&] { return time_create(plan, kind); }));
+std::string cospace_name(stack_kind kind) { return std::string("cospace_") + to_string(kind); }
+
+planned_row plan_row(std::string section, std::string name, std::string description,
+                     std::function<timed_op()> set_up) {
+  return {std::move(section), {std::move(name), std::move(description), std::nullopt, {}, std::nullopt},
+          std::move(set_up)};
+}
+
+std::vector<planned_row> plan_rows(const timing_plan& plan, bool quick) {
+  std::vector<planned_row> rows;
+  rows.push_back(plan_row("switch", "cospace_asm", "cospace asm backend (hand-written switch)",
+                          [&] { return backend_switch<ctx::asm_backend>(plan); }));
+  rows.push_back(plan_row("switch", "cospace_sjlj", "cospace sjlj backend (_setjmp/_longjmp)",
+                          [&] { return backend_switch<ctx::sjlj_backend>(plan); }));
+  rows.push_back(plan_row("switch", "cospace_ucontext", "cospace ucontext backend (swapcontext, a system call)",
+                          [&] { return backend_switch<ctx::ucontext_backend>(plan); }));
+  for (const stack_kind kind : {stack_kind::region, stack_kind::fixed, stack_kind::sliced}) {
+    rows.push_back(plan_row("resume_yield", cospace_name(kind),
+                            "cospace::fiber, " + kind_label(kind) + ": resume() + this_fiber::yield()",
+                            [&plan, kind] { return resume_yield(plan, kind, 0); }));
+    rows.push_back(plan_row("create_run_destroy", cospace_name(kind),
+                            "cospace::fiber, " + kind_label(kind) + ": make, run an empty body, destroy",
+                            [&plan, kind] { return create_run_destroy(plan, kind); }));
+  }
+  // Boost's rows: measured when linked, otherwise present with the reason.
+  std::vector<planned_row> boost = {
+      plan_row("switch", "boost_jump_fcontext", "Boost.Context jump_fcontext", nullptr),
+      plan_row("resume_yield", "boost_fiber", "boost::context::fiber resume() round trip (fixedsize_stack)", nullptr),
+      plan_row("create_run_destroy", "boost_fixedsize", "boost::context::fiber on fixedsize_stack (malloc)", nullptr),
+      plan_row("create_run_destroy", "boost_pooled", "boost::context::fiber on pooled_fixedsize_stack", nullptr),
+      plan_row("create_run_destroy", "boost_protected",
+               "boost::context::fiber on protected_fixedsize_stack (mmap + guard page)", nullptr),
+  };
+#if COSPACE_TOOL_USE_BOOST
+  boost[0].set_up = [&] { return jump_fcontext_switch(plan); };
+  boost[1].set_up = [&] { return boost_resume(plan); };
+  boost[2].set_up = [&] { return boost_create<bc::fixedsize_stack>(plan); };
+  boost[3].set_up = [&] { return boost_create<bc::pooled_fixedsize_stack>(plan); };
+  boost[4].set_up = [&] { return boost_create<bc::protected_fixedsize_stack>(plan); };
+#endif
+  for (planned_row& b : boost) {
+    if (!b.set_up) b.row.reason = "not available: " + boost_description();
+    rows.push_back(std::move(b));
+  }
+  // A sliced fiber copies its stack out and back at every switch, so its cost
+  // grows with the depth; a region fiber at the same depth is the reference.
+  const std::vector<std::size_t> depths =
+      quick ? std::vector<std::size_t>{256, 4096, 65536} : std::vector<std::size_t>{256, 1024, 4096, 16384, 65536};
+  for (const stack_kind kind : {stack_kind::sliced, stack_kind::region}) {
+    for (const std::size_t depth : depths) {
+      planned_row r = plan_row("sliced_switch_vs_depth", cospace_name(kind) + "_depth_" + std::to_string(depth),
+                               "cospace::fiber, " + kind_label(kind) + ", suspended " + std::to_string(depth) +
+                                   " bytes deep",
+                               [&plan, kind, depth] { return resume_yield(plan, kind, depth); });
+      r.row.depth_bytes = depth;
+      rows.push_back(std::move(r));
+    }
+  }
+  return rows;
 }
 
 }  // namespace
@@ -182,6 +230,24 @@ timing_section& section(std::vector<timing_section>& sections, const std::string
 }
 
 std::vector<timing_section> run_timing_suite(const timing_plan& plan, bool quick) {
+  std::vector<planned_row> planned = plan_rows(plan, quick);
+  // Set every operation up (an exception says why a row cannot be measured),
+  // then time one batch of each in turn, `repetitions` times.
+  std::vector<std::optional<timed_op>> ops(planned.size());
+  for (std::size_t i = 0; i < planned.size(); ++i) {
+    if (!planned[i].set_up) continue;
+    try {
+      ops[i].emplace(planned[i].set_up());
+    } catch (const std::exception& e) {
+      planned[i].row.reason = e.what();
+    }
+  }
+  std::vector<std::vector<double>> samples(planned.size());
+  for (int round = 0; round < plan.repetitions; ++round)
+    for (std::size_t i = 0; i < planned.size(); ++i)
+      if (ops[i]) samples[i].push_back(ops[i]->sample());
+  ops.clear();  // ends the suspended fibers and contexts
+
   std::vector<timing_section> s = {
       {"switch", "Context switch, ns per one-way switch", "ns_per_switch", {}},
       {"resume_yield", "Fiber resume + yield, ns per round trip (two switches)", "ns_per_round_trip", {}},
@@ -189,53 +255,9 @@ std::vector<timing_section> run_timing_suite(const timing_plan& plan, bool quick
       {"sliced_switch_vs_depth", "Resume + yield of a fiber suspended at a depth, ns per round trip",
        "ns_per_round_trip", {}},
   };
-  auto& sw = section(s, "switch").rows;
-  sw.push_back(measured("cospace_asm", "cospace asm backend (hand-written switch)",
-                        [&] { return time_backend<ctx::asm_backend>(plan); }));
-  sw.push_back(measured("cospace_sjlj", "cospace sjlj backend (_setjmp/_longjmp)",
-                        [&] { return time_backend<ctx::sjlj_backend>(plan); }));
-  sw.push_back(measured("cospace_ucontext", "cospace ucontext backend (swapcontext, a system call)",
-                        [&] { return time_backend<ctx::ucontext_backend>(plan); }));
-#if COSPACE_TOOL_USE_BOOST
-  sw.push_back(measured("boost_jump_fcontext", "Boost.Context jump_fcontext",
-                        [&] { return time_jump_fcontext(plan); }));
-#else
-  sw.push_back(unavailable("boost_jump_fcontext", "Boost.Context jump_fcontext", boost_description()));
-#endif
-
-  for (const stack_kind kind : {stack_kind::region, stack_kind::fixed, stack_kind::sliced})
-    add_fiber_rows(s, plan, kind);
-#if COSPACE_TOOL_USE_BOOST
-  section(s, "resume_yield")
-      .rows.push_back(measured("boost_fiber", "boost::context::fiber resume() round trip (fixedsize_stack)",
-                               [&] { return time_boost_resume(plan); }));
-  auto& create = section(s, "create_run_destroy").rows;
-  create.push_back(measured("boost_fixedsize", "boost::context::fiber on fixedsize_stack (malloc)",
-                            [&] { return time_boost_create<bc::fixedsize_stack>(plan); }));
-  create.push_back(measured("boost_pooled", "boost::context::fiber on pooled_fixedsize_stack",
-                            [&] { return time_boost_create<bc::pooled_fixedsize_stack>(plan); }));
-  create.push_back(measured("boost_protected", "boost::context::fiber on protected_fixedsize_stack (mmap + guard)",
-                            [&] { return time_boost_create<bc::protected_fixedsize_stack>(plan); }));
-#else
-  section(s, "resume_yield").rows.push_back(unavailable("boost_fiber", "boost::context::fiber", boost_description()));
-  section(s, "create_run_destroy")
-      .rows.push_back(unavailable("boost_fixedsize", "boost::context::fiber", boost_description()));
-#endif
-
-  // A sliced fiber copies its stack out and back at every switch: the cost
-  // grows with the depth. A region fiber at the same depth is the reference.
-  const std::vector<std::size_t> depths =
-      quick ? std::vector<std::size_t>{256, 4096, 65536} : std::vector<std::size_t>{256, 1024, 4096, 16384, 65536};
-  auto& depth_rows = section(s, "sliced_switch_vs_depth").rows;
-  for (const stack_kind kind : {stack_kind::sliced, stack_kind::region}) {
-    for (const std::size_t depth : depths) {
-      timing_row row = measured(std::string("cospace_") + to_string(kind) + "_depth_" + std::to_string(depth),
-                                "cospace::fiber, " + kind_label(kind) + ", suspended " + std::to_string(depth) +
-                                    " bytes deep",
-                                [&] { return time_resume_yield(plan, kind, depth); });
-      row.depth_bytes = depth;
-      depth_rows.push_back(std::move(row));
-    }
+  for (std::size_t i = 0; i < planned.size(); ++i) {
+    if (!samples[i].empty()) planned[i].row.ns = median(std::move(samples[i]));
+    section(s, planned[i].section).rows.push_back(std::move(planned[i].row));
   }
   return s;
 }
