@@ -180,13 +180,13 @@ json memory_json(const memory_row& r) {
     j["reason"] = r.reason;
     return j;
   }
-  j["fibers_made"] = *r.created;
+  j["fibers_made"] = static_cast<long long>(*r.created);
   j["kib_per_fiber"] = *r.kib_per_fiber;
   j["rss_kib_per_fiber"] = *r.rss_kib_per_fiber;
   j["pte_kib_per_fiber"] = *r.pte_kib_per_fiber;
   j["resident_mib"] = *r.resident_mib;
-  if (r.vmas) j["vmas"] = *r.vmas;
-  if (r.vmas_added) j["vmas_added"] = *r.vmas_added;
+  if (r.vmas) j["vmas"] = static_cast<long long>(*r.vmas);
+  if (r.vmas_added) j["vmas_added"] = static_cast<long long>(*r.vmas_added);
   if (r.seconds) j["create_seconds"] = *r.seconds;
   if (!r.stop.empty()) j["stopped"] = r.stop;
   return j;
@@ -220,8 +220,8 @@ int run_bench(const bench_request& request) {
   try {
     if (text) {
       std::printf("%s: %s\n%s\n", command.c_str(), machine.date_utc.c_str(), machine.one_line().c_str());
-      std::printf("timing: std::chrono::steady_clock, median of %d batches of ~%g ms after a calibrating warm-up; "
-                  "cospace context backend of the library: %s\n",
+      std::printf("timing: std::chrono::steady_clock, median of %d batches of ~%g ms after a calibrating warm-up "
+                  "(one batch of each operation in turn); cospace context backend of the library: %s\n",
                   plan.repetitions, plan.batch_seconds * 1000, cospace_context_backend());
       std::fflush(stdout);
     }
@@ -287,7 +287,7 @@ int run_bench(const bench_request& request) {
     doc["sanitizer_build"] = COSPACE_TOOL_SANITIZED != 0;
     doc["context_backend"] = cospace_context_backend();
     doc["timing_method"] = {{"clock", "std::chrono::steady_clock"},
-                            {"statistic", "median over repetitions, after a calibrating warm-up"},
+                            {"statistic", "median over repetitions after a calibrating warm-up; in-process operations interleaved"},
                             {"repetitions", plan.repetitions},
                             {"batch_seconds", plan.batch_seconds}};
     doc["alternatives"] = {{"boost_context", alternative_json(boost)},
