@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -149,8 +150,24 @@ process_result run_process(const std::vector<std::string>& argv, const std::vect
   return r;
 }
 
+// The program that runs this one again: /proc/self/exe, except under the
+// cross presets' emulator (cmake/toolchains/qemu-run, which exports
+// COSPACE_QEMU_PROGRAM). There the kernel's /proc/self/exe is qemu itself, and
+// argv[0] is qemu-run, which starts qemu on this program again.
+std::string self_program() {
+  if (std::getenv("COSPACE_QEMU_PROGRAM") != nullptr) {
+    if (std::FILE* f = std::fopen("/proc/self/cmdline", "r")) {
+      std::string argv0;
+      for (int c; (c = std::fgetc(f)) != EOF && c != '\0';) argv0 += static_cast<char>(c);
+      std::fclose(f);
+      if (!argv0.empty()) return argv0;
+    }
+  }
+  return "/proc/self/exe";
+}
+
 process_result run_self(const std::string& job, double timeout_seconds) {
-  return run_process({"/proc/self/exe", "bench"}, {std::string(child_job_variable) + "=" + job}, timeout_seconds);
+  return run_process({self_program(), "bench"}, {std::string(child_job_variable) + "=" + job}, timeout_seconds);
 }
 
 fields parse_fields(const std::string& text) {

@@ -5,7 +5,7 @@
 # when found (the static library when there is one, so that jump_fcontext is a
 # direct call, as cospace's switch is); without it the Boost rows say "not
 # available". Go and greenlet are looked for when the command runs.
-find_package(nlohmann_json 3 CONFIG REQUIRED)
+find_package(nlohmann_json 3 CONFIG QUIET)
 
 target_sources(cospace_tool PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/bench_command.cpp
@@ -16,7 +16,23 @@ target_sources(cospace_tool PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/plot_command.cpp
   ${CMAKE_CURRENT_LIST_DIR}/svg_chart.cpp
   ${CMAKE_CURRENT_LIST_DIR}/timing_suite.cpp)
-target_link_libraries(cospace_tool PRIVATE nlohmann_json::nlohmann_json)
+if(TARGET nlohmann_json::nlohmann_json)
+  target_link_libraries(cospace_tool PRIVATE nlohmann_json::nlohmann_json)
+else()
+  # A cross build's sysroot has no nlohmann_json. It is header-only and needs
+  # nothing but the standard library, so the build machine's copy serves, on
+  # an include directory that holds it alone (never the build machine's whole
+  # /usr/include, whose C headers are not the target's).
+  find_path(COSPACE_TOOL_JSON_INCLUDE nlohmann/json.hpp NO_CMAKE_FIND_ROOT_PATH)
+  if(NOT COSPACE_TOOL_JSON_INCLUDE)
+    message(FATAL_ERROR "cospace bench: nlohmann/json.hpp not found (Debian: apt install nlohmann-json3-dev)")
+  endif()
+  set(_cospace_tool_json_dir ${CMAKE_CURRENT_BINARY_DIR}/bench-json-include)
+  file(MAKE_DIRECTORY ${_cospace_tool_json_dir})
+  file(CREATE_LINK ${COSPACE_TOOL_JSON_INCLUDE}/nlohmann ${_cospace_tool_json_dir}/nlohmann SYMBOLIC)
+  target_include_directories(cospace_tool SYSTEM PRIVATE ${_cospace_tool_json_dir})
+  message(STATUS "cospace bench: nlohmann_json from ${COSPACE_TOOL_JSON_INCLUDE} (header-only, not in the sysroot)")
+endif()
 
 if(NOT TARGET Boost::context)
   set(_cospace_tool_static_boost ${Boost_USE_STATIC_LIBS})
@@ -43,10 +59,13 @@ if(COSPACE_BUILD_TESTS)
   enable_testing()
   find_program(COSPACE_TOOL_PYTHON3 NAMES python3)
   if(COSPACE_TOOL_PYTHON3)
+    # The script runs the command given after the output directory: in a cross
+    # build, the tool under the presets' emulator (qemu-user).
     set(_check ${COSPACE_TOOL_PYTHON3} ${CMAKE_CURRENT_LIST_DIR}/check_bench_cli.py)
-    add_test(NAME cospace_bench_quick_json COMMAND ${_check} json $<TARGET_FILE:cospace_tool>)
-    add_test(NAME cospace_plot_svg COMMAND ${_check} svg $<TARGET_FILE:cospace_tool> ${CMAKE_CURRENT_BINARY_DIR})
-    add_test(NAME cospace_plot_unwritable COMMAND ${_check} unwritable $<TARGET_FILE:cospace_tool>)
+    set(_tool ${CMAKE_CROSSCOMPILING_EMULATOR} $<TARGET_FILE:cospace_tool>)
+    add_test(NAME cospace_bench_quick_json COMMAND ${_check} json ${CMAKE_CURRENT_BINARY_DIR} ${_tool})
+    add_test(NAME cospace_plot_svg COMMAND ${_check} svg ${CMAKE_CURRENT_BINARY_DIR} ${_tool})
+    add_test(NAME cospace_plot_unwritable COMMAND ${_check} unwritable ${CMAKE_CURRENT_BINARY_DIR} ${_tool})
     set_tests_properties(cospace_bench_quick_json cospace_plot_svg PROPERTIES TIMEOUT 900 SKIP_RETURN_CODE 77)
   else()
     message(STATUS "cospace bench: no python3, the tests of `cospace bench` and `cospace plot` are not added")
