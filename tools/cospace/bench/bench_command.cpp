@@ -228,7 +228,8 @@ int run_bench(const bench_request& request) {
     progress(show_progress, "looking for Go and greenlet");
     const go_alternative go;
     const greenlet_alternative greenlet;
-    const alternative_status boost{boost_available(), boost_description(), "linked into cospace", boost_description()};
+    const alternative_status boost{boost_available(), boost_description(), "linked into cospace",
+                                   boost_available() ? std::string() : boost_description()};
     if (text) {
       std::printf("alternatives: %s; Go: %s; greenlet: %s\n", boost_description().c_str(),
                   go.status().available ? (go.status().version + " (" + go.status().program + ")").c_str()
