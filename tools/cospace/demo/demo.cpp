@@ -268,7 +268,7 @@ run_plan plan_of(const std::vector<std::uint32_t>& depths, std::vector<std::uint
 // One thread per core unless asked; the sjlj backend enters a fresh stack only
 // from a stack above it, which another thread's stack is not: one thread there.
 // Under ThreadSanitizer one thread too: fibers made on several threads at once
-// trip a race in the library (reported, see docs/benchmarks/cli.md).
+// trip a race in the library (reported, see docs/benchmarks.md, "The `cospace demo`").
 unsigned threads_for(unsigned asked) {
   if (std::string_view(cospace_context_backend()) == "sjlj" || thread_sanitizer) return 1;
   if (asked != 0) return asked;
