@@ -14,9 +14,7 @@
 #include "demo/demo.hpp"
 #include "demo/depth_mix.hpp"
 
-#if COSPACE_TOOL_BENCH
 #include "bench/bench_command.hpp"
-#endif
 
 namespace {
 
@@ -91,11 +89,6 @@ int guarded(Run run) {
   }
 }
 
-int not_built(const char* command) {
-  std::fprintf(stderr, "cospace: '%s' is not built into this cospace (tools/cospace/bench was absent at configure time)\n",
-               command);
-  return usage_error;
-}
 
 }  // namespace
 
@@ -141,19 +134,8 @@ int main(int argc, char** argv) {
                      "Afterwards, time the bare context switch of each backend (asm, sjlj, ucontext).");
   demo_cmd->footer(mix_help);
 
-#if COSPACE_TOOL_BENCH
   bench_request bench;
   plot_request plot;
-#else
-  struct {
-    bool quick = false;
-    bool json = false;
-  } bench;
-  struct {
-    std::string svg_path;
-    bool quick = false;
-  } plot;
-#endif
   CLI::App* bench_cmd = app.add_subcommand(
       "bench",
       "The benchmark suite (switch, create/destroy, memory per fiber, sliced switch against depth) next to the "
@@ -193,12 +175,7 @@ int main(int argc, char** argv) {
                                      : cospace::stack_kind::region;
     return guarded([&] { return run_demo(demo); });
   }
-#if COSPACE_TOOL_BENCH
   if (*bench_cmd) return guarded([&] { return run_bench(bench); });
   if (*plot_cmd) return guarded([&] { return run_plot(plot); });
-#else
-  if (*bench_cmd) return not_built("bench");
-  if (*plot_cmd) return not_built("plot");
-#endif
   return usage_error;
 }
