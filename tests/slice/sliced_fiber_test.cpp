@@ -169,9 +169,10 @@ TEST_F(Sliced, TwoFibersOnOneStackCopyOnlyTheirSlices) {
   EXPECT_EQ(d.copy_free, 0u);
   EXPECT_EQ(d.restores, 40u);
   // Each switch saves the other's slice and restores this one's: about 1 KiB
-  // plus a few frames each way, never the whole stack.
+  // plus a few frames each way (more on the portable backends, whose switch
+  // frames are large), never the whole stack.
   EXPECT_GT(d.bytes_restored, 40u * 1000);
-  EXPECT_LT(d.bytes_restored, 40u * 4096);
+  EXPECT_LT(d.bytes_restored, 40u * 8192);
   EXPECT_LE(a.stack_in_use(), 8192u);  // 1000 bytes and frames (more on the portable backends)
 }
 
