@@ -16,23 +16,10 @@ target_sources(cospace_tool PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/plot_command.cpp
   ${CMAKE_CURRENT_LIST_DIR}/svg_chart.cpp
   ${CMAKE_CURRENT_LIST_DIR}/timing_suite.cpp)
-if(TARGET nlohmann_json::nlohmann_json)
-  target_link_libraries(cospace_tool PRIVATE nlohmann_json::nlohmann_json)
-else()
-  # A cross build's sysroot has no nlohmann_json. It is header-only and needs
-  # nothing but the standard library, so the build machine's copy serves, on
-  # an include directory that holds it alone (never the build machine's whole
-  # /usr/include, whose C headers are not the target's).
-  find_path(COSPACE_TOOL_JSON_INCLUDE nlohmann/json.hpp NO_CMAKE_FIND_ROOT_PATH)
-  if(NOT COSPACE_TOOL_JSON_INCLUDE)
-    message(FATAL_ERROR "cospace bench: nlohmann/json.hpp not found (Debian: apt install nlohmann-json3-dev)")
-  endif()
-  set(_cospace_tool_json_dir ${CMAKE_CURRENT_BINARY_DIR}/bench-json-include)
-  file(MAKE_DIRECTORY ${_cospace_tool_json_dir})
-  file(CREATE_LINK ${COSPACE_TOOL_JSON_INCLUDE}/nlohmann ${_cospace_tool_json_dir}/nlohmann SYMBOLIC)
-  target_include_directories(cospace_tool SYSTEM PRIVATE ${_cospace_tool_json_dir})
-  message(STATUS "cospace bench: nlohmann_json from ${COSPACE_TOOL_JSON_INCLUDE} (header-only, not in the sysroot)")
+if(NOT TARGET nlohmann_json::nlohmann_json)  # a cross build's sysroot has none
+  cospace_tool_host_header_library(nlohmann_json::nlohmann_json nlohmann json.hpp nlohmann-json3-dev)
 endif()
+target_link_libraries(cospace_tool PRIVATE nlohmann_json::nlohmann_json)
 
 if(NOT TARGET Boost::context)
   set(_cospace_tool_static_boost ${Boost_USE_STATIC_LIBS})
