@@ -7,7 +7,9 @@
 // std::system_error (or through an std::error_code& overload), in the
 // system category, with the call and the errno's name in the message
 // ("cospace::io::read_some: ECONNRESET (Connection reset by peer)");
-// a deadline that passes gives std::errc::timed_out.
+// a deadline that passes gives std::errc::timed_out. The error_code
+// overloads throw nothing else, but a fiber parked in any call may be
+// unwound by scheduler shutdown (cospace::forced_unwind passes through).
 #pragma once
 
 #include <cospace/config.h>
@@ -69,16 +71,16 @@ class COSPACE_API socket {
   ~socket();
 
   static socket connect(const address& to, deadline until = no_deadline);
-  static socket connect(const address& to, std::error_code& error, deadline until = no_deadline) noexcept;
+  static socket connect(const address& to, std::error_code& error, deadline until = no_deadline);
 
   // Reads what is there (at least one byte); 0 at end of stream.
   std::size_t read_some(void* buffer, std::size_t size, deadline until = no_deadline);
-  std::size_t read_some(void* buffer, std::size_t size, std::error_code& error, deadline until = no_deadline) noexcept;
+  std::size_t read_some(void* buffer, std::size_t size, std::error_code& error, deadline until = no_deadline);
   // Writes everything, returns `size`. On an error the bytes written before it
   // are returned through the error_code overload.
   std::size_t write_all(const void* data, std::size_t size, deadline until = no_deadline);
   std::size_t write_all(const void* data, std::size_t size, std::error_code& error,
-                        deadline until = no_deadline) noexcept;
+                        deadline until = no_deadline);
   std::size_t write_all(std::string_view text, deadline until = no_deadline) {
     return write_all(text.data(), text.size(), until);
   }
@@ -106,7 +108,7 @@ class COSPACE_API listener {
   static listener bind(const address& at, int backlog = 4096, bool reuse_port = false);
 
   socket accept(deadline until = no_deadline);
-  socket accept(std::error_code& error, deadline until = no_deadline) noexcept;
+  socket accept(std::error_code& error, deadline until = no_deadline);
   address local_address() const { return socket_.local_address(); }
   void close() noexcept { socket_.close(); }
   bool is_open() const noexcept { return socket_.is_open(); }

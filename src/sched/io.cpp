@@ -145,9 +145,9 @@ void poller_wait(clock::time_point deadline) noexcept {
   const timespec* wait = &timeout;
   if (deadline == no_deadline) {
     wait = nullptr;
-  } else {
-    const auto left = deadline - clock::now();
-    if (left > left.zero()) {
+  } else if (const auto now = clock::now(); deadline > now) {
+    const auto left = deadline - now;
+    {
       const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
       timeout.tv_sec = static_cast<time_t>(ns / 1'000'000'000);
       timeout.tv_nsec = static_cast<long>(ns % 1'000'000'000);
@@ -162,9 +162,11 @@ void poller_wait(clock::time_point deadline) noexcept {
   for (int i = 0; i < n; ++i) {
     const std::uint64_t tag = events[i].data.u64;
     if (tag == interrupt_tag) {
+      // Reset before draining: an interrupt raised after this point writes
+      // again (a write skipped because the flag was still set would be lost).
+      p.interrupt_pending.store(false, std::memory_order_seq_cst);
       std::uint64_t count;
       [[maybe_unused]] const ssize_t r = ::read(p.interrupt_fd(), &count, sizeof count);
-      p.interrupt_pending.store(false, std::memory_order_release);
       continue;
     }
     io_slot& s = p.slot(static_cast<std::uint32_t>(tag));
@@ -225,7 +227,7 @@ int set_nonblocking(int fd) noexcept {
 // Waits until `fd` may be ready in `dir` (the caller retries its call), the
 // deadline passes (ETIMEDOUT) or the socket is closed (ECANCELED).
 std::error_code wait_ready(int fd, std::uint32_t& slot_index, direction dir, std::uint32_t seen,
-                           deadline until) noexcept {
+                           deadline until) {
   if (detail::current_task() == nullptr) {  // a thread: poll()
     pollfd p{fd, static_cast<short>(dir == direction::read ? POLLIN : POLLOUT), 0};
     int ms = -1;
@@ -307,7 +309,7 @@ std::uint32_t current_seq(std::uint32_t slot_index, direction dir) noexcept {
 // Runs `call` (a non-blocking system call returning -1 and errno on failure)
 // until it does not fail with EAGAIN, waiting for readiness in between.
 template <class Call>
-ssize_t retry(int fd, std::uint32_t& slot_index, direction dir, deadline until, std::error_code& error, Call call) noexcept {
+ssize_t retry(int fd, std::uint32_t& slot_index, direction dir, deadline until, std::error_code& error, Call call) {
   error.clear();
   if (fd < 0) {
     error = errno_code(EBADF);
@@ -444,7 +446,7 @@ void socket::close() noexcept {
   if (fd_ >= 0) ::close(std::exchange(fd_, -1));
 }
 
-std::size_t socket::read_some(void* buffer, std::size_t size, std::error_code& error, deadline until) noexcept {
+std::size_t socket::read_some(void* buffer, std::size_t size, std::error_code& error, deadline until) {
   const int fd = fd_;
   const ssize_t n = retry(fd, slot_, direction::read, until, error, [&] { return ::read(fd, buffer, size); });
   return n < 0 ? 0 : static_cast<std::size_t>(n);
@@ -457,7 +459,7 @@ std::size_t socket::read_some(void* buffer, std::size_t size, deadline until) {
   return n;
 }
 
-std::size_t socket::write_all(const void* data, std::size_t size, std::error_code& error, deadline until) noexcept {
+std::size_t socket::write_all(const void* data, std::size_t size, std::error_code& error, deadline until) {
   const int fd = fd_;
   const char* bytes = static_cast<const char*>(data);
   std::size_t done = 0;
@@ -499,7 +501,7 @@ address query_address(int fd, bool peer, const char* what) {
 address socket::local_address() const { return query_address(fd_, false, "cospace::io::socket::local_address"); }
 address socket::peer_address() const { return query_address(fd_, true, "cospace::io::socket::peer_address"); }
 
-socket socket::connect(const address& to, std::error_code& error, deadline until) noexcept {
+socket socket::connect(const address& to, std::error_code& error, deadline until) {
   error.clear();
   const int fd = ::socket(to.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
@@ -554,7 +556,7 @@ listener listener::bind(const address& at, int backlog, bool reuse_port) {
   return l;
 }
 
-socket listener::accept(std::error_code& error, deadline until) noexcept {
+socket listener::accept(std::error_code& error, deadline until) {
   const int lfd = socket_.fd_;
   const ssize_t fd = retry(lfd, socket_.slot_, direction::read, until, error, [&]() -> ssize_t {
     return ::accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);

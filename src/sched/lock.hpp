@@ -54,8 +54,9 @@ inline void futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected,
   timespec relative{};
   timespec* timeout = nullptr;
   if (deadline != std::chrono::steady_clock::time_point::max()) {
-    const auto left = deadline - std::chrono::steady_clock::now();
-    if (left <= left.zero()) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (deadline <= now) return;
+    const auto left = deadline - now;
     const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
     relative.tv_sec = static_cast<time_t>(ns / 1'000'000'000);
     relative.tv_nsec = static_cast<long>(ns % 1'000'000'000);

@@ -330,8 +330,9 @@ void worker::idle_sleep() noexcept {
 task_record* worker::find_work() noexcept {
   sched->idle.fetch_add(1, std::memory_order_seq_cst);
   task_record* t = nullptr;
-  for (unsigned round = 0; t == nullptr; ++round) {
+  for (;;) {
     if (sched->stage.load(std::memory_order_acquire) == phase::unwinding) break;
+    // One full look: timers, the poller without waiting, other workers.
     fire_timers();
     if ((t = pop_local()) != nullptr) break;
     if (poller_in_use() && poller_try_acquire()) {
@@ -341,12 +342,14 @@ task_record* worker::find_work() noexcept {
     }
     if ((t = steal()) != nullptr) break;
     sched->start_unwinding_if_quiet();
-    if (round < sched->options.idle_spins) {
-      for (int i = 0; i < 32; ++i) cpu_relax();
-      continue;
+    // A short spin without system calls (a woken fiber often arrives within
+    // microseconds), then sleep in the kernel.
+    for (unsigned round = 0; round < sched->options.idle_spins && t == nullptr; ++round) {
+      for (int i = 0; i < 16; ++i) cpu_relax();
+      if ((t = pop_local()) == nullptr && (round & 7) == 7) t = steal();
     }
+    if (t != nullptr) break;
     idle_sleep();
-    round = 0;
   }
   sched->idle.fetch_sub(1, std::memory_order_seq_cst);
   return t;

@@ -54,20 +54,22 @@ TEST(Scheduler, JoinFromAFiberParksIt) {
 TEST(Scheduler, YieldInterleavesFibersOnOneThread) {
   scheduler s({.threads = 1});
   std::vector<int> order;  // one worker: no data race
-  auto a = s.spawn([&] {
-    for (int i = 0; i < 3; ++i) {
-      order.push_back(0);
-      cospace::this_fiber::yield();
-    }
+  // Spawned from the worker itself, so both are queued before either runs.
+  auto conductor = s.spawn([&] {
+    auto body = [&](int who) {
+      return [&order, who] {
+        for (int i = 0; i < 3; ++i) {
+          order.push_back(who);
+          cospace::this_fiber::yield();
+        }
+      };
+    };
+    auto a = cospace::spawn(body(0));
+    auto b = cospace::spawn(body(1));
+    a.join();
+    b.join();
   });
-  auto b = s.spawn([&] {
-    for (int i = 0; i < 3; ++i) {
-      order.push_back(1);
-      cospace::this_fiber::yield();
-    }
-  });
-  a.join();
-  b.join();
+  conductor.join();
   EXPECT_EQ(order, (std::vector<int>{0, 1, 0, 1, 0, 1}));
 }
 
