@@ -123,6 +123,14 @@ int million_child(long n) {
   return 0;
 }
 
+// 'text', for a shell command line (built by append: GCC 12 warns wrongly
+// about `"'" + std::string(...)` at -O3).
+std::string quoted(const std::string& text) {
+  std::string out;
+  out.append(1, '\'').append(text).append(1, '\'');
+  return out;
+}
+
 // Runs a command, returns its stdout ("" on failure).
 std::string run(const std::string& command) {
   std::string out;
@@ -188,7 +196,7 @@ int main(int argc, char** argv) {
   {
     std::vector<double> t, rss;
     for (int k = 0; k < repeat; ++k) {
-      auto f = parse(run("'" + std::string(argv[0]) + "' --child-million " + std::to_string(million)));
+      auto f = parse(run(quoted(argv[0]) + " --child-million " + std::to_string(million)));
       t.push_back(f["million_ns_per_fiber"]);
       rss.push_back(f["million_peak_rss"]);
     }
@@ -202,12 +210,12 @@ int main(int argc, char** argv) {
     char dir[] = "/tmp/cospace_bench_go_XXXXXX";
     if (mkdtemp(dir) != nullptr) {
       const std::string binary = std::string(dir) + "/sched_bench";
-      const std::string build = "cd '" + go_source + "' && GOFLAGS=-mod=mod go build -o '" + binary +
-                                "' sched_bench.go 2>&1 && echo built";
+      const std::string build = "cd " + quoted(go_source) + " && GOFLAGS=-mod=mod go build -o " + quoted(binary) +
+                                " sched_bench.go 2>&1 && echo built";
       if (run(build).find("built") != std::string::npos) {
         auto median_of = [&](const std::string& what, long n, const std::string& key) {
           std::vector<double> v;
-          for (int k = 0; k < repeat; ++k) v.push_back(parse(run("'" + binary + "' " + what + " " + std::to_string(n)))[key]);
+          for (int k = 0; k < repeat; ++k) v.push_back(parse(run(quoted(binary) + " " + what + " " + std::to_string(n)))[key]);
           go[key] = median(v);
         };
         median_of("pingpong_one_thread", rounds, "pingpong_one_thread");
@@ -219,7 +227,7 @@ int main(int argc, char** argv) {
       } else {
         go_note = "go build of " + go_source + "/sched_bench.go failed: Go figures skipped\n";
       }
-      run("rm -rf '" + std::string(dir) + "'");
+      run("rm -rf " + quoted(dir));
     }
   } else {
     go_note = use_go ? "no `go` command on PATH: Go figures skipped\n" : "--no-go: Go figures skipped\n";

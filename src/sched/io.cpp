@@ -392,15 +392,18 @@ std::uint16_t address::port() const noexcept {
 
 std::string address::to_string() const {
   char text[INET6_ADDRSTRLEN] = "?";
+  std::string out;
   if (storage_.ss_family == AF_INET) {
     inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr, text, sizeof text);
-    return std::string(text) + ":" + std::to_string(port());
-  }
-  if (storage_.ss_family == AF_INET6) {
+    out.append(text);
+  } else if (storage_.ss_family == AF_INET6) {
     inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr, text, sizeof text);
-    return "[" + std::string(text) + "]:" + std::to_string(port());
+    out.append(1, '[').append(text).append(1, ']');
+  } else {
+    return "(no address)";
   }
-  return "(no address)";
+  out.append(1, ':').append(std::to_string(port()));
+  return out;
 }
 
 // --- socket ----------------------------------------------------------------

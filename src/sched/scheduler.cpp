@@ -328,7 +328,7 @@ void worker::idle_sleep() noexcept {
 }
 
 task_record* worker::find_work() noexcept {
-  sched->idle.fetch_add(1, std::memory_order_seq_cst);
+  sched->spinning.fetch_add(1, std::memory_order_seq_cst);
   task_record* t = nullptr;
   for (;;) {
     if (sched->stage.load(std::memory_order_acquire) == phase::unwinding) break;
@@ -349,9 +349,11 @@ task_record* worker::find_work() noexcept {
       if ((t = pop_local()) == nullptr && (round & 7) == 7) t = steal();
     }
     if (t != nullptr) break;
+    sched->spinning.fetch_sub(1, std::memory_order_seq_cst);
     idle_sleep();
+    sched->spinning.fetch_add(1, std::memory_order_seq_cst);
   }
-  sched->idle.fetch_sub(1, std::memory_order_seq_cst);
+  sched->spinning.fetch_sub(1, std::memory_order_seq_cst);
   return t;
 }
 
@@ -478,7 +480,8 @@ void scheduler_impl::schedule(task_record* t) noexcept {
   worker* target = local ? here : t->home;
   if (target == nullptr) target = workers[round_robin.fetch_add(1, std::memory_order_relaxed) % workers.size()].get();
   target->push(t, true);
-  if (idle.load(std::memory_order_seq_cst) != 0) wake_idle_worker(target);
+  // A worker looking for work will steal it; else wake a sleeping one (if any).
+  if (spinning.load(std::memory_order_seq_cst) == 0) wake_idle_worker(target);
 }
 
 void scheduler_impl::wake_idle_worker(worker* except) noexcept {

@@ -173,7 +173,7 @@ class scheduler_impl {
   std::vector<std::unique_ptr<worker>> workers;
   std::atomic<phase> stage{phase::running};
   std::atomic<std::int64_t> active{0};  // tasks queued or running
-  std::atomic<unsigned> idle{0};        // workers looking for work or asleep
+  std::atomic<unsigned> spinning{0};    // workers looking for work, not asleep
   std::atomic<unsigned> round_robin{0};
   std::mutex shutdown_lock;
   bool stopped = false;

@@ -121,18 +121,25 @@ wake_reason park_on(Lock&& guard, wait_list& list, void* slot, std::uint64_t tag
   s.node.tag = tag;
   push_back(list, s.node);
   guard.unlock();
+  // Every claimer but a timer takes the node off the list before it claims
+  // it: after a wake for any other reason there is nothing to undo, and the
+  // lock is not taken again.
   struct unlink {
     std::remove_reference_t<Lock>& guard;
     wait_list& list;
     wait_node& n;
+    bool off = false;
     ~unlink() {
+      if (off) return;
       guard.lock();
       erase(list, n);
       guard.unlock();
     }
   } off_the_list{guard, list, s.node};
   before_park();
-  return park(s.w, deadline);
+  const wake_reason reason = park(s.w, deadline);
+  off_the_list.off = reason != wake_reason::timeout;
+  return reason;
 }
 
 // The common case: a wait_list under its own lock, nothing in the node.
