@@ -11,6 +11,10 @@
 #include <thread>
 #include <vector>
 
+#include <cospace/channel.hpp>
+
+#include <time.h>
+
 #include "sched_test_support.hpp"
 
 namespace {
@@ -195,6 +199,28 @@ TEST(Scheduler, ShutdownLetsRunnableFibersFinish) {
   }
   EXPECT_EQ(joined, finished.load());
   EXPECT_EQ(finished.load(), 100) << "runnable fibers run to completion at shutdown";
+}
+
+// CPU time of the whole process, in milliseconds.
+double process_cpu_ms() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_nsec) / 1e6;
+}
+
+TEST(Scheduler, IdleWorkersAndBlockedFibersCostNoCpu) {
+  scheduler s({.threads = 2});
+  cospace::channel<int> never;
+  std::vector<cospace::task<>> blocked;
+  for (int i = 0; i < 1000; ++i) blocked.push_back(s.spawn([&] { never.recv(); }));
+  std::this_thread::sleep_for(50ms);  // all parked by now
+  const double before = process_cpu_ms();
+  std::this_thread::sleep_for(400ms);
+  const double used = process_cpu_ms() - before;
+  // Spinning workers would burn ~800 ms of CPU here; sleeping ones almost none.
+  EXPECT_LT(used, 200.0) << "idle workers or parked fibers are spinning";
+  never.close();
+  for (auto& t : blocked) t.join();
 }
 
 TEST(Scheduler, DetachedFibersStillRun) {
