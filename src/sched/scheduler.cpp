@@ -33,6 +33,7 @@
 #include <string>
 #include <thread>
 
+#include "context/backend.hpp"
 #include "poller.hpp"
 #include "scheduler_impl.hpp"
 
@@ -454,6 +455,13 @@ void worker::run() noexcept {
 // The scheduler
 
 scheduler_impl::scheduler_impl(scheduler* owner, const scheduler_options& o) : facade(owner), options(o) {
+  if (context::selected.needs_stack_below_caller) {
+    // A worker thread's stack is mapped wherever the kernel put it, so it is
+    // not above the fibers it would start, which setjmp/longjmp requires.
+    throw scheduler_error("cospace: the scheduler needs the asm or ucontext context backend; the sjlj backend "
+                          "cannot start a fiber from a worker thread (a fresh stack must lie below the stack "
+                          "that starts it)");
+  }
   unsigned n = o.threads;
   if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
   if (n > 4096) throw scheduler_error("cospace: scheduler_options::threads is larger than 4096");

@@ -23,6 +23,7 @@ using cospace::channel_status;
 using cospace::scheduler;
 
 TEST(Channel, UnbufferedSendWaitsForAReceiver) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
   scheduler s({.threads = 1});
   channel<int> ch;
   std::vector<std::string> log;  // one worker: no race
@@ -45,6 +46,7 @@ TEST(Channel, UnbufferedSendWaitsForAReceiver) {
 }
 
 TEST(Channel, BufferedSendWaitsOnlyWhenFull) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
   scheduler s({.threads = 1});
   channel<int> ch(3);
   std::atomic<int> sent{0};
@@ -66,6 +68,7 @@ TEST(Channel, BufferedSendWaitsOnlyWhenFull) {
 }
 
 TEST(Channel, RangeForEndsWhenClosedAndDrained) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
   scheduler s({.threads = 2});
   channel<std::string> ch(4);
   auto producer = s.spawn([&] {
@@ -87,6 +90,7 @@ TEST(Channel, RangeForEndsWhenClosedAndDrained) {
 }
 
 TEST(Channel, CloseWakesEveryWaiter) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
   scheduler s({.threads = 2});
   channel<int> ch;
   std::atomic<int> receivers_out{0};
@@ -125,6 +129,7 @@ TEST(Channel, BufferedValuesSurviveClose) {
 }
 
 TEST(Channel, ThreadsAndFibersShareAChannel) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
   scheduler s({.threads = 2});
   channel<int> ch;
   auto t = s.spawn([&] {
@@ -138,6 +143,7 @@ TEST(Channel, ThreadsAndFibersShareAChannel) {
 }
 
 TEST(Channel, PingPongAcrossWorkers) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
   scheduler s({.threads = 2});
   channel<int> ping, pong;
   constexpr int rounds = 20000;
@@ -155,6 +161,7 @@ TEST(Channel, PingPongAcrossWorkers) {
 }
 
 TEST(Channel, MoveOnlyValues) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
   scheduler s({.threads = 1});
   channel<std::unique_ptr<int>> ch;
   auto t = s.spawn([&] { return **ch.recv(); });
@@ -163,6 +170,7 @@ TEST(Channel, MoveOnlyValues) {
 }
 
 TEST(Channel, TryAndDeadlines) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
   scheduler s({.threads = 1});
   channel<int> ch;
   auto t = s.spawn([&] {
@@ -181,6 +189,7 @@ TEST(Channel, TryAndDeadlines) {
 }
 
 TEST(Channel, ManyFibersBlockedThenReleased) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
   // 100,000 fibers parked on one channel at once, then released one value each.
   const std::size_t n = cospace::test::scaled(100000, 4000);  // TSan: ~8,000 live fibers at most
   scheduler s({.threads = 2});
@@ -209,6 +218,7 @@ TEST(Channel, ManyFibersBlockedThenReleased) {
 }
 
 TEST(Select, TakesTheReadyCase) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
   scheduler s({.threads = 1});
   channel<int> a, b(1);
   b.send(4);
@@ -224,6 +234,7 @@ TEST(Select, TakesTheReadyCase) {
 }
 
 TEST(Select, WaitsForTheFirstOfSeveral) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
   scheduler s({.threads = 2});
   channel<int> a, b;
   channel<std::string> c;
@@ -245,6 +256,7 @@ TEST(Select, WaitsForTheFirstOfSeveral) {
 }
 
 TEST(Select, SendCases) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
   scheduler s({.threads = 2});
   channel<int> out;
   auto t = s.spawn([&] {
@@ -256,6 +268,7 @@ TEST(Select, SendCases) {
 }
 
 TEST(Select, TimesOut) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
   scheduler s({.threads = 1});
   channel<int> a;
   auto t = s.spawn([&] {
@@ -298,6 +311,7 @@ TEST(Select, IsFairAmongReadyCases) {
 }
 
 TEST(Select, ManySelectorsOneValueEach) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
   scheduler s({.threads = 2});
   channel<int> a, b;
   std::atomic<int> got{0};
@@ -335,6 +349,7 @@ TEST(ChannelMisuse, CloseTwiceThrows) {
 }
 
 TEST(ChannelMisuse, SenderWaitingWhenClosedIsTold) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
   scheduler s({.threads = 1});
   channel<int> ch;
   auto t = s.spawn([&] { ch.send(1); });
@@ -344,6 +359,7 @@ TEST(ChannelMisuse, SenderWaitingWhenClosedIsTold) {
 }
 
 TEST(ChannelMisuse, ShutdownUnwindsFibersBlockedOnChannels) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
   channel<int> ch;
   std::atomic<int> unwound{0};
   struct count_on_exit {

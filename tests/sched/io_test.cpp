@@ -41,6 +41,7 @@ void serve_echo(io::listener& l, std::atomic<int>& served) {
 }
 
 TEST(Io, LoopbackServerWithManyConcurrentClients) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
   const int clients = static_cast<int>(cospace::test::scaled(1000, 200));
   scheduler s({.threads = 2});
   io::listener l = io::listener::bind(io::address::loopback(0));
@@ -83,6 +84,7 @@ TEST(Io, LoopbackServerWithManyConcurrentClients) {
 }
 
 TEST(Io, AThreadOutsideTheSchedulerCanBeAClient) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
   scheduler s({.threads = 1});
   io::listener l = io::listener::bind(io::address::loopback(0));
   std::atomic<int> served{0};
@@ -99,6 +101,7 @@ TEST(Io, AThreadOutsideTheSchedulerCanBeAClient) {
 }
 
 TEST(Io, ReadReturnsZeroWhenThePeerCloses) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
   scheduler s({.threads = 2});
   io::listener l = io::listener::bind(io::address::loopback(0));
   auto server = s.spawn([&] {
@@ -120,6 +123,7 @@ TEST(Io, ReadReturnsZeroWhenThePeerCloses) {
 }
 
 TEST(Io, DeadlinesGiveTimedOut) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
   scheduler s({.threads = 1});
   io::listener l = io::listener::bind(io::address::loopback(0));
   auto t = s.spawn([&] {
@@ -145,6 +149,7 @@ TEST(Io, DeadlinesGiveTimedOut) {
 }
 
 TEST(Io, ClosingASocketWakesItsWaiter) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
   scheduler s({.threads = 2});
   io::listener l = io::listener::bind(io::address::loopback(0));
   io::socket c;
@@ -167,6 +172,7 @@ TEST(Io, ClosingASocketWakesItsWaiter) {
 }
 
 TEST(Io, ShutdownUnwindsAFiberBlockedInAccept) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
   io::listener l = io::listener::bind(io::address::loopback(0));
   std::atomic<bool> unwound{false};
   cospace::task<> t;
@@ -193,6 +199,7 @@ TEST(Io, ShutdownUnwindsAFiberBlockedInAccept) {
 }
 
 TEST(IoMisuse, ErrorsNameTheErrno) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
   scheduler s({.threads = 1});
   auto t = s.spawn([] {
     // A port nobody listens on: bind one, close it, connect to it.

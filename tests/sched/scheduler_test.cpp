@@ -25,6 +25,7 @@ using cospace::scheduler_options;
 using cospace::spawn_options;
 
 TEST(Scheduler, SpawnAndJoinReturnsTheResult) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
   scheduler s;
   auto t = s.spawn([] { return 6 * 7; });
   EXPECT_EQ(t.join(), 42);
@@ -33,6 +34,7 @@ TEST(Scheduler, SpawnAndJoinReturnsTheResult) {
 }
 
 TEST(Scheduler, JoinRethrowsTheFibersException) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
   scheduler s({.threads = 2});
   auto t = s.spawn([]() -> int { throw std::runtime_error("boom"); });
   try {
@@ -44,6 +46,7 @@ TEST(Scheduler, JoinRethrowsTheFibersException) {
 }
 
 TEST(Scheduler, JoinFromAFiberParksIt) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
   scheduler s({.threads = 1});
   auto outer = s.spawn([] {
     auto inner = cospace::spawn([] {
@@ -56,6 +59,7 @@ TEST(Scheduler, JoinFromAFiberParksIt) {
 }
 
 TEST(Scheduler, YieldInterleavesFibersOnOneThread) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
   scheduler s({.threads = 1});
   std::vector<int> order;  // one worker: no data race
   // Spawned from the worker itself, so both are queued before either runs.
@@ -78,6 +82,7 @@ TEST(Scheduler, YieldInterleavesFibersOnOneThread) {
 }
 
 TEST(Scheduler, ManyFibersOnEveryWorker) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
   scheduler s({.threads = 4});
   std::atomic<int> sum{0};
   std::vector<cospace::task<>> tasks;
@@ -91,6 +96,7 @@ TEST(Scheduler, ManyFibersOnEveryWorker) {
 }
 
 TEST(Scheduler, AStartedFiberStaysOnItsThread) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
   scheduler s({.threads = 4});
   std::atomic<int> moved{0};
   std::vector<cospace::task<>> tasks;
@@ -108,6 +114,7 @@ TEST(Scheduler, AStartedFiberStaysOnItsThread) {
 }
 
 TEST(Scheduler, MigratableFibersRunToCompletion) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
   scheduler s({.threads = 3});
   std::atomic<int> done{0};
   std::vector<cospace::task<>> tasks;
@@ -123,6 +130,7 @@ TEST(Scheduler, MigratableFibersRunToCompletion) {
 }
 
 TEST(Scheduler, SleepLastsAtLeastItsDuration) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
   scheduler s({.threads = 2});
   auto t = s.spawn([] {
     const auto start = cospace::clock::now();
@@ -135,6 +143,7 @@ TEST(Scheduler, SleepLastsAtLeastItsDuration) {
 }
 
 TEST(Scheduler, SleepersWakeInDeadlineOrder) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
   scheduler s({.threads = 1});
   std::vector<int> order;
   std::vector<cospace::task<>> tasks;
@@ -148,6 +157,7 @@ TEST(Scheduler, SleepersWakeInDeadlineOrder) {
 }
 
 TEST(Scheduler, SleepUntilThePastReturnsAtOnce) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
   scheduler s({.threads = 1});
   auto t = s.spawn([] {
     cospace::this_fiber::sleep_until(cospace::clock::now() - 1s);
@@ -158,6 +168,7 @@ TEST(Scheduler, SleepUntilThePastReturnsAtOnce) {
 }
 
 TEST(Scheduler, ShutdownUnwindsBlockedFibers) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
   std::atomic<int> destroyed{0};
   struct count_on_exit {
     std::atomic<int>& n;
@@ -180,6 +191,7 @@ TEST(Scheduler, ShutdownUnwindsBlockedFibers) {
 }
 
 TEST(Scheduler, ShutdownLetsRunnableFibersFinish) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
   std::atomic<int> finished{0};
   scheduler s({.threads = 2});
   std::vector<cospace::task<>> tasks;
@@ -209,6 +221,7 @@ double process_cpu_ms() {
 }
 
 TEST(Scheduler, IdleWorkersAndBlockedFibersCostNoCpu) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
   scheduler s({.threads = 2});
   cospace::channel<int> never;
   std::vector<cospace::task<>> blocked;
@@ -224,6 +237,7 @@ TEST(Scheduler, IdleWorkersAndBlockedFibersCostNoCpu) {
 }
 
 TEST(Scheduler, DetachedFibersStillRun) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
   std::atomic<int> ran{0};
   {
     scheduler s({.threads = 2});
@@ -235,6 +249,7 @@ TEST(Scheduler, DetachedFibersStillRun) {
 }
 
 TEST(SchedulerMisuse, JoinTwiceIsRefused) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
   scheduler s({.threads = 1});
   auto t = s.spawn([] { return 1; });
   EXPECT_EQ(t.join(), 1);
@@ -245,6 +260,7 @@ TEST(SchedulerMisuse, JoinTwiceIsRefused) {
 }
 
 TEST(SchedulerMisuse, SpawnAfterShutdownIsRefused) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
   scheduler s({.threads = 1});
   s.shutdown();
   s.shutdown();  // idempotent
@@ -252,11 +268,13 @@ TEST(SchedulerMisuse, SpawnAfterShutdownIsRefused) {
 }
 
 TEST(SchedulerMisuse, FreeSpawnOutsideAFiberIsRefused) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
   EXPECT_THROW(cospace::spawn([] {}), cospace::scheduler_error);
   EXPECT_EQ(cospace::scheduler::current(), nullptr);
 }
 
 TEST(SchedulerMisuse, ShutdownFromItsOwnFiberIsRefused) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
   scheduler s({.threads = 1});
   auto t = s.spawn([&] {
     EXPECT_EQ(cospace::scheduler::current(), &s);
@@ -266,6 +284,7 @@ TEST(SchedulerMisuse, ShutdownFromItsOwnFiberIsRefused) {
 }
 
 TEST(SchedulerMisuse, MigratingASlicedFiberIsRefused) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
   scheduler s({.threads = 1});
   spawn_options o;
   o.fiber.stack = cospace::stack_kind::sliced;
@@ -274,6 +293,7 @@ TEST(SchedulerMisuse, MigratingASlicedFiberIsRefused) {
 }
 
 TEST(SchedulerMisuse, BadFiberOptionsAreRefusedAtSpawn) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
   scheduler s({.threads = 1});
   spawn_options o;
   o.fiber.fixed_size = 4096;  // applies to stack_kind::fixed only
@@ -282,10 +302,12 @@ TEST(SchedulerMisuse, BadFiberOptionsAreRefusedAtSpawn) {
 }
 
 TEST(SchedulerMisuse, TooManyThreadsIsRefused) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
   EXPECT_THROW(scheduler({.threads = 100000}), cospace::scheduler_error);
 }
 
 TEST(SchedulerMisuse, AFiberJoiningItselfIsRefused) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
   scheduler s({.threads = 1});
   cospace::task<> self;
   std::atomic<bool> ready{false};
@@ -299,6 +321,23 @@ TEST(SchedulerMisuse, AFiberJoiningItselfIsRefused) {
   ready = true;
   std::this_thread::sleep_for(20ms);
   s.shutdown();
+}
+
+}  // namespace
+
+namespace {
+
+TEST(SchedulerMisuse, TheBackendCanStartFibersOnWorkers) {
+  if (cospace::test::scheduler_available) {
+    EXPECT_NO_THROW(scheduler({.threads = 1}));
+    return;
+  }
+  try {
+    scheduler s({.threads = 1});
+    FAIL() << "the sjlj backend was accepted";
+  } catch (const cospace::scheduler_error& e) {
+    EXPECT_NE(std::string(e.what()).find("sjlj"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

@@ -19,6 +19,7 @@ using namespace std::chrono_literals;
 using cospace::scheduler;
 
 TEST(Mutex, ContentionAcrossThreads) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
   scheduler s({.threads = 4});
   cospace::mutex m;
   long counter = 0;  // protected by m only: TSan checks the handover
@@ -48,6 +49,7 @@ TEST(Mutex, ContentionAcrossThreads) {
 }
 
 TEST(Mutex, BlockingParksTheFiberNotTheThread) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
   scheduler s({.threads = 1});
   cospace::mutex m;
   std::atomic<bool> other_ran{false};
@@ -70,6 +72,7 @@ TEST(Mutex, TryLock) {
 }
 
 TEST(ConditionVariable, ProducerConsumer) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
   scheduler s({.threads = 3});
   cospace::mutex m;
   cospace::condition_variable cv;
@@ -107,6 +110,7 @@ TEST(ConditionVariable, ProducerConsumer) {
 }
 
 TEST(ConditionVariable, WaitForTimesOut) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
   scheduler s({.threads = 1});
   auto t = s.spawn([] {
     cospace::mutex m;
@@ -122,6 +126,7 @@ TEST(ConditionVariable, WaitForTimesOut) {
 }
 
 TEST(ConditionVariable, NotifyAllWakesEveryone) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
   scheduler s({.threads = 2});
   cospace::mutex m;
   cospace::condition_variable cv;
@@ -145,6 +150,7 @@ TEST(ConditionVariable, NotifyAllWakesEveryone) {
 }
 
 TEST(Latch, ReleasesAllAtZero) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
   scheduler s({.threads = 2});
   cospace::latch done(10);
   std::atomic<int> passed{0};
@@ -161,6 +167,7 @@ TEST(Latch, ReleasesAllAtZero) {
 }
 
 TEST(WaitGroup, WaitsForEveryDone) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
   scheduler s({.threads = 2});
   cospace::wait_group wg;
   std::atomic<int> finished{0};
@@ -182,6 +189,7 @@ TEST(WaitGroup, WaitsForEveryDone) {
 }
 
 TEST(SyncMisuse, UnlockingAMutexNotOwned) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
   cospace::mutex m;
   EXPECT_THROW(m.unlock(), cospace::scheduler_error);
   m.lock();
@@ -191,6 +199,7 @@ TEST(SyncMisuse, UnlockingAMutexNotOwned) {
 }
 
 TEST(SyncMisuse, MutexOwnedByAFiberIsNotTheThreads) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
   scheduler s({.threads = 1});
   cospace::mutex m;
   auto t = s.spawn([&] { m.lock(); });
@@ -200,6 +209,7 @@ TEST(SyncMisuse, MutexOwnedByAFiberIsNotTheThreads) {
 }
 
 TEST(SyncMisuse, WaitWithoutTheLock) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
   cospace::mutex m;
   cospace::condition_variable cv;
   std::unique_lock<cospace::mutex> lock(m, std::defer_lock);
@@ -207,6 +217,7 @@ TEST(SyncMisuse, WaitWithoutTheLock) {
 }
 
 TEST(SyncMisuse, CountsThatWouldGoNegative) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
   EXPECT_THROW(cospace::latch(-1), cospace::scheduler_error);
   cospace::latch l(2);
   EXPECT_THROW(l.count_down(3), cospace::scheduler_error);
@@ -219,6 +230,7 @@ TEST(SyncMisuse, CountsThatWouldGoNegative) {
 }
 
 TEST(SyncMisuse, ShutdownUnwindsFibersBlockedOnLocks) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
   cospace::mutex m;
   cospace::wait_group wg;
   wg.add(1);
