@@ -191,9 +191,11 @@ class COSPACE_API scheduler {
   // shutdown(), then the workers are joined.
   ~scheduler();
 
-  // Starts `fn` in a new fiber; from a thread, or from a fiber of any
-  // scheduler. Throws scheduler_error after shutdown, fiber_error for bad
-  // fiber options, space_error when no stack can be had.
+  // Queues `fn` to run in a new fiber; from a thread, or from a fiber of any
+  // scheduler. Throws scheduler_error after shutdown began. The fiber (and
+  // its stack) is made when a worker first runs it; if that fails (bad
+  // fiber options: fiber_error; no stack: space_error) the task ends with
+  // that exception, which join() rethrows.
   template <std::invocable F>
   auto spawn(F&& fn, spawn_options options = {}) {
     return make_task(impl_, std::forward<F>(fn), options);

@@ -162,11 +162,15 @@ void poller_wait(clock::time_point deadline) noexcept {
   for (int i = 0; i < n; ++i) {
     const std::uint64_t tag = events[i].data.u64;
     if (tag == interrupt_tag) {
-      // Reset before draining: an interrupt raised after this point writes
-      // again (a write skipped because the flag was still set would be lost).
-      p.interrupt_pending.store(false, std::memory_order_seq_cst);
+      // Drain, then allow the next write. An interrupt raised in between
+      // skips its write, which is harmless: this poller is awake and looks
+      // at its queues and the scheduler's stage before it sleeps again.
+      // (Clearing first would let a write land before the read: the read
+      // would consume it and leave the flag set with nothing to read, and
+      // every later interrupt would be skipped.)
       std::uint64_t count;
       [[maybe_unused]] const ssize_t r = ::read(p.interrupt_fd(), &count, sizeof count);
+      p.interrupt_pending.store(false, std::memory_order_seq_cst);
       continue;
     }
     io_slot& s = p.slot(static_cast<std::uint32_t>(tag));

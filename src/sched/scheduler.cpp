@@ -50,11 +50,19 @@ namespace {
 }
 
 std::string describe(const task_record* t) {
-  const std::string_view name = t->fiber ? t->fiber.name() : std::string_view{};
   std::string text = "fiber";
-  if (!name.empty()) text += " '" + std::string(name) + "'";
-  return text + " (id " + std::to_string(t->id) + ")";
+  if (!t->name.empty()) text.append(" '").append(t->name).append("'");
+  return text.append(" (task ").append(std::to_string(t->id)).append(")");
 }
+
+std::atomic<std::uint64_t> g_next_task_id{1};
+
+// Serialises the scheduler's fiber creations and ends: acquire_fiber_stack
+// (src/fiber/fiber_stack.cpp) reads the new region's bounds after the space
+// has released its lock, while another thread carving or releasing a
+// neighbour may write them. Held only around making a fiber and releasing
+// a finished one (never around user code).
+spinlock g_stack_lock;
 
 std::size_t body_offset(std::size_t alignment) noexcept {
   return (sizeof(task_record) + alignment - 1) / alignment * alignment;
@@ -381,15 +389,41 @@ void worker::unenroll(task_record* t) noexcept {
 }
 
 void worker::finish(task_record* t) noexcept {
-  t->fiber.reset();  // its stack goes back now, not when the handle does
+  if (t->unwinding) {
+    t->fiber.reset();  // done already (unwound by the caller)
+  } else {
+    g_stack_lock.lock();
+    t->fiber.reset();  // its stack goes back now, not when the handle does
+    g_stack_lock.unlock();
+  }
   unenroll(t);
   complete(t);
   if (t->unwinding) unwound.push_back(t);  // a run queue may still name it
   else release_task(t);
 }
 
+// Makes a task's fiber when it first runs. A failure (bad fiber options,
+// no stack) ends the task with that exception, for join() to rethrow.
+bool make_fiber(task_record* t) noexcept {
+  g_stack_lock.lock();
+  try {
+    t->fiber = cospace::fiber([t] { run_body(t); }, t->options());
+  } catch (...) {
+    t->error = std::current_exception();
+  }
+  g_stack_lock.unlock();
+  return static_cast<bool>(t->fiber);
+}
+
 void worker::run_task(task_record* t) noexcept {
   if (!t->started) {
+    if (!make_fiber(t)) {
+      t->ops->discard(t->body());
+      complete(t);
+      release_task(t);
+      sched->active.fetch_sub(1, std::memory_order_seq_cst);
+      return;
+    }
     t->started = true;
     enroll(t);
   } else if (t->home != this) {  // a migratable task taken by this worker
@@ -546,24 +580,16 @@ task_record* spawn_task(scheduler_impl* on, const spawn_options& options, const 
   const std::size_t alignment = std::max(alignof(task_record), ops.alignment);
   const std::size_t bytes = body_offset(ops.alignment) + ops.size;
   void* memory = ::operator new(bytes, std::align_val_t{alignment});
-  auto* t = ::new (memory) task_record(on, ops, options);
+  task_record* t = nullptr;
   try {
+    t = ::new (memory) task_record(on, ops, options);
     ops.construct(t->body(), source);
   } catch (...) {
-    t->~task_record();
+    if (t != nullptr) t->~task_record();
     ::operator delete(memory, std::align_val_t{alignment});
     throw;
   }
-  try {
-    t->fiber = cospace::fiber([t] { run_body(t); }, options.fiber);
-  } catch (...) {
-    ops.discard(t->body());
-    ops.destroy(t->body());
-    t->~task_record();
-    ::operator delete(memory, std::align_val_t{alignment});
-    throw;
-  }
-  t->id = t->fiber.id();
+  t->id = g_next_task_id.fetch_add(1, std::memory_order_relaxed);
   on->schedule(t);
   return t;
 }

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -32,14 +33,21 @@ enum class park_state : std::uint8_t {
 
 class task_record {
  public:
-  task_record(scheduler_impl* on, const task_body_ops& body_ops, const spawn_options& options) noexcept
-      : sched(on), ops(&body_ops), migratable(options.migrate), sliced(options.fiber.stack == stack_kind::sliced) {}
+  task_record(scheduler_impl* on, const task_body_ops& body_ops, const spawn_options& options)
+      : sched(on), ops(&body_ops), migratable(options.migrate), sliced(options.fiber.stack == stack_kind::sliced),
+        fiber_options_(options.fiber), name(options.fiber.name) {
+    fiber_options_.name = name;  // the caller's text may not outlive the spawn
+  }
 
   void* body() noexcept;
+  const cospace::fiber_options& options() const noexcept { return fiber_options_; }
 
   std::atomic<int> refs{2};  // the handle and the scheduler
   scheduler_impl* const sched;
   const task_body_ops* const ops;
+  // Made when the task first runs, on the worker that runs it (so a task
+  // not started yet is only this record, and its stack comes warm from
+  // the fibers that just ended there).
   cospace::fiber fiber;
   std::uint64_t id = 0;
 
@@ -62,6 +70,9 @@ class task_record {
   bool cancelled = false;
   std::exception_ptr error;
   waiter* joiner = nullptr;
+
+  cospace::fiber_options fiber_options_;
+  std::string name;
 
   // Started, not migratable (or sliced): it runs on its home worker only.
   bool pinned() const noexcept { return started && (!migratable || sliced); }

@@ -47,14 +47,7 @@ TEST(Io, LoopbackServerWithManyConcurrentClients) {
   io::listener l = io::listener::bind(io::address::loopback(0));
   const io::address at = l.local_address();
   std::atomic<int> served{0};
-  // The server starts accepting once every client is spawned: fibers are
-  // then made by one thread at a time (see the note on acquire_fiber_stack
-  // in docs/scheduler.md: concurrent creation races in the space layer).
-  cospace::latch clients_spawned(1);
-  auto server = s.spawn([&] {
-    clients_spawned.wait();
-    serve_echo(l, served);
-  });
+  auto server = s.spawn([&] { serve_echo(l, served); });
   std::atomic<int> ok{0};
   std::vector<cospace::task<>> tasks;
   for (int i = 0; i < clients; ++i)
@@ -75,7 +68,6 @@ TEST(Io, LoopbackServerWithManyConcurrentClients) {
       }
       ++ok;
     }));
-  clients_spawned.count_down();
   for (auto& t : tasks) t.join();
   EXPECT_EQ(ok.load(), clients);
   while (served.load() < clients) std::this_thread::sleep_for(1ms);

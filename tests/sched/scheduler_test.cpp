@@ -292,13 +292,28 @@ TEST(SchedulerMisuse, MigratingASlicedFiberIsRefused) {
   EXPECT_THROW(s.spawn([] {}, o), cospace::scheduler_error);
 }
 
-TEST(SchedulerMisuse, BadFiberOptionsAreRefusedAtSpawn) {
+TEST(SchedulerMisuse, BadFiberOptionsEndTheTaskWithFiberError) {
   COSPACE_SKIP_WITHOUT_SCHEDULER();
   scheduler s({.threads = 1});
   spawn_options o;
   o.fiber.fixed_size = 4096;  // applies to stack_kind::fixed only
-  EXPECT_THROW(s.spawn([] {}, o), cospace::fiber_error);
+  bool ran = false;
+  auto bad = s.spawn([&] { ran = true; }, o);
+  EXPECT_THROW(bad.join(), cospace::fiber_error);
+  EXPECT_FALSE(ran);
   EXPECT_EQ(s.spawn([] { return 3; }).join(), 3) << "the scheduler is unharmed";
+}
+
+TEST(Scheduler, FiberOptionsApply) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
+  scheduler s({.threads = 2});
+  spawn_options o;
+  std::string name = "worker-fiber";
+  o.fiber.name = name;
+  o.fiber.stack = cospace::stack_kind::fixed;
+  auto t = s.spawn([] { return std::string(cospace::this_fiber::name()); }, o);
+  name = "changed after spawn";  // the name was copied
+  EXPECT_EQ(t.join(), "worker-fiber");
 }
 
 TEST(SchedulerMisuse, TooManyThreadsIsRefused) {
