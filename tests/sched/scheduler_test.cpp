@@ -12,6 +12,7 @@
 #include <vector>
 
 #include <cospace/channel.hpp>
+#include <cospace/sync.hpp>
 
 #include <time.h>
 
@@ -224,9 +225,16 @@ TEST(Scheduler, IdleWorkersAndBlockedFibersCostNoCpu) {
   COSPACE_SKIP_WITHOUT_SCHEDULER();
   scheduler s({.threads = 2});
   cospace::channel<int> never;
+  cospace::wait_group started;
+  started.add(1000);
   std::vector<cospace::task<>> blocked;
-  for (int i = 0; i < 1000; ++i) blocked.push_back(s.spawn([&] { never.recv(); }));
-  std::this_thread::sleep_for(50ms);  // all parked by now
+  for (int i = 0; i < 1000; ++i)
+    blocked.push_back(s.spawn([&] {
+      started.done();
+      never.recv();
+    }));
+  started.wait();
+  std::this_thread::sleep_for(100ms);  // all parked by now
   const double before = process_cpu_ms();
   std::this_thread::sleep_for(400ms);
   const double used = process_cpu_ms() - before;
