@@ -1,0 +1,343 @@
+// Channels: a ring buffer (empty for an unbuffered channel) and two wait
+// lists, senders and receivers, all under one spin lock.
+//
+// Invariants, under the lock:
+//  - receivers wait only while the buffer is empty; senders only while it is
+//    full (for an unbuffered channel: always, until a receiver comes);
+//  - a value passes straight from a waiting sender's slot to a receiver (or
+//    into the buffer) by the party that claims the sender's waiter, and
+//    straight from a sender into a waiting receiver's slot the same way: the
+//    claimer moves it, sets `delivered` and the waiter's `chosen`, and only
+//    then releases the lock;
+//  - once closed, no one is added to a list, and close() claims everyone
+//    on both (reason `closed`).
+#include <cospace/channel.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <new>
+#include <vector>
+
+#include "scheduler_impl.hpp"
+#include "wait_list.hpp"
+
+namespace cospace::detail {
+
+class channel_core {
+ public:
+  channel_core(const channel_ops& value_ops, std::size_t capacity)
+      : ops(value_ops), capacity_(capacity) {
+    if (capacity_ != 0) {
+      if (capacity_ > (std::size_t{1} << 40) / std::max<std::size_t>(ops.size, 1))
+        throw scheduler_error("cospace::channel: the capacity is too large");
+      stride_ = (ops.size + ops.alignment - 1) / ops.alignment * ops.alignment;
+      buffer_ = static_cast<unsigned char*>(::operator new(stride_ * capacity_, std::align_val_t{ops.alignment}));
+    }
+  }
+  ~channel_core() {
+    while (count_ > 0) pop_into(nullptr);
+    if (buffer_ != nullptr) ::operator delete(buffer_, std::align_val_t{ops.alignment});
+  }
+  channel_core(const channel_core&) = delete;
+  channel_core& operator=(const channel_core&) = delete;
+
+  bool full() const noexcept { return count_ == capacity_; }
+  bool empty() const noexcept { return count_ == 0; }
+  std::size_t count() const noexcept { return count_; }
+  std::size_t capacity() const noexcept { return capacity_; }
+
+  void push_from(void* value) noexcept {
+    ops.move_construct(at((head_ + count_) % capacity_), value);
+    ++count_;
+  }
+  // Moves the oldest value to `out` (or drops it if `out` is null).
+  void pop_into(void* out) noexcept {
+    void* v = at(head_);
+    if (out != nullptr) ops.move_construct(out, v);
+    ops.destroy(v);
+    head_ = (head_ + 1) % capacity_;
+    --count_;
+  }
+
+  const channel_ops& ops;
+  spinlock lock;
+  bool closed = false;
+  wait_list senders;    // only the lists of these are used; `lock` guards them
+  wait_list receivers;
+
+ private:
+  void* at(std::size_t i) const noexcept { return buffer_ + i * stride_; }
+  std::size_t capacity_;
+  std::size_t stride_ = 0;
+  unsigned char* buffer_ = nullptr;
+  std::size_t head_ = 0;
+  std::size_t count_ = 0;
+};
+
+namespace {
+
+// The claimed waiter's side of a transfer is done (under the lock).
+void mark_delivered(wait_node& n) noexcept {
+  n.delivered = true;
+  n.w->chosen = &n;
+}
+
+// Tries a send without waiting; under the lock. ok or timeout (would wait).
+channel_status send_now(channel_core& ch, void* value, wake_token& token) noexcept {
+  if (wait_node* r = claim_first(ch.receivers, wake_reason::signalled, token)) {
+    ch.ops.move_construct(r->slot, value);
+    mark_delivered(*r);
+    return channel_status::ok;
+  }
+  if (!ch.full()) {
+    ch.push_from(value);
+    return channel_status::ok;
+  }
+  return channel_status::timeout;
+}
+
+// Tries a receive without waiting; under the lock.
+channel_status recv_now(channel_core& ch, void* out, wake_token& token) noexcept {
+  if (!ch.empty()) {
+    ch.pop_into(out);
+    if (wait_node* s = claim_first(ch.senders, wake_reason::signalled, token)) {
+      ch.push_from(s->slot);  // a sender waiting for room gets it
+      mark_delivered(*s);
+    }
+    return channel_status::ok;
+  }
+  if (wait_node* s = claim_first(ch.senders, wake_reason::signalled, token)) {
+    ch.ops.move_construct(out, s->slot);
+    mark_delivered(*s);
+    return channel_status::ok;
+  }
+  return ch.closed ? channel_status::closed : channel_status::timeout;
+}
+
+// A value moved to the heap while its owner, a fiber on a shared (sliced)
+// stack, waits: nothing on that stack may be read by others meanwhile.
+class boxed_value {
+ public:
+  explicit boxed_value(const channel_ops& ops) : ops_(ops) {
+    if (on_shared_stack()) memory_ = ::operator new(ops.size, std::align_val_t{ops.alignment});
+  }
+  ~boxed_value() {
+    if (memory_ != nullptr) ::operator delete(memory_, std::align_val_t{ops_.alignment});
+  }
+  boxed_value(const boxed_value&) = delete;
+  boxed_value& operator=(const boxed_value&) = delete;
+  void* slot_for(void* own) const noexcept { return memory_ != nullptr ? memory_ : own; }
+  // Moves a value from `from` to `to` when boxed (to == from otherwise).
+  void move(void* to, void* from) const noexcept {
+    if (memory_ == nullptr) return;
+    ops_.move_construct(to, from);
+    ops_.destroy(from);
+  }
+
+ private:
+  const channel_ops& ops_;
+  void* memory_ = nullptr;
+};
+
+// Parks the caller on `list` with `slot` (ch.lock held; released here).
+wake_reason wait_for_partner(channel_core& ch, wait_list& list, void* slot, clock::time_point until) {
+  return park_on(ch.lock, list, slot, 0, until, [] {});
+}
+
+}  // namespace
+
+std::shared_ptr<channel_core> make_channel(const channel_ops& ops, std::size_t capacity) {
+  return std::make_shared<channel_core>(ops, capacity);
+}
+
+channel_status channel_send(channel_core& ch, void* value, clock::time_point until) {
+  wake_token token;
+  ch.lock.lock();
+  if (ch.closed) {
+    ch.lock.unlock();
+    return channel_status::closed;
+  }
+  channel_status status = send_now(ch, value, token);
+  if (status == channel_status::ok || until == no_wait) {
+    ch.lock.unlock();
+    wake(token);
+    return status;
+  }
+  boxed_value box(ch.ops);
+  void* slot = box.slot_for(value);
+  box.move(slot, value);
+  switch (wait_for_partner(ch, ch.senders, slot, until)) {
+    case wake_reason::signalled: return channel_status::ok;  // taken from `slot`
+    case wake_reason::closed: status = channel_status::closed; break;
+    default: status = channel_status::timeout; break;
+  }
+  box.move(value, slot);  // not taken: the caller keeps it
+  return status;
+}
+
+channel_status channel_recv(channel_core& ch, void* out, clock::time_point until) {
+  wake_token token;
+  ch.lock.lock();
+  const channel_status status = recv_now(ch, out, token);
+  if (status != channel_status::timeout || until == no_wait) {
+    ch.lock.unlock();
+    wake(token);
+    return status;
+  }
+  boxed_value box(ch.ops);
+  void* slot = box.slot_for(out);
+  switch (wait_for_partner(ch, ch.receivers, slot, until)) {
+    case wake_reason::signalled: box.move(out, slot); return channel_status::ok;
+    case wake_reason::closed: return channel_status::closed;
+    default: return channel_status::timeout;
+  }
+}
+
+void channel_close(channel_core& ch) {
+  ch.lock.lock();
+  if (ch.closed) {
+    ch.lock.unlock();
+    throw channel_closed("cospace::channel::close: the channel is already closed");
+  }
+  ch.closed = true;
+  for (;;) {  // claim in batches; nobody can join the lists any more
+    wake_token tokens[64];
+    std::size_t n = 0;
+    while (n < std::size(tokens)) {
+      wait_node* x = claim_first(ch.receivers, wake_reason::closed, tokens[n]);
+      if (x == nullptr) x = claim_first(ch.senders, wake_reason::closed, tokens[n]);
+      if (x == nullptr) break;
+      x->w->chosen = x;
+      ++n;
+    }
+    const bool more = ch.receivers.head != nullptr || ch.senders.head != nullptr;
+    ch.lock.unlock();
+    for (std::size_t i = 0; i < n; ++i) wake(tokens[i]);
+    if (!more) return;
+    ch.lock.lock();
+  }
+}
+
+bool channel_is_closed(channel_core& ch) noexcept {
+  ch.lock.lock();
+  const bool closed = ch.closed;
+  ch.lock.unlock();
+  return closed;
+}
+
+std::size_t channel_size(channel_core& ch) noexcept {
+  ch.lock.lock();
+  const std::size_t n = ch.count();
+  ch.lock.unlock();
+  return n;
+}
+
+std::size_t channel_capacity(const channel_core& ch) noexcept { return ch.capacity(); }
+
+// ---------------------------------------------------------------------------
+// select
+
+namespace {
+
+[[gnu::tls_model("initial-exec")]] thread_local std::uint32_t t_select_rng = 0;
+
+std::uint32_t next_random() noexcept {
+  std::uint32_t x = t_select_rng;
+  if (x == 0) x = static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(&x)) | 1u;
+  x ^= x << 13;
+  x ^= x >> 17;
+  x ^= x << 5;
+  t_select_rng = x;
+  return x;
+}
+
+// The distinct channels of a select, locked in address order.
+class channel_set {
+ public:
+  channel_set(const select_case* cases, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) all_.push_back(cases[i].ch);
+    std::sort(all_.begin(), all_.end());
+    all_.erase(std::unique(all_.begin(), all_.end()), all_.end());
+  }
+  void lock() noexcept {
+    for (channel_core* c : all_) c->lock.lock();
+  }
+  void unlock() noexcept {
+    for (auto it = all_.rbegin(); it != all_.rend(); ++it) (*it)->lock.unlock();
+  }
+
+ private:
+  std::vector<channel_core*> all_;
+};
+
+}  // namespace
+
+std::size_t select(select_case* cases, std::size_t n, clock::time_point until) {
+  if (n == 0) throw scheduler_error("cospace::select: no cases");
+  for (std::size_t i = 0; i < n; ++i) {
+    if (cases[i].ch == nullptr) throw scheduler_error("cospace::select: a case has no channel");
+    cases[i].delivered = false;
+  }
+  // A random order each time: among ready cases, each is as likely to win.
+  std::vector<std::size_t> order(n);
+  for (std::size_t i = 0; i < n; ++i) order[i] = i;
+  for (std::size_t i = n; i > 1; --i) std::swap(order[i - 1], order[next_random() % i]);
+
+  channel_set locks(cases, n);
+  wake_token token;
+  locks.lock();
+  for (std::size_t i : order) {
+    select_case& c = cases[i];
+    if (c.send && c.ch->closed) {
+      locks.unlock();
+      throw channel_closed("cospace::select: a send case's channel is closed");
+    }
+    const channel_status status = c.send ? send_now(*c.ch, c.slot, token) : recv_now(*c.ch, c.slot, token);
+    if (status == channel_status::timeout) continue;
+    locks.unlock();
+    wake(token);
+    c.delivered = status == channel_status::ok;
+    return i;
+  }
+  if (until == no_wait) {
+    locks.unlock();
+    return select_timed_out;
+  }
+  if (on_shared_stack()) {
+    locks.unlock();
+    throw scheduler_error("cospace::select: waiting in select from a sliced fiber is not supported yet "
+                          "(its cases live on a stack that is not there while it waits)");
+  }
+  waiter w;
+  w.task = current_task();
+  std::vector<wait_node> nodes(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    nodes[i].w = &w;
+    nodes[i].slot = cases[i].slot;
+    nodes[i].index = static_cast<std::uint32_t>(i);
+    push_back(cases[i].send ? cases[i].ch->senders : cases[i].ch->receivers, nodes[i]);
+  }
+  locks.unlock();
+  struct unlink {
+    channel_set& locks;
+    select_case* cases;
+    std::vector<wait_node>& nodes;
+    ~unlink() {
+      locks.lock();
+      for (std::size_t i = 0; i < nodes.size(); ++i)
+        erase(cases[i].send ? cases[i].ch->senders : cases[i].ch->receivers, nodes[i]);
+      locks.unlock();
+    }
+  } guard{locks, cases, nodes};
+  const wake_reason reason = park(w, until);
+  if (reason == wake_reason::timeout) return select_timed_out;
+  const auto* chosen = static_cast<const wait_node*>(w.chosen);
+  const std::size_t i = chosen->index;
+  if (reason == wake_reason::closed && cases[i].send)
+    throw channel_closed("cospace::select: a send case's channel was closed while it waited");
+  cases[i].delivered = reason == wake_reason::signalled;
+  return i;
+}
+
+}  // namespace cospace::detail

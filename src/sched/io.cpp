@@ -1,0 +1,586 @@
+// Fiber-blocking sockets on one process-wide epoll instance.
+//
+// Each socket that ever had to wait owns a *slot*: its wait lists (one
+// reader, one writer) and two readiness counters. Sockets are registered
+// edge-triggered for input and output at once, so the poller reports each
+// transition to ready exactly once; the counters make that safe:
+//
+//   fiber                                   poller (an idle worker)
+//   seen = read_seq                         event EPOLLIN for slot s:
+//   read() -> EAGAIN                          lock s; ++read_seq;
+//   lock s                                    take and claim the reader;
+//   read_seq != seen ? unlock, retry          unlock s; wake it
+//   else publish waiter; unlock; park
+//
+// An edge between the EAGAIN and the check bumps the counter, so the fiber
+// retries instead of sleeping through it. The epoll data names a slot by
+// index and generation, and slots are never freed (only reused), so an event
+// for a socket closed meanwhile finds a newer generation and is dropped.
+#include <cospace/io.hpp>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+#include <new>
+#include <vector>
+
+#include "poller.hpp"
+#include "scheduler_impl.hpp"
+
+namespace cospace::detail {
+namespace {
+
+struct io_slot {
+  spinlock lock;
+  std::uint32_t generation = 0;  // bumped at every close
+  bool registered = false;       // added to epoll
+  std::atomic<std::uint32_t> read_seq{0};
+  std::atomic<std::uint32_t> write_seq{0};
+  waiter* reader = nullptr;
+  waiter* writer = nullptr;
+  std::uint32_t next_free = 0;
+};
+
+constexpr std::uint32_t chunk_bits = 10;
+constexpr std::uint32_t chunk_size = 1u << chunk_bits;
+constexpr std::uint32_t max_chunks = 1u << 14;  // 16 M sockets
+constexpr std::uint64_t interrupt_tag = ~std::uint64_t{0};
+
+class poller {
+ public:
+  poller() {
+    epoll_ = epoll_create1(EPOLL_CLOEXEC);
+    interrupt_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (epoll_ < 0 || interrupt_ < 0) return;
+    epoll_event ev{};
+    ev.events = EPOLLIN;  // level-triggered: an interrupt before the wait is not lost
+    ev.data.u64 = interrupt_tag;
+    if (epoll_ctl(epoll_, EPOLL_CTL_ADD, interrupt_, &ev) == 0) ok_ = true;
+  }
+
+  bool ok() const noexcept { return ok_; }
+  int epoll_fd() const noexcept { return epoll_; }
+  int interrupt_fd() const noexcept { return interrupt_; }
+  std::atomic<bool> busy{false};
+  std::atomic<bool> interrupt_pending{false};
+
+  // Slot 0 is never handed out: a socket's slot_ == 0 means none.
+  std::uint32_t acquire_slot() {
+    std::lock_guard<std::mutex> guard(table_lock_);
+    if (free_ != 0) {
+      const std::uint32_t index = free_;
+      free_ = slot(index).next_free;
+      return index;
+    }
+    if (next_ % chunk_size == 0) {
+      const std::uint32_t chunk = next_ >> chunk_bits;
+      if (chunk >= max_chunks) throw std::system_error(EMFILE, std::system_category(), "cospace::io: too many sockets");
+      chunks_[chunk].store(new io_slot[chunk_size], std::memory_order_release);
+    }
+    if (next_ == 0) ++next_;
+    return next_++;
+  }
+  void release_slot(std::uint32_t index) noexcept {
+    std::lock_guard<std::mutex> guard(table_lock_);
+    slot(index).next_free = free_;
+    free_ = index;
+  }
+  io_slot& slot(std::uint32_t index) const noexcept {
+    return chunks_[index >> chunk_bits].load(std::memory_order_acquire)[index & (chunk_size - 1)];
+  }
+
+ private:
+  int epoll_ = -1;
+  int interrupt_ = -1;
+  bool ok_ = false;
+  std::mutex table_lock_;
+  std::uint32_t free_ = 0;
+  std::uint32_t next_ = 0;
+  std::array<std::atomic<io_slot*>, max_chunks> chunks_{};
+};
+
+std::atomic<poller*> g_poller{nullptr};
+
+poller& the_poller() {
+  static poller* made = [] {
+    auto* p = new poller();  // never destroyed: sockets may outlive static destructors
+    if (!p->ok()) throw std::system_error(errno, std::system_category(), "cospace::io: epoll_create1/eventfd");
+    g_poller.store(p, std::memory_order_release);
+    return p;
+  }();
+  return *made;
+}
+
+}  // namespace
+
+bool poller_in_use() noexcept { return g_poller.load(std::memory_order_acquire) != nullptr; }
+
+bool poller_try_acquire() noexcept {
+  poller* p = g_poller.load(std::memory_order_acquire);
+  return p != nullptr && !p->busy.load(std::memory_order_relaxed) && !p->busy.exchange(true, std::memory_order_acquire);
+}
+
+void poller_release() noexcept { g_poller.load(std::memory_order_relaxed)->busy.store(false, std::memory_order_release); }
+
+void poller_interrupt() noexcept {
+  poller* p = g_poller.load(std::memory_order_acquire);
+  if (p == nullptr || p->interrupt_pending.exchange(true, std::memory_order_acq_rel)) return;
+  const std::uint64_t one = 1;
+  [[maybe_unused]] const ssize_t n = ::write(p->interrupt_fd(), &one, sizeof one);
+}
+
+void poller_wait(clock::time_point deadline) noexcept {
+  poller& p = *g_poller.load(std::memory_order_acquire);
+  timespec timeout{};
+  const timespec* wait = &timeout;
+  if (deadline == no_deadline) {
+    wait = nullptr;
+  } else if (const auto now = clock::now(); deadline > now) {
+    const auto left = deadline - now;
+    {
+      const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+      timeout.tv_sec = static_cast<time_t>(ns / 1'000'000'000);
+      timeout.tv_nsec = static_cast<long>(ns % 1'000'000'000);
+    }
+  }
+  epoll_event events[256];
+  int n = epoll_pwait2(p.epoll_fd(), events, 256, wait, nullptr);
+  if (n < 0 && errno == ENOSYS) {  // before Linux 5.11: millisecond resolution, rounded up
+    const int ms = wait == nullptr ? -1 : static_cast<int>(timeout.tv_sec * 1000 + (timeout.tv_nsec + 999'999) / 1'000'000);
+    n = epoll_wait(p.epoll_fd(), events, 256, ms);
+  }
+  for (int i = 0; i < n; ++i) {
+    const std::uint64_t tag = events[i].data.u64;
+    if (tag == interrupt_tag) {
+      // Drain, then allow the next write. An interrupt raised in between
+      // skips its write, which is harmless: this poller is awake and looks
+      // at its queues and the scheduler's stage before it sleeps again.
+      // (Clearing first would let a write land before the read: the read
+      // would consume it and leave the flag set with nothing to read, and
+      // every later interrupt would be skipped.)
+      std::uint64_t count;
+      [[maybe_unused]] const ssize_t r = ::read(p.interrupt_fd(), &count, sizeof count);
+      p.interrupt_pending.store(false, std::memory_order_seq_cst);
+      continue;
+    }
+    io_slot& s = p.slot(static_cast<std::uint32_t>(tag));
+    const std::uint32_t what = events[i].events;
+    wake_token reader, writer;
+    s.lock.lock();
+    if (s.generation == static_cast<std::uint32_t>(tag >> 32)) {
+      if (what & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+        s.read_seq.fetch_add(1, std::memory_order_release);
+        if (s.reader != nullptr) claim(*std::exchange(s.reader, nullptr), wake_reason::signalled, reader);
+      }
+      if (what & (EPOLLOUT | EPOLLHUP | EPOLLERR)) {
+        s.write_seq.fetch_add(1, std::memory_order_release);
+        if (s.writer != nullptr) claim(*std::exchange(s.writer, nullptr), wake_reason::signalled, writer);
+      }
+    }
+    s.lock.unlock();
+    wake(reader);
+    wake(writer);
+  }
+}
+
+}  // namespace cospace::detail
+
+namespace cospace::io {
+
+using detail::io_slot;
+using detail::wake_reason;
+using detail::waiter;
+
+std::string describe_error(const char* what, int error_number) {
+  const char* name = strerrorname_np(error_number);
+  std::string text = what;
+  text += ": ";
+  text += name != nullptr ? name : ("errno " + std::to_string(error_number)).c_str();
+  text += " (";
+  text += std::strerror(error_number);
+  text += ")";
+  return text;
+}
+
+namespace {
+
+enum class direction { read, write };
+
+std::error_code errno_code(int e) noexcept { return {e, std::system_category()}; }
+
+[[noreturn]] void throw_error(const char* what, const std::error_code& error) {
+  throw std::system_error(error, describe_error(what, error.value()));
+}
+
+int set_nonblocking(int fd) noexcept {
+  const int flags = fcntl(fd, F_GETFL);
+  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) return errno;
+  return 0;
+}
+
+// Waits until `fd` may be ready in `dir` (the caller retries its call), the
+// deadline passes (ETIMEDOUT) or the socket is closed (ECANCELED).
+std::error_code wait_ready(int fd, std::uint32_t& slot_index, direction dir, std::uint32_t seen,
+                           deadline until) {
+  if (detail::current_task() == nullptr) {  // a thread: poll()
+    pollfd p{fd, static_cast<short>(dir == direction::read ? POLLIN : POLLOUT), 0};
+    int ms = -1;
+    if (until != no_deadline) {
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(until - clock::now()).count();
+      if (left <= 0) return errno_code(ETIMEDOUT);
+      ms = left > 1'000'000'000 ? 1'000'000'000 : static_cast<int>(left);
+    }
+    const int n = ::poll(&p, 1, ms);
+    if (n < 0) return errno == EINTR ? std::error_code{} : errno_code(errno);
+    if (n == 0) return errno_code(ETIMEDOUT);
+    return {};
+  }
+  detail::poller* made = nullptr;
+  try {
+    made = &detail::the_poller();
+  } catch (const std::system_error& e) {
+    return e.code();
+  }
+  detail::poller& pl = *made;
+  if (slot_index == 0) {
+    try {
+      slot_index = pl.acquire_slot();
+    } catch (const std::system_error& e) {
+      return e.code();
+    }
+  }
+  io_slot& s = pl.slot(slot_index);
+  detail::wait_storage<waiter> storage;
+  waiter& w = storage.get();
+  w.task = detail::current_task();
+  waiter** place = dir == direction::read ? &s.reader : &s.writer;
+  std::atomic<std::uint32_t>& seq = dir == direction::read ? s.read_seq : s.write_seq;
+  s.lock.lock();
+  if (!s.registered) {
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    ev.data.u64 = (std::uint64_t{s.generation} << 32) | slot_index;
+    if (epoll_ctl(pl.epoll_fd(), EPOLL_CTL_ADD, fd, &ev) != 0) {
+      const int e = errno;
+      s.lock.unlock();
+      return errno_code(e);
+    }
+    s.registered = true;
+  }
+  if (seq.load(std::memory_order_acquire) != seen) {
+    s.lock.unlock();
+    return {};
+  }
+  if (*place != nullptr) {
+    s.lock.unlock();
+    return errno_code(EBUSY);
+  }
+  *place = &w;
+  s.lock.unlock();
+  struct unlink {  // after a timeout, and when shutdown unwinds the fiber
+    io_slot& s;
+    waiter** place;
+    waiter& w;
+    ~unlink() {
+      s.lock.lock();
+      if (*place == &w) *place = nullptr;
+      s.lock.unlock();
+    }
+  } guard{s, place, w};
+  switch (detail::park(w, until)) {
+    case wake_reason::timeout: return errno_code(ETIMEDOUT);
+    case wake_reason::closed: return errno_code(ECANCELED);
+    default: return {};
+  }
+}
+
+std::uint32_t current_seq(std::uint32_t slot_index, direction dir) noexcept {
+  if (slot_index == 0) return 0;
+  io_slot& s = detail::the_poller().slot(slot_index);
+  return (dir == direction::read ? s.read_seq : s.write_seq).load(std::memory_order_acquire);
+}
+
+// Runs `call` (a non-blocking system call returning -1 and errno on failure)
+// until it does not fail with EAGAIN, waiting for readiness in between.
+template <class Call>
+ssize_t retry(int fd, std::uint32_t& slot_index, direction dir, deadline until, std::error_code& error, Call call) {
+  error.clear();
+  if (fd < 0) {
+    error = errno_code(EBADF);
+    return -1;
+  }
+  for (;;) {
+    const std::uint32_t seen = current_seq(slot_index, dir);
+    const ssize_t n = call();
+    if (n >= 0) return n;
+    const int e = errno;
+    if (e == EINTR) continue;
+    if (e != EAGAIN && e != EWOULDBLOCK && e != EINPROGRESS) {
+      error = errno_code(e);
+      return -1;
+    }
+    if (until != no_deadline && clock::now() >= until) {
+      error = errno_code(ETIMEDOUT);
+      return -1;
+    }
+    error = wait_ready(fd, slot_index, dir, seen, until);
+    if (error) return -1;
+    if (e == EINPROGRESS) return 0;  // connect: the caller reads SO_ERROR
+  }
+}
+
+}  // namespace
+
+// --- address ---------------------------------------------------------------
+
+address::address() noexcept : storage_{}, size_(0) {}
+
+address address::parse(std::string_view text) {
+  address a;
+  const std::string s(text);
+  std::string host;
+  std::string port;
+  if (!s.empty() && s.front() == '[') {
+    const auto close = s.find(']');
+    if (close != std::string::npos && close + 1 < s.size() && s[close + 1] == ':') {
+      host = s.substr(1, close - 1);
+      port = s.substr(close + 2);
+    }
+  } else if (const auto colon = s.rfind(':'); colon != std::string::npos) {
+    host = s.substr(0, colon);
+    port = s.substr(colon + 1);
+  }
+  char* end = nullptr;
+  const unsigned long number = port.empty() ? 70000 : std::strtoul(port.c_str(), &end, 10);
+  if (host.empty() || number > 65535 || (end != nullptr && *end != '\0')) {
+    throw std::system_error(EINVAL, std::system_category(),
+                            "cospace::io::address::parse: '" + s + "' is not host:port with a numeric host");
+  }
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&a.storage_);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&a.storage_);
+  if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(static_cast<std::uint16_t>(number));
+    a.size_ = sizeof(sockaddr_in);
+  } else if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(static_cast<std::uint16_t>(number));
+    a.size_ = sizeof(sockaddr_in6);
+  } else {
+    throw std::system_error(EINVAL, std::system_category(),
+                            "cospace::io::address::parse: '" + host + "' is not a numeric IPv4 or IPv6 address");
+  }
+  return a;
+}
+
+address address::loopback(std::uint16_t port) { return parse("127.0.0.1:" + std::to_string(port)); }
+address address::any(std::uint16_t port) { return parse("0.0.0.0:" + std::to_string(port)); }
+
+int address::family() const noexcept { return storage_.ss_family; }
+
+std::uint16_t address::port() const noexcept {
+  if (storage_.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&storage_)->sin_port);
+  if (storage_.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_port);
+  return 0;
+}
+
+std::string address::to_string() const {
+  char text[INET6_ADDRSTRLEN] = "?";
+  std::string out;
+  if (storage_.ss_family == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr, text, sizeof text);
+    out.append(text);
+  } else if (storage_.ss_family == AF_INET6) {
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr, text, sizeof text);
+    out.append(1, '[').append(text).append(1, ']');
+  } else {
+    return "(no address)";
+  }
+  out.append(1, ':').append(std::to_string(port()));
+  return out;
+}
+
+// --- socket ----------------------------------------------------------------
+
+socket::socket(int fd) : fd_(fd) {
+  if (fd < 0) throw_error("cospace::io::socket", errno_code(EBADF));
+  if (const int e = set_nonblocking(fd)) {
+    fd_ = -1;
+    throw_error("cospace::io::socket: fcntl(O_NONBLOCK)", errno_code(e));
+  }
+}
+
+socket::socket(socket&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)), slot_(std::exchange(other.slot_, 0)) {}
+
+socket& socket::operator=(socket&& other) noexcept {
+  if (this != &other) {
+    close();
+    fd_ = std::exchange(other.fd_, -1);
+    slot_ = std::exchange(other.slot_, 0);
+  }
+  return *this;
+}
+
+socket::~socket() { close(); }
+
+void socket::close() noexcept {
+  if (slot_ != 0) {
+    detail::poller& p = detail::the_poller();
+    io_slot& s = p.slot(slot_);
+    detail::wake_token reader, writer;
+    s.lock.lock();
+    if (s.registered) epoll_ctl(p.epoll_fd(), EPOLL_CTL_DEL, fd_, nullptr);
+    s.registered = false;
+    ++s.generation;
+    if (s.reader != nullptr) claim(*std::exchange(s.reader, nullptr), wake_reason::closed, reader);
+    if (s.writer != nullptr) claim(*std::exchange(s.writer, nullptr), wake_reason::closed, writer);
+    s.lock.unlock();
+    detail::wake(reader);
+    detail::wake(writer);
+    p.release_slot(std::exchange(slot_, 0));
+  }
+  if (fd_ >= 0) ::close(std::exchange(fd_, -1));
+}
+
+std::size_t socket::read_some(void* buffer, std::size_t size, std::error_code& error, deadline until) {
+  const int fd = fd_;
+  const ssize_t n = retry(fd, slot_, direction::read, until, error, [&] { return ::read(fd, buffer, size); });
+  return n < 0 ? 0 : static_cast<std::size_t>(n);
+}
+
+std::size_t socket::read_some(void* buffer, std::size_t size, deadline until) {
+  std::error_code error;
+  const std::size_t n = read_some(buffer, size, error, until);
+  if (error) throw_error("cospace::io::socket::read_some", error);
+  return n;
+}
+
+std::size_t socket::write_all(const void* data, std::size_t size, std::error_code& error, deadline until) {
+  const int fd = fd_;
+  const char* bytes = static_cast<const char*>(data);
+  std::size_t done = 0;
+  error.clear();
+  while (done < size) {
+    const ssize_t n = retry(fd, slot_, direction::write, until, error,
+                            [&] { return ::send(fd, bytes + done, size - done, MSG_NOSIGNAL); });
+    if (n < 0) break;
+    done += static_cast<std::size_t>(n);
+  }
+  if (size == 0 && fd < 0) error = errno_code(EBADF);
+  return done;
+}
+
+std::size_t socket::write_all(const void* data, std::size_t size, deadline until) {
+  std::error_code error;
+  const std::size_t n = write_all(data, size, error, until);
+  if (error) throw_error("cospace::io::socket::write_all", error);
+  return n;
+}
+
+void socket::shutdown_write() {
+  if (fd_ < 0) throw_error("cospace::io::socket::shutdown_write", errno_code(EBADF));
+  if (::shutdown(fd_, SHUT_WR) != 0) throw_error("cospace::io::socket::shutdown_write", errno_code(errno));
+}
+
+namespace {
+address query_address(int fd, bool peer, const char* what) {
+  address a;
+  socklen_t size = sizeof(sockaddr_storage);
+  if (fd < 0) throw_error(what, errno_code(EBADF));
+  if ((peer ? getpeername(fd, a.data(), &size) : getsockname(fd, a.data(), &size)) != 0)
+    throw_error(what, errno_code(errno));
+  a.resize(size);
+  return a;
+}
+}  // namespace
+
+address socket::local_address() const { return query_address(fd_, false, "cospace::io::socket::local_address"); }
+address socket::peer_address() const { return query_address(fd_, true, "cospace::io::socket::peer_address"); }
+
+socket socket::connect(const address& to, std::error_code& error, deadline until) {
+  error.clear();
+  const int fd = ::socket(to.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    error = errno_code(errno);
+    return {};
+  }
+  socket s;
+  s.fd_ = fd;
+  bool first = true;
+  const ssize_t n = retry(fd, s.slot_, direction::write, until, error, [&]() -> ssize_t {
+    if (!first) {
+      errno = EINPROGRESS;  // already under way: only its outcome is left to read
+      return -1;
+    }
+    first = false;
+    return ::connect(fd, to.data(), to.size());
+  });
+  if (n < 0) return {};
+  int result = 0;
+  socklen_t size = sizeof result;
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &result, &size) != 0) result = errno;
+  if (result != 0) {
+    error = errno_code(result);
+    return {};
+  }
+  const int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return s;
+}
+
+socket socket::connect(const address& to, deadline until) {
+  std::error_code error;
+  socket s = connect(to, error, until);
+  if (error) throw_error("cospace::io::socket::connect", error);
+  return s;
+}
+
+// --- listener --------------------------------------------------------------
+
+listener listener::bind(const address& at, int backlog, bool reuse_port) {
+  const int fd = ::socket(at.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw_error("cospace::io::listener::bind: socket", errno_code(errno));
+  listener l;
+  l.socket_.fd_ = fd;
+  const int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+    throw_error("cospace::io::listener::bind: SO_REUSEPORT", errno_code(errno));
+  if (::bind(fd, at.data(), at.size()) != 0)
+    throw std::system_error(errno_code(errno), describe_error(("cospace::io::listener::bind " + at.to_string()).c_str(), errno));
+  if (::listen(fd, backlog) != 0) throw_error("cospace::io::listener::bind: listen", errno_code(errno));
+  return l;
+}
+
+socket listener::accept(std::error_code& error, deadline until) {
+  const int lfd = socket_.fd_;
+  const ssize_t fd = retry(lfd, socket_.slot_, direction::read, until, error, [&]() -> ssize_t {
+    return ::accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  });
+  if (fd < 0) return {};
+  socket s;
+  s.fd_ = static_cast<int>(fd);
+  const int one = 1;
+  setsockopt(s.fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return s;
+}
+
+socket listener::accept(deadline until) {
+  std::error_code error;
+  socket s = accept(error, until);
+  if (error) throw_error("cospace::io::listener::accept", error);
+  return s;
+}
+
+}  // namespace cospace::io

@@ -1,0 +1,670 @@
+// The scheduler: workers, run queues, parking, timers, shutdown.
+//
+// A worker's loop:
+//
+//   +--> pop a task (own queues, oldest first; every 61st round: timers and
+//   |    the poller first, so neither starves behind a busy queue)
+//   |      none: timers, poller (no wait), steal, spin a little, then sleep
+//   |      (futex, or epoll_wait when it takes the poller role) until woken
+//   |      or until its earliest timer
+//   |    resume the task's fiber; when it switches back:
+//   |      done     -> wake its joiner, release its stack
+//   |      parking  -> commit the park (or requeue it if already woken)
+//   |      yielded  -> back to the end of its queue
+//   +----'
+//
+// Parking, the race it closes: a fiber that waits first publishes a waiter
+// (under the lock of what it waits for), then switches to its worker. A
+// waker on another thread may claim the waiter and unpark the task before
+// that switch is complete, while the fiber still runs on its stack. So the
+// task's park state moves running -> parking (the fiber, before switching)
+// -> parked (the worker, after the switch, by compare-and-swap); unpark
+// exchanges in `notified` and queues the task only if it saw `parked`. If it
+// saw `parking`, the worker's compare-and-swap fails and the worker requeues
+// the task itself; if it saw `running`, park() finds `notified` and does not
+// switch at all. Either way the task is queued exactly once, and never while
+// its fiber is still on a stack.
+#include <cospace/scheduler.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <new>
+#include <string>
+#include <thread>
+
+#include "context/backend.hpp"
+#include "poller.hpp"
+#include "scheduler_impl.hpp"
+
+namespace cospace::detail {
+namespace {
+
+[[gnu::tls_model("initial-exec")]] thread_local worker* t_worker = nullptr;
+[[gnu::tls_model("initial-exec")]] thread_local task_record* t_task = nullptr;
+
+[[noreturn]] void die(const std::string& message) noexcept {
+  std::fprintf(stderr, "cospace: %s\n", message.c_str());
+  std::fflush(stderr);
+  std::abort();
+}
+
+std::string describe(const task_record* t) {
+  std::string text = "fiber";
+  if (!t->name.empty()) text.append(" '").append(t->name).append("'");
+  return text.append(" (task ").append(std::to_string(t->id)).append(")");
+}
+
+std::atomic<std::uint64_t> g_next_task_id{1};
+
+// Serialises the scheduler's fiber creations and ends: acquire_fiber_stack
+// (src/fiber/fiber_stack.cpp) reads the new region's bounds after the space
+// has released its lock, while another thread carving or releasing a
+// neighbour may write them. Held only around making a fiber and releasing
+// a finished one (never around user code).
+spinlock g_stack_lock;
+
+std::size_t body_offset(std::size_t alignment) noexcept {
+  return (sizeof(task_record) + alignment - 1) / alignment * alignment;
+}
+
+// Runs in the task's fiber: the body, its result and its exception.
+void run_body(task_record* t) {
+  try {
+    t->ops->run(t->body());
+  } catch (const forced_unwind&) {
+    t->cancelled = true;
+    throw;
+  } catch (...) {
+    t->error = std::current_exception();
+  }
+}
+
+// Marks a task finished and wakes its joiner.
+void complete(task_record* t) noexcept {
+  wake_token token;
+  t->lock.lock();
+  t->finished = true;
+  if (waiter* const joiner = std::exchange(t->joiner, nullptr)) claim(*joiner, wake_reason::signalled, token);
+  t->lock.unlock();
+  wake(token);
+}
+
+// A task that never started and never will: its callable is dropped.
+void discard(task_record* t) noexcept {
+  t->fiber.reset();
+  t->ops->discard(t->body());
+  t->cancelled = true;
+  complete(t);
+  release_task(t);
+}
+
+}  // namespace
+
+void* task_record::body() noexcept {
+  return reinterpret_cast<char*>(this) + body_offset(ops->alignment);
+}
+
+worker* current_worker() noexcept { return t_worker; }
+task_record* current_task() noexcept { return t_task; }
+
+// ---------------------------------------------------------------------------
+// Waiting
+
+bool on_shared_stack() noexcept {
+  const task_record* t = current_task();
+  return t != nullptr && t->sliced;
+}
+
+void wake(const wake_token& token) noexcept {
+  if (token.task != nullptr) {
+    unpark(token.task);
+  } else if (token.word != nullptr) {
+    token.word->store(1, std::memory_order_release);
+    futex_wake(*token.word, 1);  // may reach a waiter that has returned: a harmless spurious wake
+  }
+}
+
+wake_reason park(waiter& w, clock::time_point deadline) {
+  task_record* const t = w.task;
+  if (t == nullptr) {  // a thread: sleep on the futex
+    while (w.woken.load(std::memory_order_acquire) == 0) {
+      if (deadline != no_deadline && clock::now() >= deadline) {
+        if (w.try_claim()) return w.reason = wake_reason::timeout;
+        deadline = no_deadline;  // claimed: the claimer is about to wake us
+      }
+      futex_wait(w.woken, 0, deadline);
+    }
+    return w.reason;
+  }
+  if (t->unwinding) {
+    die(describe(t) + " blocked while shutdown was unwinding it; destructors run at shutdown must "
+                      "not wait for other fibers");
+  }
+  if (this_fiber::id() != t->fiber.id()) {
+    throw scheduler_error("cospace: a blocking call in a fiber the scheduler does not run (a plain "
+                          "cospace::fiber resumed by a scheduled one) would block its worker; spawn it instead");
+  }
+  if (deadline != no_deadline) {
+    if (deadline <= clock::now()) {
+      if (w.try_claim()) return w.reason = wake_reason::timeout;
+    } else {
+      current_worker()->add_timer(w, deadline);
+    }
+  }
+  struct disarm {  // also when shutdown unwinds the fiber from its park
+    waiter& w;
+    ~disarm() {
+      if (w.timer_owner != nullptr) worker::cancel_timer(w);
+    }
+  } timer_guard{w};
+  park_state expected = park_state::running;
+  if (t->park.compare_exchange_strong(expected, park_state::parking, std::memory_order_acq_rel)) {
+    t->parking = true;
+    this_fiber::yield();  // to the worker loop, which commits the park
+  }
+  // Woken: `notified` (before or after the switch).
+  t->park.store(park_state::running, std::memory_order_relaxed);
+  return w.reason;
+}
+
+void unpark(task_record* t) noexcept {
+  if (t->park.exchange(park_state::notified, std::memory_order_acq_rel) == park_state::parked)
+    t->sched->schedule(t);
+}
+
+void sleep_until(clock::time_point deadline) {
+  if (current_task() == nullptr) {
+    std::this_thread::sleep_until(deadline);
+    return;
+  }
+  wait_storage<waiter> storage;
+  waiter& w = storage.get();
+  w.task = current_task();
+  park(w, deadline);
+}
+
+// ---------------------------------------------------------------------------
+// Timers
+
+void worker::add_timer(waiter& w, clock::time_point deadline) {
+  timer_lock.lock();
+  try {
+    w.timer = timers.emplace(deadline, &w);
+  } catch (...) {
+    timer_lock.unlock();
+    throw;
+  }
+  w.timer_owner = this;
+  timer_count.fetch_add(1, std::memory_order_relaxed);
+  timer_lock.unlock();
+}
+
+void worker::cancel_timer(waiter& w) noexcept {
+  worker* const owner = w.timer_owner;
+  owner->timer_lock.lock();
+  if (w.timer_owner != nullptr) {  // still armed: the timer did not fire
+    owner->timers.erase(w.timer);
+    owner->timer_count.fetch_sub(1, std::memory_order_relaxed);
+    w.timer_owner = nullptr;
+  }
+  owner->timer_lock.unlock();
+}
+
+// Claims the waiters whose time has come (under the timer lock, so that none
+// of them can leave meanwhile) and wakes them. True if any was woken.
+bool worker::fire_timers() noexcept {
+  if (timer_count.load(std::memory_order_relaxed) == 0) return false;
+  const auto now = clock::now();
+  wake_token due[32];
+  std::size_t n = 0;
+  timer_lock.lock();
+  while (n < std::size(due) && !timers.empty() && timers.begin()->first <= now) {
+    waiter* const w = timers.begin()->second;
+    timers.erase(timers.begin());
+    timer_count.fetch_sub(1, std::memory_order_relaxed);
+    w->timer_owner = nullptr;
+    if (claim(*w, wake_reason::timeout, due[n])) ++n;
+  }
+  timer_lock.unlock();
+  for (std::size_t i = 0; i < n; ++i) detail::wake(due[i]);
+  return n > 0;
+}
+
+clock::time_point worker::next_deadline() noexcept {
+  if (timer_count.load(std::memory_order_relaxed) == 0) return no_deadline;
+  timer_lock.lock();
+  const auto deadline = timers.empty() ? no_deadline : timers.begin()->first;
+  timer_lock.unlock();
+  return deadline;
+}
+
+// ---------------------------------------------------------------------------
+// Run queues
+
+void worker::push(task_record* t, bool to_stealable) noexcept {
+  lock.lock();
+  t->stamp = next_stamp++;
+  (to_stealable ? stealable : pinned).push(t);
+  lock.unlock();
+  if (t_worker != this) wake();
+}
+
+void worker::wake() noexcept {
+  // seq_cst pairs with idle_sleep(): it publishes `sleeping`, then looks at
+  // its queues; we published the task, then look at `sleeping`.
+  const sleep_mode mode = sleeping.load(std::memory_order_seq_cst);
+  if (mode == sleep_mode::awake) return;
+  wake_word.fetch_add(1, std::memory_order_seq_cst);
+  if (mode == sleep_mode::futex) futex_wake(wake_word, 1);
+  else poller_interrupt();
+}
+
+task_record* worker::pop_local() noexcept {
+  if (pinned.size_hint() == 0 && stealable.size_hint() == 0) return nullptr;
+  lock.lock();
+  // The older of the two heads goes first: one FIFO order over both queues.
+  task_record* p = pinned.front();
+  task_record* s = stealable.front();
+  task_record* t = nullptr;
+  if (p != nullptr && (s == nullptr || p->stamp < s->stamp)) t = pinned.pop();
+  else if (s != nullptr) t = stealable.pop();
+  lock.unlock();
+  return t;
+}
+
+task_record* worker::steal() noexcept {
+  const auto& all = sched->workers;
+  const std::size_t n = all.size();
+  if (n < 2) return nullptr;
+  rng ^= rng << 13;
+  rng ^= rng >> 17;
+  rng ^= rng << 5;
+  const std::size_t start = rng % n;
+  for (std::size_t i = 0; i < n; ++i) {
+    worker* victim = all[(start + i) % n].get();
+    if (victim == this || victim->stealable.size_hint() == 0) continue;
+    if (!victim->lock.try_lock()) continue;
+    // Take half (at least one): run the first, queue the rest here.
+    std::size_t take = (victim->stealable.size_hint() + 1) / 2;
+    task_record* first = victim->stealable.pop();
+    task_record* batch[64];
+    std::size_t more = 0;
+    while (first != nullptr && --take > 0 && more < std::size(batch)) {
+      task_record* t = victim->stealable.pop();
+      if (t == nullptr) break;
+      batch[more++] = t;
+    }
+    victim->lock.unlock();
+    if (first == nullptr) continue;
+    if (more > 0) {
+      lock.lock();
+      for (std::size_t k = 0; k < more; ++k) {
+        batch[k]->stamp = next_stamp++;
+        stealable.push(batch[k]);
+      }
+      lock.unlock();
+    }
+    return first;
+  }
+  return nullptr;
+}
+
+task_record* worker::next_task(unsigned tick) noexcept {
+  if (tick % 61 == 0) {
+    fire_timers();
+    if (poller_in_use() && poller_try_acquire()) {
+      poller_wait(clock::time_point::min());
+      poller_release();
+    }
+  }
+  return pop_local();
+}
+
+void worker::idle_sleep() noexcept {
+  const clock::time_point deadline = next_deadline();
+  const std::uint32_t seen = wake_word.load(std::memory_order_seq_cst);
+  const bool polls = poller_in_use() && poller_try_acquire();
+  sleeping.store(polls ? sleep_mode::poller : sleep_mode::futex, std::memory_order_seq_cst);
+  const bool work = pinned.size_seq_cst() != 0 || stealable.size_seq_cst() != 0 ||
+                    sched->stage.load(std::memory_order_seq_cst) == phase::unwinding;
+  if (!work) {
+    if (polls) poller_wait(deadline);
+    else futex_wait(wake_word, seen, deadline);
+  }
+  sleeping.store(sleep_mode::awake, std::memory_order_relaxed);
+  if (polls) poller_release();
+}
+
+task_record* worker::find_work() noexcept {
+  sched->spinning.fetch_add(1, std::memory_order_seq_cst);
+  task_record* t = nullptr;
+  for (;;) {
+    if (sched->stage.load(std::memory_order_acquire) == phase::unwinding) break;
+    // One full look: timers, the poller without waiting, other workers.
+    fire_timers();
+    if ((t = pop_local()) != nullptr) break;
+    if (poller_in_use() && poller_try_acquire()) {
+      poller_wait(clock::time_point::min());
+      poller_release();
+      if ((t = pop_local()) != nullptr) break;
+    }
+    if ((t = steal()) != nullptr) break;
+    sched->start_unwinding_if_quiet();
+    // A short spin without system calls (a woken fiber often arrives within
+    // microseconds), then sleep in the kernel.
+    for (unsigned round = 0; round < sched->options.idle_spins && t == nullptr; ++round) {
+      for (int i = 0; i < 16; ++i) cpu_relax();
+      if ((t = pop_local()) == nullptr && (round & 7) == 7) t = steal();
+    }
+    if (t != nullptr) break;
+    sched->spinning.fetch_sub(1, std::memory_order_seq_cst);
+    idle_sleep();
+    sched->spinning.fetch_add(1, std::memory_order_seq_cst);
+  }
+  sched->spinning.fetch_sub(1, std::memory_order_seq_cst);
+  return t;
+}
+
+// ---------------------------------------------------------------------------
+// Running
+
+void worker::enroll(task_record* t) noexcept {
+  registry_lock.lock();
+  t->reg_prev = nullptr;
+  t->reg_next = registry;
+  if (registry != nullptr) registry->reg_prev = t;
+  registry = t;
+  registry_lock.unlock();
+  t->home = this;
+}
+
+void worker::unenroll(task_record* t) noexcept {
+  registry_lock.lock();
+  if (t->reg_prev != nullptr) t->reg_prev->reg_next = t->reg_next;
+  else registry = t->reg_next;
+  if (t->reg_next != nullptr) t->reg_next->reg_prev = t->reg_prev;
+  t->reg_prev = t->reg_next = nullptr;
+  registry_lock.unlock();
+}
+
+void worker::finish(task_record* t) noexcept {
+  if (t->unwinding) {
+    t->fiber.reset();  // done already (unwound by the caller)
+  } else {
+    g_stack_lock.lock();
+    t->fiber.reset();  // its stack goes back now, not when the handle does
+    g_stack_lock.unlock();
+  }
+  unenroll(t);
+  complete(t);
+  if (t->unwinding) unwound.push_back(t);  // a run queue may still name it
+  else release_task(t);
+}
+
+// Makes a task's fiber when it first runs. A failure (bad fiber options,
+// no stack) ends the task with that exception, for join() to rethrow.
+bool make_fiber(task_record* t) noexcept {
+  g_stack_lock.lock();
+  try {
+    t->fiber = cospace::fiber([t] { run_body(t); }, t->options());
+  } catch (...) {
+    t->error = std::current_exception();
+  }
+  g_stack_lock.unlock();
+  return static_cast<bool>(t->fiber);
+}
+
+void worker::run_task(task_record* t) noexcept {
+  if (!t->started) {
+    if (!make_fiber(t)) {
+      t->ops->discard(t->body());
+      complete(t);
+      release_task(t);
+      sched->active.fetch_sub(1, std::memory_order_seq_cst);
+      return;
+    }
+    t->started = true;
+    enroll(t);
+  } else if (t->home != this) {  // a migratable task taken by this worker
+    t->home->unenroll(t);
+    enroll(t);
+  }
+  t->park.store(park_state::running, std::memory_order_relaxed);
+  t_task = t;
+  try {
+    t->fiber.resume();
+  } catch (...) {
+    die(describe(t) + ": the scheduler could not resume it");
+  }
+  t_task = nullptr;
+  if (t->fiber.done()) {
+    finish(t);
+    sched->active.fetch_sub(1, std::memory_order_seq_cst);
+  } else if (t->parking) {
+    t->parking = false;
+    park_state expected = park_state::parking;
+    if (t->park.compare_exchange_strong(expected, park_state::parked, std::memory_order_acq_rel)) {
+      sched->active.fetch_sub(1, std::memory_order_seq_cst);
+    } else {
+      push(t, !t->pinned());  // woken while switching out
+    }
+  } else {
+    push(t, !t->pinned());  // this_fiber::yield()
+  }
+}
+
+void worker::unwind_all() noexcept {
+  for (;;) {
+    registry_lock.lock();
+    task_record* t = registry;
+    registry_lock.unlock();
+    if (t == nullptr) return;
+    t->unwinding = true;
+    t_task = t;
+    t->fiber.reset();  // forced_unwind runs the destructors on its stack
+    t_task = nullptr;
+    finish(t);
+  }
+}
+
+void worker::run() noexcept {
+  t_worker = this;
+  for (unsigned tick = 1;; ++tick) {
+    if (sched->stage.load(std::memory_order_acquire) == phase::unwinding) break;
+    task_record* t = next_task(tick);
+    if (t == nullptr) t = find_work();
+    if (t == nullptr) continue;
+    if (sched->stage.load(std::memory_order_acquire) == phase::unwinding) {
+      push(t, !t->pinned());  // not run again: unwound below, or discarded
+      break;
+    }
+    run_task(t);
+  }
+  unwind_all();
+  t_worker = nullptr;
+}
+
+// ---------------------------------------------------------------------------
+// The scheduler
+
+scheduler_impl::scheduler_impl(scheduler* owner, const scheduler_options& o) : facade(owner), options(o) {
+  if (context::selected.needs_stack_below_caller) {
+    // A worker thread's stack is mapped wherever the kernel put it, so it is
+    // not above the fibers it would start, which setjmp/longjmp requires.
+    throw scheduler_error("cospace: the scheduler needs the asm or ucontext context backend; the sjlj backend "
+                          "cannot start a fiber from a worker thread (a fresh stack must lie below the stack "
+                          "that starts it)");
+  }
+  unsigned n = o.threads;
+  if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
+  if (n > 4096) throw scheduler_error("cospace: scheduler_options::threads is larger than 4096");
+  workers.reserve(n);
+  for (unsigned i = 0; i < n; ++i) workers.push_back(std::make_unique<worker>(this, i));
+  for (auto& w : workers) {
+    try {
+      w->thread = std::thread([p = w.get()] { p->run(); });
+    } catch (...) {
+      shutdown();
+      throw;
+    }
+  }
+}
+
+void scheduler_impl::schedule(task_record* t) noexcept {
+  active.fetch_add(1, std::memory_order_seq_cst);
+  worker* const here = current_worker();
+  const bool local = here != nullptr && here->sched == this;
+  if (t->pinned()) {
+    t->home->push(t, false);
+    return;
+  }
+  worker* target = local ? here : t->home;
+  if (target == nullptr) target = workers[round_robin.fetch_add(1, std::memory_order_relaxed) % workers.size()].get();
+  target->push(t, true);
+  // A worker looking for work will steal it; else wake a sleeping one (if any).
+  if (spinning.load(std::memory_order_seq_cst) == 0) wake_idle_worker(target);
+}
+
+void scheduler_impl::wake_idle_worker(worker* except) noexcept {
+  for (auto& w : workers) {
+    if (w.get() != except && w->sleeping.load(std::memory_order_seq_cst) != sleep_mode::awake) {
+      w->wake();
+      return;
+    }
+  }
+}
+
+void scheduler_impl::start_unwinding_if_quiet() noexcept {
+  if (stage.load(std::memory_order_seq_cst) != phase::draining || active.load(std::memory_order_seq_cst) != 0)
+    return;
+  phase expected = phase::draining;
+  if (stage.compare_exchange_strong(expected, phase::unwinding, std::memory_order_seq_cst))
+    for (auto& w : workers) w->wake();
+}
+
+void scheduler_impl::shutdown() {
+  if (current_scheduler() == this)
+    throw scheduler_error("cospace: shutdown() from one of the scheduler's own fibers would wait for itself");
+  std::lock_guard<std::mutex> guard(shutdown_lock);
+  if (stopped) return;
+  phase expected = phase::running;
+  stage.compare_exchange_strong(expected, phase::draining, std::memory_order_seq_cst);
+  start_unwinding_if_quiet();
+  for (auto& w : workers) w->wake();
+  for (auto& w : workers)
+    if (w->thread.joinable()) w->thread.join();
+  // What is left in the queues never started (started ones were unwound
+  // by their home worker, and are held by `unwound` until now).
+  for (auto& w : workers) {
+    for (task_queue* q : {&w->pinned, &w->stealable})
+      while (task_record* t = q->pop())
+        if (!t->started) discard(t);
+  }
+  for (auto& w : workers) {
+    for (task_record* t : w->unwound) release_task(t);
+    w->unwound.clear();
+  }
+  stopped = true;
+}
+
+// ---------------------------------------------------------------------------
+// The public entry points
+
+task_record* spawn_task(scheduler_impl* on, const spawn_options& options, const task_body_ops& ops, void* source) {
+  if (on == nullptr) throw scheduler_error("cospace: spawn() on no scheduler");
+  if (on->stage.load(std::memory_order_acquire) != phase::running)
+    throw scheduler_error("cospace: spawn() after shutdown() began");
+  if (options.migrate && options.fiber.stack == stack_kind::sliced)
+    throw scheduler_error("cospace: spawn_options::migrate cannot apply to a sliced fiber (it never leaves its thread)");
+  const std::size_t alignment = std::max(alignof(task_record), ops.alignment);
+  const std::size_t bytes = body_offset(ops.alignment) + ops.size;
+  void* memory = ::operator new(bytes, std::align_val_t{alignment});
+  task_record* t = nullptr;
+  try {
+    t = ::new (memory) task_record(on, ops, options);
+    ops.construct(t->body(), source);
+  } catch (...) {
+    if (t != nullptr) t->~task_record();
+    ::operator delete(memory, std::align_val_t{alignment});
+    throw;
+  }
+  t->id = g_next_task_id.fetch_add(1, std::memory_order_relaxed);
+  on->schedule(t);
+  return t;
+}
+
+void* body_of(task_record* t) noexcept { return t->body(); }
+
+bool task_done(const task_record* t) noexcept {
+  auto* mutable_t = const_cast<task_record*>(t);
+  mutable_t->lock.lock();
+  const bool done = t->finished;
+  mutable_t->lock.unlock();
+  return done;
+}
+
+std::uint64_t task_id(const task_record* t) noexcept { return t->id; }
+
+void join_task(task_record* t) {
+  if (current_task() == t) throw scheduler_error("cospace: " + describe(t) + " tried to join itself");
+  wait_storage<waiter> storage;
+  waiter& w = storage.get();
+  w.task = current_task();
+  t->lock.lock();
+  const bool finished = t->finished;
+  if (!finished) t->joiner = &w;
+  t->lock.unlock();
+  if (!finished) {
+    struct unlink {  // when shutdown unwinds the joining fiber
+      task_record* t;
+      waiter& w;
+      ~unlink() {
+        t->lock.lock();
+        if (t->joiner == &w) t->joiner = nullptr;
+        t->lock.unlock();
+      }
+    } guard{t, w};
+    park(w);
+  }
+  if (t->error) std::rethrow_exception(t->error);
+  if (t->cancelled) throw fiber_cancelled("cospace: " + describe(t) + " was unwound by shutdown before it finished");
+}
+
+void release_task(task_record* t) noexcept {
+  if (t->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  const std::size_t alignment = std::max(alignof(task_record), t->ops->alignment);
+  t->ops->destroy(t->body());
+  t->~task_record();
+  ::operator delete(static_cast<void*>(t), std::align_val_t{alignment});
+}
+
+scheduler_impl* current_scheduler() noexcept {
+  task_record* t = current_task();
+  return t != nullptr ? t->sched : nullptr;
+}
+
+}  // namespace cospace::detail
+
+namespace cospace {
+
+scheduler::scheduler(const scheduler_options& options) : impl_(new detail::scheduler_impl(this, options)) {}
+
+scheduler::~scheduler() {
+  if (detail::current_scheduler() == impl_) {
+    detail::die("a scheduler was destroyed by one of its own fibers");
+  }
+  impl_->shutdown();
+  delete impl_;
+}
+
+void scheduler::shutdown() { impl_->shutdown(); }
+
+unsigned scheduler::threads() const noexcept { return static_cast<unsigned>(impl_->workers.size()); }
+
+scheduler* scheduler::current() noexcept {
+  detail::scheduler_impl* s = detail::current_scheduler();
+  return s != nullptr ? s->facade : nullptr;
+}
+
+}  // namespace cospace

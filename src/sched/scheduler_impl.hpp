@@ -1,0 +1,202 @@
+// The scheduler's records: tasks, workers and the scheduler itself
+// (docs/scheduler.md has the diagrams and the invariants).
+#pragma once
+
+#include <cospace/fiber.hpp>
+#include <cospace/scheduler.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <exception>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "lock.hpp"
+#include "wait.hpp"
+
+namespace cospace::detail {
+
+class worker;
+class scheduler_impl;
+
+// Where a task is in the park protocol (see park() in scheduler.cpp).
+enum class park_state : std::uint8_t {
+  running,   // not parked (or about to park)
+  parking,   // park() switched to the worker; the worker has not committed it yet
+  parked,    // off every run queue: only an unpark brings it back
+  notified,  // unparked before the worker committed the park: it runs again at once
+};
+
+class task_record {
+ public:
+  task_record(scheduler_impl* on, const task_body_ops& body_ops, const spawn_options& options)
+      : sched(on), ops(&body_ops), migratable(options.migrate), sliced(options.fiber.stack == stack_kind::sliced),
+        fiber_options_(options.fiber), name(options.fiber.name) {
+    fiber_options_.name = name;  // the caller's text may not outlive the spawn
+  }
+
+  void* body() noexcept;
+  const cospace::fiber_options& options() const noexcept { return fiber_options_; }
+
+  std::atomic<int> refs{2};  // the handle and the scheduler
+  scheduler_impl* const sched;
+  const task_body_ops* const ops;
+  // Made when the task first runs, on the worker that runs it (so a task
+  // not started yet is only this record, and its stack comes warm from
+  // the fibers that just ended there).
+  cospace::fiber fiber;
+  std::uint64_t id = 0;
+
+  // Scheduling; touched by the worker that runs or queues it.
+  const bool migratable;
+  const bool sliced;
+  bool started = false;
+  bool parking = false;    // park() is switching out; read by the worker loop
+  bool unwinding = false;  // shutdown is destroying its fiber
+  std::atomic<park_state> park{park_state::running};
+  worker* home = nullptr;  // the worker it runs on (set when it starts)
+  task_record* next = nullptr;  // run queue link
+  std::uint64_t stamp = 0;      // run queue order
+  task_record* reg_prev = nullptr;  // the home worker's list of started tasks
+  task_record* reg_next = nullptr;
+
+  // Completion, under `lock`.
+  spinlock lock;
+  bool finished = false;
+  bool cancelled = false;
+  std::exception_ptr error;
+  waiter* joiner = nullptr;
+
+  cospace::fiber_options fiber_options_;
+  std::string name;
+
+  // Started, not migratable (or sliced): it runs on its home worker only.
+  bool pinned() const noexcept { return started && (!migratable || sliced); }
+};
+
+// A FIFO of tasks linked through task_record::next.
+class task_queue {
+ public:
+  void push(task_record* t) noexcept {
+    t->next = nullptr;
+    if (tail_ != nullptr) tail_->next = t;
+    else head_ = t;
+    tail_ = t;
+    // seq_cst: a worker about to sleep publishes `sleeping`, then reads this;
+    // a pusher publishes this, then reads `sleeping` (worker::wake).
+    size_.store(size_.load(std::memory_order_relaxed) + 1, std::memory_order_seq_cst);
+  }
+  task_record* pop() noexcept {
+    task_record* t = head_;
+    if (t == nullptr) return nullptr;
+    head_ = t->next;
+    if (head_ == nullptr) tail_ = nullptr;
+    size_.store(size_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+    return t;
+  }
+  task_record* front() const noexcept { return head_; }
+  // Read without the owner's lock, as a hint only.
+  std::size_t size_hint() const noexcept { return size_.load(std::memory_order_relaxed); }
+  std::size_t size_seq_cst() const noexcept { return size_.load(std::memory_order_seq_cst); }
+
+ private:
+  task_record* head_ = nullptr;
+  task_record* tail_ = nullptr;
+  std::atomic<std::size_t> size_{0};
+};
+
+enum class sleep_mode : std::uint8_t { awake, futex, poller };
+
+class worker {
+ public:
+  worker(scheduler_impl* on, unsigned i) : sched(on), index(i), rng(0x9e3779b9u * (i + 1)) {}
+
+  void run() noexcept;
+  // Queues a task that may run here (from any thread).
+  void push(task_record* t, bool stealable) noexcept;
+  // Wakes the worker if it sleeps (from any thread).
+  void wake() noexcept;
+  void add_timer(waiter& w, clock::time_point deadline);
+  static void cancel_timer(waiter& w) noexcept;
+
+  scheduler_impl* const sched;
+  const unsigned index;
+
+  // Run queues, under `lock`: pinned tasks only run here; stealable ones
+  // (not started, or migratable) may be taken by another worker.
+  spinlock lock;
+  task_queue pinned;
+  task_queue stealable;
+  std::uint64_t next_stamp = 0;
+
+  // Started tasks whose home this is, under `registry_lock` (shutdown unwinds them).
+  spinlock registry_lock;
+  task_record* registry = nullptr;  // newest first
+  std::vector<task_record*> unwound;  // finished while unwinding: freed after the workers stop
+
+  // Timers of fibers parked from this worker, under `timer_lock`.
+  spinlock timer_lock;
+  std::multimap<clock::time_point, waiter*> timers;
+  std::atomic<std::size_t> timer_count{0};
+
+  std::atomic<sleep_mode> sleeping{sleep_mode::awake};
+  std::atomic<std::uint32_t> wake_word{0};
+  std::uint32_t rng;
+  std::thread thread;
+
+ private:
+  task_record* next_task(unsigned tick) noexcept;
+  task_record* pop_local() noexcept;
+  task_record* find_work() noexcept;
+  task_record* steal() noexcept;
+  bool fire_timers() noexcept;
+  clock::time_point next_deadline() noexcept;
+  void idle_sleep() noexcept;
+  void run_task(task_record* t) noexcept;
+  void finish(task_record* t) noexcept;
+  void enroll(task_record* t) noexcept;
+  void unenroll(task_record* t) noexcept;
+  void unwind_all() noexcept;
+};
+
+enum class phase : std::uint8_t {
+  running,    // spawns accepted
+  draining,   // shutdown(): runnable fibers still run, spawns refused
+  unwinding,  // nothing runnable: blocked fibers are being unwound
+};
+
+class scheduler_impl {
+ public:
+  scheduler_impl(scheduler* facade, const scheduler_options& options);
+
+  void shutdown();
+  void start_unwinding_if_quiet() noexcept;
+  // Queues a new or woken task somewhere sensible and wakes a worker for it.
+  void schedule(task_record* t) noexcept;
+  void wake_idle_worker(worker* except) noexcept;
+
+  scheduler* const facade;
+  scheduler_options options;
+  std::vector<std::unique_ptr<worker>> workers;
+  std::atomic<phase> stage{phase::running};
+  std::atomic<std::int64_t> active{0};  // tasks queued or running
+  std::atomic<unsigned> spinning{0};    // workers looking for work, not asleep
+  std::atomic<unsigned> round_robin{0};
+  std::mutex shutdown_lock;
+  bool stopped = false;
+};
+
+// This thread's worker and the task it runs (nullptr outside). Not inlined:
+// a migratable fiber may come back on another thread, and each call must
+// compute the thread-local address afresh.
+[[gnu::noinline]] worker* current_worker() noexcept;
+[[gnu::noinline]] task_record* current_task() noexcept;
+
+// Puts a parked task back on a run queue.
+void unpark(task_record* t) noexcept;
+
+}  // namespace cospace::detail

@@ -1,0 +1,107 @@
+// Blocking without blocking the thread: the one mechanism under channels,
+// locks, joins, sleeps and sockets.
+//
+// A party that must wait puts a `waiter` in the wait list of whatever it waits
+// for (under that object's lock), then calls park(). Whoever satisfies the
+// wait first *claims* the waiter (one compare-and-swap: exactly one party
+// wins, be it the waker, a timer or a close), records the outcome in it, takes
+// it off the list and wakes it. A waiter is either a scheduled fiber (woken by
+// putting it back on a run queue) or a plain thread (woken by a futex).
+//
+// Invariants:
+//  - A waiter is claimed at most once per wait, and only the claimer wakes it.
+//  - The claimer records the outcome in the waiter under the lock of the
+//    list the waiter is on, and wakes it after releasing that lock through a
+//    wake_token, never through the waiter: a fiber being unwound at shutdown
+//    takes the same lock to take its waiter off the list, then its frame goes.
+//  - A timer claims under its worker's timer lock, and a woken fiber cancels
+//    its timer under the same lock, so a timer never claims a waiter that has
+//    gone.
+#pragma once
+
+#include <cospace/scheduler.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+
+namespace cospace::detail {
+
+class task_record;
+class worker;
+
+enum class wake_reason : std::uint8_t {
+  none,       // still waiting
+  signalled,  // what was waited for happened
+  timeout,    // the deadline passed first
+  closed,     // the channel or socket was closed
+};
+
+inline constexpr clock::time_point no_deadline = clock::time_point::max();
+
+struct waiter {
+  task_record* task = nullptr;              // the fiber to wake; nullptr: a thread
+  std::atomic<std::uint32_t> claimed{0};    // 0 until one party wins the right to wake
+  std::atomic<std::uint32_t> woken{0};      // thread waiters: the futex word
+  wake_reason reason = wake_reason::none;   // written by the claimer before the wake
+  void* chosen = nullptr;                   // select: the case that completed
+  // The pending timer, when the wait has a deadline and the waiter is a fiber.
+  worker* timer_owner = nullptr;
+  std::multimap<clock::time_point, waiter*>::iterator timer;
+
+  bool try_claim() noexcept {
+    std::uint32_t expected = 0;
+    return claimed.compare_exchange_strong(expected, 1, std::memory_order_acq_rel, std::memory_order_relaxed);
+  }
+};
+
+// Blocks until a claimer wakes `w` or the deadline passes; returns w.reason.
+// On a timeout the waiter is claimed by the timer, so the caller must still
+// take it off the list it put it on (the list's owner never will).
+wake_reason park(waiter& w, clock::time_point deadline = no_deadline);
+
+// What a claimer needs to wake a waiter after it has released the lock under
+// which it claimed it (by then the waiter itself may be gone, if shutdown
+// is unwinding its fiber).
+struct wake_token {
+  task_record* task = nullptr;                 // a fiber
+  std::atomic<std::uint32_t>* word = nullptr;  // a thread's futex word
+  explicit operator bool() const noexcept { return task != nullptr || word != nullptr; }
+};
+
+// Claims `w` for `reason` (call under the lock of the list it is on); false
+// if another party had claimed it.
+inline bool claim(waiter& w, wake_reason reason, wake_token& token) noexcept {
+  if (!w.try_claim()) return false;
+  w.reason = reason;
+  token.task = w.task;
+  token.word = w.task == nullptr ? &w.woken : nullptr;
+  return true;
+}
+
+// Wakes what claim() took. Call once, after the lock is released.
+void wake(const wake_token& token) noexcept;
+
+// True when the calling fiber runs on a shared (sliced) stack: then nothing
+// another party reads may live on its stack while it is parked.
+bool on_shared_stack() noexcept;
+
+// Storage for a wait's bookkeeping: on the caller's stack, or on the heap
+// when the caller's stack is shared and will not be there while it waits.
+template <class T>
+class wait_storage {
+ public:
+  wait_storage() {
+    if (on_shared_stack()) heap_ = new T();
+  }
+  ~wait_storage() { delete heap_; }
+  wait_storage(const wait_storage&) = delete;
+  wait_storage& operator=(const wait_storage&) = delete;
+  T& get() noexcept { return heap_ != nullptr ? *heap_ : local_; }
+
+ private:
+  T local_{};
+  T* heap_ = nullptr;
+};
+
+}  // namespace cospace::detail

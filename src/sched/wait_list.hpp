@@ -1,0 +1,150 @@
+// The FIFO of parked parties behind every primitive of sync.hpp and every
+// channel: a spin lock and a doubly linked list of nodes, each naming a
+// waiter. A select puts one node per channel, all naming the same waiter,
+// so that the first channel to claim it wins and the others skip it.
+#pragma once
+
+#include <cospace/sync.hpp>
+
+#include <cstdint>
+#include <type_traits>
+
+#include "lock.hpp"
+#include "wait.hpp"
+
+namespace cospace::detail {
+
+struct wait_node {
+  waiter* w = nullptr;
+  wait_node* prev = nullptr;
+  wait_node* next = nullptr;
+  bool linked = false;
+  void* slot = nullptr;     // channels: the value to take, or where to put one
+  std::uint32_t index = 0;  // select: which case this node is
+  bool delivered = false;   // channels: the claimer moved a value through `slot`
+  std::uint64_t tag = 0;    // mutex: who waits (the owner once it is handed over)
+};
+
+inline void lock(wait_list& l) noexcept {
+  for (unsigned spins = 0;; ++spins) {
+    if (!l.locked.exchange(true, std::memory_order_acquire)) return;
+    while (l.locked.load(std::memory_order_relaxed)) {
+      if (++spins > 128) {
+        sched_yield();
+        spins = 0;
+      } else {
+        cpu_relax();
+      }
+    }
+  }
+}
+inline void unlock(wait_list& l) noexcept { l.locked.store(false, std::memory_order_release); }
+
+struct list_guard {
+  wait_list& l;
+  explicit list_guard(wait_list& list) noexcept : l(list) { lock(l); }
+  ~list_guard() { unlock(l); }
+  list_guard(const list_guard&) = delete;
+  list_guard& operator=(const list_guard&) = delete;
+};
+
+inline void push_back(wait_list& l, wait_node& n) noexcept {
+  n.prev = l.tail;
+  n.next = nullptr;
+  if (l.tail != nullptr) l.tail->next = &n;
+  else l.head = &n;
+  l.tail = &n;
+  n.linked = true;
+}
+
+inline void erase(wait_list& l, wait_node& n) noexcept {
+  if (!n.linked) return;
+  if (n.prev != nullptr) n.prev->next = n.next;
+  else l.head = n.next;
+  if (n.next != nullptr) n.next->prev = n.prev;
+  else l.tail = n.prev;
+  n.prev = n.next = nullptr;
+  n.linked = false;
+}
+
+// Takes nodes off the front until one whose waiter it can claim (a select
+// may have been won elsewhere, a timer may have fired). Under the lock.
+inline wait_node* claim_first(wait_list& l, wake_reason reason, wake_token& token) noexcept {
+  while (wait_node* n = l.head) {
+    erase(l, *n);
+    if (claim(*n->w, reason, token)) return n;
+  }
+  return nullptr;
+}
+
+// Claims every waiter on the list and wakes each once the lock is released.
+inline void wake_all(wait_list& l, wake_reason reason) noexcept {
+  wake_token tokens[64];
+  for (;;) {
+    std::size_t n = 0;
+    lock(l);
+    while (n < std::size(tokens)) {
+      if (claim_first(l, reason, tokens[n]) == nullptr) break;
+      ++n;
+    }
+    const bool more = l.head != nullptr;
+    unlock(l);
+    for (std::size_t i = 0; i < n; ++i) wake(tokens[i]);
+    if (!more) return;
+  }
+}
+
+// A wait_list's own lock as a Lockable.
+struct own_lock {
+  wait_list& l;
+  void lock() noexcept { detail::lock(l); }
+  void unlock() noexcept { detail::unlock(l); }
+};
+
+// Parks the caller on `list`, under `guard` (a Lockable the caller holds;
+// released here), with `slot` and `tag` in its node, until claimed or the
+// deadline. Takes its node off the list on a timeout and when shutdown
+// unwinds it. `before_park` runs after `guard` is released and before
+// parking (condition_variable unlocks its mutex there).
+template <class Lock, class BeforePark>
+wake_reason park_on(Lock&& guard, wait_list& list, void* slot, std::uint64_t tag, clock::time_point deadline,
+                    BeforePark&& before_park) {
+  struct state {
+    waiter w;
+    wait_node node;
+  };
+  wait_storage<state> storage;
+  state& s = storage.get();
+  s.w.task = current_task();
+  s.node.w = &s.w;
+  s.node.slot = slot;
+  s.node.tag = tag;
+  push_back(list, s.node);
+  guard.unlock();
+  // Every claimer but a timer takes the node off the list before it claims
+  // it: after a wake for any other reason there is nothing to undo, and the
+  // lock is not taken again.
+  struct unlink {
+    std::remove_reference_t<Lock>& guard;
+    wait_list& list;
+    wait_node& n;
+    bool off = false;
+    ~unlink() {
+      if (off) return;
+      guard.lock();
+      erase(list, n);
+      guard.unlock();
+    }
+  } off_the_list{guard, list, s.node};
+  before_park();
+  const wake_reason reason = park(s.w, deadline);
+  off_the_list.off = reason != wake_reason::timeout;
+  return reason;
+}
+
+// The common case: a wait_list under its own lock, nothing in the node.
+inline wake_reason wait_on(wait_list& l, clock::time_point deadline = no_deadline) {
+  return park_on(own_lock{l}, l, nullptr, 0, deadline, [] {});
+}
+
+}  // namespace cospace::detail

@@ -1,0 +1,46 @@
+// Shared by the scheduler layer's tests.
+#pragma once
+
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstddef>
+
+namespace cospace::test {
+
+// Under ThreadSanitizer the fiber layer supports about 8,000 live fibers;
+// tests that make more scale down to this many.
+#if defined(__SANITIZE_THREAD__)
+inline constexpr bool under_tsan = true;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+inline constexpr bool under_tsan = true;
+#else
+inline constexpr bool under_tsan = false;
+#endif
+#else
+inline constexpr bool under_tsan = false;
+#endif
+
+inline constexpr std::size_t scaled(std::size_t full, std::size_t under_thread_sanitizer) {
+  return under_tsan ? under_thread_sanitizer : full;
+}
+
+// The sjlj backend starts a fiber only from a stack above it, which a
+// worker thread's stack is not: the scheduler refuses that backend.
+#if defined(COSPACE_CONTEXT_SJLJ)
+inline constexpr bool scheduler_available = false;
+#else
+inline constexpr bool scheduler_available = true;
+#endif
+#define COSPACE_SKIP_WITHOUT_SCHEDULER()                                                          \
+  do {                                                                                            \
+    if (!::cospace::test::scheduler_available)                                                    \
+      GTEST_SKIP() << "the sjlj backend cannot start fibers from worker threads: no scheduler"; \
+  } while (0)
+
+// The kernel's thread id, asked every time (pthread_self() may be cached
+// across a switch, as thread-local addresses are).
+[[gnu::noinline]] inline long kernel_thread_id() { return syscall(SYS_gettid); }
+
+}  // namespace cospace::test

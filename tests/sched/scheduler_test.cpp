@@ -1,0 +1,366 @@
+// The scheduler: spawn and join, yield, sleep, threads, shutdown, misuse.
+#include <cospace/scheduler.hpp>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <cospace/channel.hpp>
+#include <cospace/sync.hpp>
+
+#include <time.h>
+
+#include "sched_test_support.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using cospace::scheduler;
+using cospace::scheduler_options;
+using cospace::spawn_options;
+
+TEST(Scheduler, SpawnAndJoinReturnsTheResult) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
+  scheduler s;
+  auto t = s.spawn([] { return 6 * 7; });
+  EXPECT_EQ(t.join(), 42);
+  auto text = s.spawn([] { return std::string("fiber"); });
+  EXPECT_EQ(text.join(), "fiber");
+}
+
+TEST(Scheduler, JoinRethrowsTheFibersException) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
+  scheduler s({.threads = 2});
+  auto t = s.spawn([]() -> int { throw std::runtime_error("boom"); });
+  try {
+    t.join();
+    FAIL() << "join() did not rethrow";
+  } catch (const std::runtime_error& e) {
+    EXPECT_STREQ(e.what(), "boom");
+  }
+}
+
+TEST(Scheduler, JoinFromAFiberParksIt) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
+  scheduler s({.threads = 1});
+  auto outer = s.spawn([] {
+    auto inner = cospace::spawn([] {
+      cospace::this_fiber::yield();
+      return 5;
+    });
+    return inner.join() + 1;
+  });
+  EXPECT_EQ(outer.join(), 6);
+}
+
+TEST(Scheduler, YieldInterleavesFibersOnOneThread) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
+  scheduler s({.threads = 1});
+  std::vector<int> order;  // one worker: no data race
+  // Spawned from the worker itself, so both are queued before either runs.
+  auto conductor = s.spawn([&] {
+    auto body = [&](int who) {
+      return [&order, who] {
+        for (int i = 0; i < 3; ++i) {
+          order.push_back(who);
+          cospace::this_fiber::yield();
+        }
+      };
+    };
+    auto a = cospace::spawn(body(0));
+    auto b = cospace::spawn(body(1));
+    a.join();
+    b.join();
+  });
+  conductor.join();
+  EXPECT_EQ(order, (std::vector<int>{0, 1, 0, 1, 0, 1}));
+}
+
+TEST(Scheduler, ManyFibersOnEveryWorker) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
+  scheduler s({.threads = 4});
+  std::atomic<int> sum{0};
+  std::vector<cospace::task<>> tasks;
+  for (int i = 1; i <= 2000; ++i)
+    tasks.push_back(s.spawn([&sum, i] {
+      cospace::this_fiber::yield();
+      sum += i;
+    }));
+  for (auto& t : tasks) t.join();
+  EXPECT_EQ(sum.load(), 2000 * 2001 / 2);
+}
+
+TEST(Scheduler, AStartedFiberStaysOnItsThread) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
+  scheduler s({.threads = 4});
+  std::atomic<int> moved{0};
+  std::vector<cospace::task<>> tasks;
+  for (int i = 0; i < 200; ++i)
+    tasks.push_back(s.spawn([&] {
+      const long first = cospace::test::kernel_thread_id();
+      for (int k = 0; k < 20; ++k) {
+        cospace::this_fiber::yield();
+        cospace::this_fiber::sleep_for(10us);
+        if (cospace::test::kernel_thread_id() != first) ++moved;
+      }
+    }));
+  for (auto& t : tasks) t.join();
+  EXPECT_EQ(moved.load(), 0);
+}
+
+TEST(Scheduler, MigratableFibersRunToCompletion) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
+  scheduler s({.threads = 3});
+  std::atomic<int> done{0};
+  std::vector<cospace::task<>> tasks;
+  for (int i = 0; i < 300; ++i)
+    tasks.push_back(s.spawn(
+        [&] {
+          for (int k = 0; k < 10; ++k) cospace::this_fiber::sleep_for(5us);
+          ++done;
+        },
+        spawn_options{.migrate = true}));
+  for (auto& t : tasks) t.join();
+  EXPECT_EQ(done.load(), 300);
+}
+
+TEST(Scheduler, SleepLastsAtLeastItsDuration) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
+  scheduler s({.threads = 2});
+  auto t = s.spawn([] {
+    const auto start = cospace::clock::now();
+    cospace::this_fiber::sleep_for(20ms);
+    return cospace::clock::now() - start;
+  });
+  const auto slept = t.join();
+  EXPECT_GE(slept, 20ms);
+  EXPECT_LT(slept, 5s) << "far beyond any scheduler granularity";
+}
+
+TEST(Scheduler, SleepersWakeInDeadlineOrder) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
+  scheduler s({.threads = 1});
+  std::vector<int> order;
+  std::vector<cospace::task<>> tasks;
+  for (int i : {3, 1, 2})
+    tasks.push_back(s.spawn([&order, i] {
+      cospace::this_fiber::sleep_for(i * 15ms);
+      order.push_back(i);
+    }));
+  for (auto& t : tasks) t.join();
+  EXPECT_EQ(order, (std::vector<int>{1, 2, 3}));
+}
+
+TEST(Scheduler, SleepUntilThePastReturnsAtOnce) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
+  scheduler s({.threads = 1});
+  auto t = s.spawn([] {
+    cospace::this_fiber::sleep_until(cospace::clock::now() - 1s);
+    cospace::this_fiber::sleep_for(-5ms);
+    return 1;
+  });
+  EXPECT_EQ(t.join(), 1);
+}
+
+TEST(Scheduler, ShutdownUnwindsBlockedFibers) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
+  std::atomic<int> destroyed{0};
+  struct count_on_exit {
+    std::atomic<int>& n;
+    ~count_on_exit() { ++n; }
+  };
+  std::vector<cospace::task<>> tasks;
+  {
+    scheduler s({.threads = 2});
+    for (int i = 0; i < 50; ++i)
+      tasks.push_back(s.spawn([&] {
+        count_on_exit guard{destroyed};
+        cospace::this_fiber::sleep_for(1h);
+      }));
+    // Let them all start and block.
+    std::this_thread::sleep_for(50ms);
+    s.shutdown();
+    EXPECT_EQ(destroyed.load(), 50);
+  }
+  for (auto& t : tasks) EXPECT_THROW(t.join(), cospace::fiber_cancelled);
+}
+
+TEST(Scheduler, ShutdownLetsRunnableFibersFinish) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
+  std::atomic<int> finished{0};
+  scheduler s({.threads = 2});
+  std::vector<cospace::task<>> tasks;
+  for (int i = 0; i < 100; ++i)
+    tasks.push_back(s.spawn([&] {
+      for (int k = 0; k < 10; ++k) cospace::this_fiber::yield();
+      ++finished;
+    }));
+  s.shutdown();
+  int joined = 0;
+  for (auto& t : tasks) {
+    try {
+      t.join();
+      ++joined;
+    } catch (const cospace::fiber_cancelled&) {
+    }
+  }
+  EXPECT_EQ(joined, finished.load());
+  EXPECT_EQ(finished.load(), 100) << "runnable fibers run to completion at shutdown";
+}
+
+// CPU time of the whole process, in milliseconds.
+double process_cpu_ms() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_nsec) / 1e6;
+}
+
+TEST(Scheduler, IdleWorkersAndBlockedFibersCostNoCpu) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
+  scheduler s({.threads = 2});
+  cospace::channel<int> never;
+  cospace::wait_group started;
+  started.add(1000);
+  std::vector<cospace::task<>> blocked;
+  for (int i = 0; i < 1000; ++i)
+    blocked.push_back(s.spawn([&] {
+      started.done();
+      never.recv();
+    }));
+  started.wait();
+  std::this_thread::sleep_for(100ms);  // all parked by now
+  const double before = process_cpu_ms();
+  std::this_thread::sleep_for(400ms);
+  const double used = process_cpu_ms() - before;
+  // Spinning workers would burn ~800 ms of CPU here; sleeping ones almost none.
+  EXPECT_LT(used, 200.0) << "idle workers or parked fibers are spinning";
+  never.close();
+  for (auto& t : blocked) t.join();
+}
+
+TEST(Scheduler, DetachedFibersStillRun) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
+  std::atomic<int> ran{0};
+  {
+    scheduler s({.threads = 2});
+    for (int i = 0; i < 100; ++i) s.spawn([&] { ++ran; }).detach();
+    s.spawn([] {}).join();
+    s.shutdown();
+  }
+  EXPECT_EQ(ran.load(), 100);
+}
+
+TEST(SchedulerMisuse, JoinTwiceIsRefused) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
+  scheduler s({.threads = 1});
+  auto t = s.spawn([] { return 1; });
+  EXPECT_EQ(t.join(), 1);
+  EXPECT_FALSE(t.joinable());
+  EXPECT_THROW(t.join(), cospace::scheduler_error);
+  cospace::task<int> empty;
+  EXPECT_THROW(empty.join(), cospace::scheduler_error);
+}
+
+TEST(SchedulerMisuse, SpawnAfterShutdownIsRefused) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
+  scheduler s({.threads = 1});
+  s.shutdown();
+  s.shutdown();  // idempotent
+  EXPECT_THROW(s.spawn([] {}), cospace::scheduler_error);
+}
+
+TEST(SchedulerMisuse, FreeSpawnOutsideAFiberIsRefused) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
+  EXPECT_THROW(cospace::spawn([] {}), cospace::scheduler_error);
+  EXPECT_EQ(cospace::scheduler::current(), nullptr);
+}
+
+TEST(SchedulerMisuse, ShutdownFromItsOwnFiberIsRefused) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
+  scheduler s({.threads = 1});
+  auto t = s.spawn([&] {
+    EXPECT_EQ(cospace::scheduler::current(), &s);
+    s.shutdown();
+  });
+  EXPECT_THROW(t.join(), cospace::scheduler_error);
+}
+
+TEST(SchedulerMisuse, MigratingASlicedFiberIsRefused) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
+  scheduler s({.threads = 1});
+  spawn_options o;
+  o.fiber.stack = cospace::stack_kind::sliced;
+  o.migrate = true;
+  EXPECT_THROW(s.spawn([] {}, o), cospace::scheduler_error);
+}
+
+TEST(SchedulerMisuse, BadFiberOptionsEndTheTaskWithFiberError) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
+  scheduler s({.threads = 1});
+  spawn_options o;
+  o.fiber.fixed_size = 4096;  // applies to stack_kind::fixed only
+  bool ran = false;
+  auto bad = s.spawn([&] { ran = true; }, o);
+  EXPECT_THROW(bad.join(), cospace::fiber_error);
+  EXPECT_FALSE(ran);
+  EXPECT_EQ(s.spawn([] { return 3; }).join(), 3) << "the scheduler is unharmed";
+}
+
+TEST(Scheduler, FiberOptionsApply) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
+  scheduler s({.threads = 2});
+  spawn_options o;
+  std::string name = "worker-fiber";
+  o.fiber.name = name;
+  o.fiber.stack = cospace::stack_kind::fixed;
+  auto t = s.spawn([] { return std::string(cospace::this_fiber::name()); }, o);
+  name = "changed after spawn";  // the name was copied
+  EXPECT_EQ(t.join(), "worker-fiber");
+}
+
+TEST(SchedulerMisuse, TooManyThreadsIsRefused) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
+  EXPECT_THROW(scheduler({.threads = 100000}), cospace::scheduler_error);
+}
+
+TEST(SchedulerMisuse, AFiberJoiningItselfIsRefused) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
+  scheduler s({.threads = 1});
+  cospace::task<> self;
+  std::atomic<bool> ready{false};
+  auto t = s.spawn([&] {
+    while (!ready) cospace::this_fiber::yield();
+    EXPECT_THROW(self.join(), cospace::scheduler_error);
+  });
+  (void)t;
+  // The handle must be the fiber's own: hand it over through `self`.
+  self = std::move(t);
+  ready = true;
+  std::this_thread::sleep_for(20ms);
+  s.shutdown();
+}
+
+}  // namespace
+
+namespace {
+
+TEST(SchedulerMisuse, TheBackendCanStartFibersOnWorkers) {
+  if (cospace::test::scheduler_available) {
+    EXPECT_NO_THROW(scheduler({.threads = 1}));
+    return;
+  }
+  try {
+    scheduler s({.threads = 1});
+    FAIL() << "the sjlj backend was accepted";
+  } catch (const cospace::scheduler_error& e) {
+    EXPECT_NE(std::string(e.what()).find("sjlj"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
