@@ -23,7 +23,7 @@ namespace detail {
 struct wait_node;
 // A lock and a FIFO of parked parties; what every primitive here is built on.
 struct wait_list {
-  std::atomic<bool> locked{false};
+  std::atomic<std::uint32_t> locked{0};  // not bool: RISC-V has no inline byte-sized exchange
   wait_node* head = nullptr;
   wait_node* tail = nullptr;
 };

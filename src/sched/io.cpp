@@ -71,8 +71,8 @@ class poller {
   bool ok() const noexcept { return ok_; }
   int epoll_fd() const noexcept { return epoll_; }
   int interrupt_fd() const noexcept { return interrupt_; }
-  std::atomic<bool> busy{false};
-  std::atomic<bool> interrupt_pending{false};
+  std::atomic<std::uint32_t> busy{0};  // not bool: RISC-V has no inline byte-sized exchange
+  std::atomic<std::uint32_t> interrupt_pending{0};  // not bool: RISC-V has no inline byte-sized exchange
 
   // Slot 0 is never handed out: a socket's slot_ == 0 means none.
   std::uint32_t acquire_slot() {
@@ -127,14 +127,14 @@ bool poller_in_use() noexcept { return g_poller.load(std::memory_order_acquire) 
 
 bool poller_try_acquire() noexcept {
   poller* p = g_poller.load(std::memory_order_acquire);
-  return p != nullptr && !p->busy.load(std::memory_order_relaxed) && !p->busy.exchange(true, std::memory_order_acquire);
+  return p != nullptr && !p->busy.load(std::memory_order_relaxed) && !p->busy.exchange(1, std::memory_order_acquire);
 }
 
-void poller_release() noexcept { g_poller.load(std::memory_order_relaxed)->busy.store(false, std::memory_order_release); }
+void poller_release() noexcept { g_poller.load(std::memory_order_relaxed)->busy.store(0, std::memory_order_release); }
 
 void poller_interrupt() noexcept {
   poller* p = g_poller.load(std::memory_order_acquire);
-  if (p == nullptr || p->interrupt_pending.exchange(true, std::memory_order_acq_rel)) return;
+  if (p == nullptr || p->interrupt_pending.exchange(1, std::memory_order_acq_rel)) return;
   const std::uint64_t one = 1;
   [[maybe_unused]] const ssize_t n = ::write(p->interrupt_fd(), &one, sizeof one);
 }
@@ -170,7 +170,7 @@ void poller_wait(clock::time_point deadline) noexcept {
       // every later interrupt would be skipped.)
       std::uint64_t count;
       [[maybe_unused]] const ssize_t r = ::read(p.interrupt_fd(), &count, sizeof count);
-      p.interrupt_pending.store(false, std::memory_order_seq_cst);
+      p.interrupt_pending.store(0, std::memory_order_seq_cst);
       continue;
     }
     io_slot& s = p.slot(static_cast<std::uint32_t>(tag));

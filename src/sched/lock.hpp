@@ -27,7 +27,7 @@ class spinlock {
  public:
   void lock() noexcept {
     for (unsigned spins = 0;; ++spins) {
-      if (!held_.exchange(true, std::memory_order_acquire)) return;
+      if (!held_.exchange(1, std::memory_order_acquire)) return;
       while (held_.load(std::memory_order_relaxed)) {
         if (++spins > 128) {
           sched_yield();
@@ -39,12 +39,12 @@ class spinlock {
     }
   }
   bool try_lock() noexcept {
-    return !held_.load(std::memory_order_relaxed) && !held_.exchange(true, std::memory_order_acquire);
+    return !held_.load(std::memory_order_relaxed) && !held_.exchange(1, std::memory_order_acquire);
   }
-  void unlock() noexcept { held_.store(false, std::memory_order_release); }
+  void unlock() noexcept { held_.store(0, std::memory_order_release); }
 
  private:
-  std::atomic<bool> held_{false};
+  std::atomic<std::uint32_t> held_{0};  // not bool: RISC-V has no inline byte-sized exchange
 };
 
 // Waits while *word == expected, at most until `deadline` (steady clock);

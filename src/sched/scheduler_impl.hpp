@@ -24,7 +24,7 @@ class worker;
 class scheduler_impl;
 
 // Where a task is in the park protocol (see park() in scheduler.cpp).
-enum class park_state : std::uint8_t {
+enum class park_state : std::uint32_t {  // 32-bit: RISC-V has no inline byte-sized atomic exchange
   running,   // not parked (or about to park)
   parking,   // park() switched to the worker; the worker has not committed it yet
   parked,    // off every run queue: only an unpark brings it back
@@ -109,7 +109,7 @@ class task_queue {
   std::atomic<std::size_t> size_{0};
 };
 
-enum class sleep_mode : std::uint8_t { awake, futex, poller };
+enum class sleep_mode : std::uint32_t { awake, futex, poller };
 
 class worker {
  public:
@@ -163,7 +163,7 @@ class worker {
   void unwind_all() noexcept;
 };
 
-enum class phase : std::uint8_t {
+enum class phase : std::uint32_t {
   running,    // spawns accepted
   draining,   // shutdown(): runnable fibers still run, spawns refused
   unwinding,  // nothing runnable: blocked fibers are being unwound

@@ -27,7 +27,7 @@ struct wait_node {
 
 inline void lock(wait_list& l) noexcept {
   for (unsigned spins = 0;; ++spins) {
-    if (!l.locked.exchange(true, std::memory_order_acquire)) return;
+    if (!l.locked.exchange(1, std::memory_order_acquire)) return;
     while (l.locked.load(std::memory_order_relaxed)) {
       if (++spins > 128) {
         sched_yield();
@@ -38,7 +38,7 @@ inline void lock(wait_list& l) noexcept {
     }
   }
 }
-inline void unlock(wait_list& l) noexcept { l.locked.store(false, std::memory_order_release); }
+inline void unlock(wait_list& l) noexcept { l.locked.store(0, std::memory_order_release); }
 
 struct list_guard {
   wait_list& l;
