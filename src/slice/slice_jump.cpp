@@ -7,6 +7,7 @@
 
 #include "context/backend.hpp"
 #include "context/validate.hpp"
+#include "space/fault_handler.hpp"
 #include "thread_slicing.hpp"
 
 namespace cospace::detail {
@@ -66,11 +67,23 @@ cospace_transfer enter(const slice_jump_args& args, arrival& a) {
 // restored, because it lives on the very stack being rewritten.
 void copier_main(cospace_transfer t) noexcept {
   t = backend.jump(t.from, nullptr);
+  region* const own_region = copier_region();
   for (;;) {
     const slice_jump_args request = *static_cast<const slice_jump_args*>(t.data);
     if (request.from != nullptr) slice_stopped_at(*request.from, t.from);
     arrival a{nullptr, t.from, request.data, request.ontop, true};
-    t = enter(request, a);
+    // A fault on this stack is the copier's to grow; the destination's
+    // region is current again before the destination runs.
+    region* const destination_region = current_region();
+    set_current_region(own_region);
+    try {
+      make_resident(*request.to_slice);
+    } catch (const std::bad_alloc&) {
+      slicing_out_of_memory();
+    }
+    set_current_region(destination_region);
+    const cospace_context to = request.to != nullptr ? request.to : start_fresh(*request.to_slice, request.fresh_entry);
+    t = backend.ontop(to, &a, &arrive);
   }
 }
 

@@ -66,6 +66,7 @@ class thread_slicing {
     ensure_copier();
     return copier_region_->lo;
   }
+  region* copier_region() noexcept { return copier_region_; }
 
   shared_stack domain{UINTPTR_MAX, 0, nullptr, nullptr};
 
@@ -159,6 +160,7 @@ void leave_shared_stack(pooled_stack* s) noexcept {
 bool on_owner_thread(const pooled_stack* s) noexcept { return s->owner_thread == &t_slicing; }
 
 cospace_context& copier_context() { return t_slicing.copier(); }
+region* copier_region() { return t_slicing.copier_region(); }
 std::uintptr_t copier_bottom() { return t_slicing.copier_bottom(); }
 
 shared_stack& declared_stack_domain() noexcept { return t_slicing.domain; }

@@ -35,6 +35,9 @@ bool on_owner_thread(const pooled_stack* s) noexcept;
 // The calling thread's copier context (made on first use) and the place the
 // copier leaves its own handle when it jumps away.
 cospace_context& copier_context();
+// The copier's region: current while the copier runs, so that a fault on
+// its stack is taken for growth of the copier's stack, not of the fiber's.
+region* copier_region();
 // The lowest address of the copier's region: on the sjlj backend fresh
 // contexts are entered from the copier, so they must lie below it.
 std::uintptr_t copier_bottom();
