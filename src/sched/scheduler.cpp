@@ -627,7 +627,11 @@ void join_task(task_record* t) {
     } guard{t, w};
     park(w);
   }
-  if (t->error) std::rethrow_exception(t->error);
+  // The joiner takes the exception out of the record: every reference to it
+  // is then on this thread, so the object is freed here, never by a worker
+  // that drops the record last (ThreadSanitizer cannot see the uninstrumented
+  // reference counts of std::exception_ptr that would order the two).
+  if (t->error) std::rethrow_exception(std::exchange(t->error, nullptr));
   if (t->cancelled) throw fiber_cancelled("cospace: " + describe(t) + " was unwound by shutdown before it finished");
 }
 
