@@ -1,6 +1,8 @@
 # ctest helper: runs ${TOOL} ${ARGS} and passes when it exits with code 2 and
 # says why on exactly one line of stderr, starting "cospace: ".
-execute_process(COMMAND ${TOOL} ${ARGS}
+# EMULATOR: the cross presets' emulator command, its words joined with '|'.
+string(REPLACE "|" ";" emulator "${EMULATOR}")
+execute_process(COMMAND ${emulator} ${TOOL} ${ARGS}
   RESULT_VARIABLE code OUTPUT_VARIABLE out ERROR_VARIABLE err)
 string(STRIP "${err}" err)
 if(NOT code EQUAL 2)
