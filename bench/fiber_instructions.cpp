@@ -12,7 +12,7 @@
 //
 // "Collected" / count is the number of user-space instructions per operation,
 // loop included, and `callgrind_annotate cg.out` says which functions they are
-// in. fiber_instructions.sh runs every operation and does the division.
+// in. `bench/count_instructions.sh fiber` runs every operation and does the division.
 // Callgrind does not see the kernel: the cold paths' system calls count as the
 // few instructions that make them.
 //
@@ -35,6 +35,7 @@
 #include <string_view>
 #include <utility>
 
+#include "callgrind_loop.hpp"
 #include "space/space_impl.hpp"
 
 #if COSPACE_BENCH_HAVE_BOOST
@@ -44,32 +45,13 @@
 #include <boost/context/protected_fixedsize_stack.hpp>
 #endif
 
-#if __has_include(<valgrind/callgrind.h>)
-#include <valgrind/callgrind.h>
-#define COSPACE_BENCH_COLLECT_LOOP_ONLY 1
-#else
-#define COSPACE_BENCH_COLLECT_LOOP_ONLY 0
-#endif
-
 namespace {
 
 namespace cd = cospace::detail;
 
 constexpr std::uint64_t warm_up = 1000;
 
-struct collect_scope {
-  collect_scope() { toggle(); }
-  ~collect_scope() { toggle(); }
-  collect_scope(const collect_scope&) = delete;
-  collect_scope& operator=(const collect_scope&) = delete;
-
- private:
-  static void toggle() {
-#if COSPACE_BENCH_COLLECT_LOOP_ONLY
-    CALLGRIND_TOGGLE_COLLECT;
-#endif
-  }
-};
+using cospace::bench::collect_scope;
 
 // Runs op() warm_up times, then count times with collection on.
 template <class Op>
@@ -143,20 +125,9 @@ constexpr const char* usage =
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2 || argc > 3) {
-    std::fputs(usage, stderr);
-    return 2;
-  }
-  std::uint64_t count = 100'000;
-  if (argc == 3) {
-    char* end = nullptr;
-    const unsigned long long n = std::strtoull(argv[2], &end, 10);
-    if (end == argv[2] || *end != '\0' || n == 0) {
-      std::fprintf(stderr, "cospace_fiber_instructions: count must be a positive number, got '%s'\n", argv[2]);
-      return 2;
-    }
-    count = n;
-  }
+  const auto parsed = cospace::bench::loop_count(argc, argv, 100'000, "cospace_fiber_instructions", "count", usage);
+  if (!parsed) return 2;
+  const std::uint64_t count = *parsed;
   const std::string_view op = argv[1];
   if (op == "acquire_release") run_acquire_release(count, 64);
   else if (op == "acquire_release_cold") run_acquire_release(count, 0);
@@ -174,7 +145,6 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::printf("%s: %llu operations (%s)\n", argv[1], static_cast<unsigned long long>(count),
-              COSPACE_BENCH_COLLECT_LOOP_ONLY ? "callgrind collects the loop only"
-                                              : "no callgrind.h: callgrind counts the whole program");
+              cospace::bench::collection_note());
   return 0;
 }

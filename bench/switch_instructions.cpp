@@ -17,7 +17,7 @@
 // callgrind's "Collected" figure divided by 2 x round_trips is the number of
 // instructions per one-way switch, loop included (the caller's call, loop
 // counter and argument moves: about five instructions a switch on each
-// variant). switch_instructions.sh runs every variant and does the division.
+// variant). `bench/count_instructions.sh switch` runs every variant and does the division.
 // Callgrind counts instructions, not time: ldmxcsr and fldcw count as one each
 // however long they take.
 #include <cstdint>
@@ -27,6 +27,7 @@
 #include <string_view>
 #include <utility>
 
+#include "callgrind_loop.hpp"
 #include "context/validate.hpp"
 #include "stack.hpp"
 
@@ -35,33 +36,12 @@
 #include <boost/context/fiber.hpp>
 #endif
 
-#if __has_include(<valgrind/callgrind.h>)
-#include <valgrind/callgrind.h>
-#define COSPACE_BENCH_COLLECT_LOOP_ONLY 1
-#else
-#define COSPACE_BENCH_COLLECT_LOOP_ONLY 0
-#endif
-
 namespace {
 
 namespace ctx = cospace::context;
 using cospace::bench::mapped_stack;
 
-// Turns callgrind's collection on just before a loop and off just after it.
-// Outside callgrind the client requests are a few no-op instructions.
-struct collect_scope {
-  collect_scope() { toggle(); }
-  ~collect_scope() { toggle(); }
-  collect_scope(const collect_scope&) = delete;
-  collect_scope& operator=(const collect_scope&) = delete;
-
- private:
-  static void toggle() {
-#if COSPACE_BENCH_COLLECT_LOOP_ONLY
-    CALLGRIND_TOGGLE_COLLECT;
-#endif
-  }
-};
+using cospace::bench::collect_scope;
 
 template <const ctx::backend& B>
 void cospace_pong(cospace_transfer t) {
@@ -127,21 +107,10 @@ constexpr const char* usage =
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2 || argc > 3) {
-    std::fputs(usage, stderr);
-    return 2;
-  }
-  std::uint64_t round_trips = 1'000'000;
-  if (argc == 3) {
-    char* end = nullptr;
-    const unsigned long long n = std::strtoull(argv[2], &end, 10);
-    if (end == argv[2] || *end != '\0' || n == 0) {
-      std::fprintf(stderr, "cospace_switch_instructions: round_trips must be a positive number, got '%s'\n",
-                   argv[2]);
-      return 2;
-    }
-    round_trips = n;
-  }
+  const auto parsed =
+      cospace::bench::loop_count(argc, argv, 1'000'000, "cospace_switch_instructions", "round_trips", usage);
+  if (!parsed) return 2;
+  const std::uint64_t round_trips = *parsed;
   const std::string_view variant = argv[1];
   int rc = 2;
   if (variant == "asm") {
@@ -164,8 +133,7 @@ int main(int argc, char** argv) {
     std::printf("%s: %llu round trips = %llu one-way switches (%s)\n", argv[1],
                 static_cast<unsigned long long>(round_trips),
                 static_cast<unsigned long long>(2 * round_trips),
-                COSPACE_BENCH_COLLECT_LOOP_ONLY ? "callgrind collects the loop only"
-                                                : "no callgrind.h: callgrind counts the whole program");
+                cospace::bench::collection_note());
   }
   return rc;
 }
