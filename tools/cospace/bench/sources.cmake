@@ -53,7 +53,9 @@ if(COSPACE_BUILD_TESTS)
     add_test(NAME cospace_bench_quick_json COMMAND ${_check} json ${CMAKE_CURRENT_BINARY_DIR} ${_tool})
     add_test(NAME cospace_plot_svg COMMAND ${_check} svg ${CMAKE_CURRENT_BINARY_DIR} ${_tool})
     add_test(NAME cospace_plot_unwritable COMMAND ${_check} unwritable ${CMAKE_CURRENT_BINARY_DIR} ${_tool})
-    set_tests_properties(cospace_bench_quick_json cospace_plot_svg PROPERTIES TIMEOUT 900 SKIP_RETURN_CODE 77)
+    # `scale`: whole benchmark runs; the per-backend and cross presets skip them.
+    set_tests_properties(cospace_bench_quick_json cospace_plot_svg PROPERTIES
+      TIMEOUT 900 SKIP_RETURN_CODE 77 LABELS scale)
   else()
     message(STATUS "cospace bench: no python3, the tests of `cospace bench` and `cospace plot` are not added")
   endif()
