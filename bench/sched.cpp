@@ -1,6 +1,11 @@
 // The scheduler layer's costs next to Go's, measured in the same run.
 //
 //   cospace_bench_sched [--go-source DIR] [--rounds N] [--repeat K] [--no-go]
+//   cospace_bench_sched --only {pingpong_one_thread|spawn_join} [--rounds N]
+//
+// --only runs one single-worker measurement once and prints it (for
+// `valgrind --tool=callgrind`, whose instruction counts do not move with
+// the machine's load).
 //
 // Four measurements, each the median of K runs (3), cospace first, then the
 // same program in Go (bench/go/sched_bench.go, built once with `go build`
@@ -177,17 +182,32 @@ int main(int argc, char** argv) {
   long rounds = 1000000;
   int repeat = 3;
   bool use_go = true;
+  std::string only;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--child-million" && i + 1 < argc) return million_child(std::atol(argv[i + 1]));
-    if (arg == "--go-source" && i + 1 < argc) go_source = argv[++i];
+    if (arg == "--only" && i + 1 < argc) only = argv[++i];
+    else     if (arg == "--go-source" && i + 1 < argc) go_source = argv[++i];
     else if (arg == "--rounds" && i + 1 < argc) rounds = std::max(1000L, std::atol(argv[++i]));
     else if (arg == "--repeat" && i + 1 < argc) repeat = std::max(1, std::atoi(argv[++i]));
     else if (arg == "--no-go") use_go = false;
     else {
-      std::fprintf(stderr, "usage: cospace_bench_sched [--go-source DIR] [--rounds N] [--repeat K] [--no-go]\n");
+      std::fprintf(stderr, "usage: cospace_bench_sched [--go-source DIR] [--rounds N] [--repeat K] [--no-go]\n"
+                           "       cospace_bench_sched --only {pingpong_one_thread|spawn_join} [--rounds N]\n");
       return 2;
     }
+  }
+  if (only == "pingpong_one_thread") {
+    std::printf("pingpong_one_thread %.1f ns\n", pingpong(1, rounds, false).ns_per_hop);
+    return 0;
+  }
+  if (only == "spawn_join") {
+    std::printf("spawn_join %.1f ns\n", spawn_join(rounds / 5));
+    return 0;
+  }
+  if (!only.empty()) {
+    std::fprintf(stderr, "cospace_bench_sched: --only takes pingpong_one_thread or spawn_join\n");
+    return 2;
   }
   const long spawns = rounds / 5;
   const long million = 1000000;

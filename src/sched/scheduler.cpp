@@ -70,6 +70,7 @@ std::size_t body_offset(std::size_t alignment) noexcept {
 
 // Runs in the task's fiber: the body, its result and its exception.
 void run_body(task_record* t) {
+  current_worker()->settle_handoff();  // it may have been started by a handoff
   try {
     t->ops->run(t->body());
   } catch (const forced_unwind&) {
@@ -160,8 +161,27 @@ wake_reason park(waiter& w, clock::time_point deadline) {
   } timer_guard{w};
   park_state expected = park_state::running;
   if (t->park.compare_exchange_strong(expected, park_state::parking, std::memory_order_acq_rel)) {
-    t->parking = true;
-    this_fiber::yield();  // to the worker loop, which commits the park
+    t->waits_in_park = true;
+    worker* const here = t_worker;
+    if (task_record* const next = t->sliced ? nullptr : here->take_for_handoff()) {
+      // Direct handoff: straight to the next task, not through the worker
+      // loop (one switch instead of two). Whoever runs next on this worker
+      // commits our park (settle_handoff), as the loop would have.
+      here->handed_over = t;
+      t_task = next;
+      try {
+        this_fiber::switch_to(next->fiber);
+      } catch (const forced_unwind&) {
+        throw;  // shutdown unwinds us from this switch
+      } catch (...) {
+        die(describe(next) + ": the scheduler could not switch to it");
+      }
+    } else {
+      t->parking = true;
+      this_fiber::yield();  // to the worker loop, which commits the park
+    }
+    t->waits_in_park = false;
+    current_worker()->settle_handoff();  // a migratable fiber may be back on another worker
   }
   // Woken: `notified` (before or after the switch).
   t->park.store(park_state::running, std::memory_order_relaxed);
@@ -310,8 +330,8 @@ task_record* worker::steal() noexcept {
   return nullptr;
 }
 
-task_record* worker::next_task(unsigned tick) noexcept {
-  if (tick % 61 == 0) {
+task_record* worker::next_task() noexcept {
+  if (++rounds % 61 == 0) {
     fire_timers();
     if (poller_in_use() && poller_try_acquire()) {
       poller_wait(clock::time_point::min());
@@ -334,6 +354,44 @@ void worker::idle_sleep() noexcept {
   }
   sleeping.store(sleep_mode::awake, std::memory_order_relaxed);
   if (polls) poller_release();
+}
+
+task_record* worker::take_for_handoff() noexcept {
+  if ((rounds + 1) % 61 == 0) return nullptr;  // the loop's turn: timers and the poller
+  if (pinned.size_hint() == 0 && stealable.size_hint() == 0) return nullptr;
+  if (sched->stage.load(std::memory_order_acquire) == phase::unwinding) return nullptr;
+  lock.lock();
+  // The task the loop would pop next (the older head), if it may be switched to.
+  task_record* p = pinned.front();
+  task_record* s = stealable.front();
+  const bool from_pinned = p != nullptr && (s == nullptr || p->stamp < s->stamp);
+  task_record* t = from_pinned ? p : s;
+  if (t == nullptr || t->sliced || (t->started && !t->waits_in_park)) {
+    lock.unlock();
+    return nullptr;
+  }
+  if (from_pinned) pinned.pop();
+  else stealable.pop();
+  lock.unlock();
+  ++rounds;
+  if (!prepare(t)) return nullptr;  // it ended already (its fiber could not be made)
+  t->park.store(park_state::running, std::memory_order_relaxed);
+  return t;
+}
+
+void worker::settle_handoff() noexcept {
+  if (task_record* const t = std::exchange(handed_over, nullptr)) commit_park(t);
+}
+
+// The task's fiber has switched out of park(): it is off its stack, so it
+// may be queued by whoever wakes it from now on.
+void worker::commit_park(task_record* t) noexcept {
+  park_state expected = park_state::parking;
+  if (t->park.compare_exchange_strong(expected, park_state::parked, std::memory_order_acq_rel)) {
+    sched->active.fetch_sub(1, std::memory_order_seq_cst);
+  } else {
+    push(t, !t->pinned());  // woken while switching out
+  }
 }
 
 task_record* worker::find_work() noexcept {
@@ -415,14 +473,17 @@ bool make_fiber(task_record* t) noexcept {
   return static_cast<bool>(t->fiber);
 }
 
-void worker::run_task(task_record* t) noexcept {
+// Makes the fiber of a task about to run for the first time, and moves a
+// migratable one's registration here. False if its fiber could not be
+// made: the task has ended then.
+bool worker::prepare(task_record* t) noexcept {
   if (!t->started) {
     if (!make_fiber(t)) {
       t->ops->discard(t->body());
       complete(t);
       release_task(t);
       sched->active.fetch_sub(1, std::memory_order_seq_cst);
-      return;
+      return false;
     }
     t->started = true;
     enroll(t);
@@ -430,6 +491,11 @@ void worker::run_task(task_record* t) noexcept {
     t->home->unenroll(t);
     enroll(t);
   }
+  return true;
+}
+
+void worker::run_task(task_record* t) noexcept {
+  if (!prepare(t)) return;
   t->park.store(park_state::running, std::memory_order_relaxed);
   t_task = t;
   try {
@@ -437,20 +503,17 @@ void worker::run_task(task_record* t) noexcept {
   } catch (...) {
     die(describe(t) + ": the scheduler could not resume it");
   }
+  // After handoffs (park()) the fiber that came back may be another one.
+  task_record* const back = t_task;
   t_task = nullptr;
-  if (t->fiber.done()) {
-    finish(t);
+  if (back->fiber.done()) {
+    finish(back);
     sched->active.fetch_sub(1, std::memory_order_seq_cst);
-  } else if (t->parking) {
-    t->parking = false;
-    park_state expected = park_state::parking;
-    if (t->park.compare_exchange_strong(expected, park_state::parked, std::memory_order_acq_rel)) {
-      sched->active.fetch_sub(1, std::memory_order_seq_cst);
-    } else {
-      push(t, !t->pinned());  // woken while switching out
-    }
+  } else if (back->parking) {
+    back->parking = false;
+    commit_park(back);
   } else {
-    push(t, !t->pinned());  // this_fiber::yield()
+    push(back, !back->pinned());  // this_fiber::yield()
   }
 }
 
@@ -470,9 +533,9 @@ void worker::unwind_all() noexcept {
 
 void worker::run() noexcept {
   t_worker = this;
-  for (unsigned tick = 1;; ++tick) {
+  for (;;) {
     if (sched->stage.load(std::memory_order_acquire) == phase::unwinding) break;
-    task_record* t = next_task(tick);
+    task_record* t = next_task();
     if (t == nullptr) t = find_work();
     if (t == nullptr) continue;
     if (sched->stage.load(std::memory_order_acquire) == phase::unwinding) {

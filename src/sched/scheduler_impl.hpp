@@ -55,7 +55,11 @@ class task_record {
   const bool migratable;
   const bool sliced;
   bool started = false;
-  bool parking = false;    // park() is switching out; read by the worker loop
+  bool parking = false;    // park() is switching out to the worker loop; read by it
+  // Suspended inside park() (not in a plain this_fiber::yield()): when woken
+  // it continues in park(), which settles a handoff (see park()), so another
+  // fiber may switch straight to it.
+  bool waits_in_park = false;
   bool unwinding = false;  // shutdown is destroying its fiber
   std::atomic<park_state> park{park_state::running};
   worker* home = nullptr;  // the worker it runs on (set when it starts)
@@ -116,6 +120,14 @@ class worker {
   worker(scheduler_impl* on, unsigned i) : sched(on), index(i), rng(0x9e3779b9u * (i + 1)) {}
 
   void run() noexcept;
+  // park()'s direct handoff: takes the next task of this worker's queues if
+  // the running fiber may switch straight to it (it resumes in park() or
+  // starts afresh), with its fiber made. nullptr: go through the worker loop.
+  task_record* take_for_handoff() noexcept;
+  // Commits the park of the task that handed this worker over to the running
+  // fiber, if any. Called by every fiber as soon as it runs again.
+  void settle_handoff() noexcept;
+  task_record* handed_over = nullptr;  // the task whose park awaits its commit
   // Queues a task that may run here (from any thread).
   void push(task_record* t, bool stealable) noexcept;
   // Wakes the worker if it sleeps (from any thread).
@@ -146,17 +158,22 @@ class worker {
   std::atomic<sleep_mode> sleeping{sleep_mode::awake};
   std::atomic<std::uint32_t> wake_word{0};
   std::uint32_t rng;
+  // Scheduling rounds, each a task run from the loop or handed over; every
+  // 61st is the worker loop's, which looks at timers and the poller first.
+  unsigned rounds = 0;
   std::thread thread;
 
  private:
-  task_record* next_task(unsigned tick) noexcept;
+  task_record* next_task() noexcept;
   task_record* pop_local() noexcept;
   task_record* find_work() noexcept;
   task_record* steal() noexcept;
   bool fire_timers() noexcept;
   clock::time_point next_deadline() noexcept;
   void idle_sleep() noexcept;
+  bool prepare(task_record* t) noexcept;
   void run_task(task_record* t) noexcept;
+  void commit_park(task_record* t) noexcept;
   void finish(task_record* t) noexcept;
   void enroll(task_record* t) noexcept;
   void unenroll(task_record* t) noexcept;
