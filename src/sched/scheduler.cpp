@@ -57,12 +57,60 @@ std::string describe(const task_record* t) {
 
 std::atomic<std::uint64_t> g_next_task_id{1};
 
-// Serialises the scheduler's fiber creations and ends: acquire_fiber_stack
-// (src/fiber/fiber_stack.cpp) reads the new region's bounds after the space
-// has released its lock, while another thread carving or releasing a
-// neighbour may write them. Held only around making a fiber and releasing
-// a finished one (never around user code).
-spinlock g_stack_lock;
+// Task records come from a per-thread cache of blocks of one size (most
+// records with their callable fit), not from the allocator each time. A
+// block freed on one thread is reused there. Off under AddressSanitizer,
+// which would no longer see a use after free of a record.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool cache_records = false;
+#else
+constexpr bool cache_records = true;
+#endif
+constexpr std::size_t record_block = 512;
+constexpr std::size_t record_alignment = 16;
+
+struct record_cache {
+  void* head = nullptr;
+  unsigned count = 0;
+  ~record_cache() {
+    while (head != nullptr) {
+      void* const next = *static_cast<void**>(head);
+      ::operator delete(head, std::align_val_t{record_alignment});
+      head = next;
+    }
+  }
+};
+thread_local record_cache t_records;
+
+bool cached_size(std::size_t bytes, std::size_t alignment) noexcept {
+  return cache_records && bytes <= record_block && alignment <= record_alignment;
+}
+
+void* allocate_record(std::size_t bytes, std::size_t alignment) {
+  if (!cached_size(bytes, alignment)) return ::operator new(bytes, std::align_val_t{alignment});
+  record_cache& c = t_records;
+  if (void* const block = c.head) {
+    c.head = *static_cast<void**>(block);
+    --c.count;
+    return block;
+  }
+  return ::operator new(record_block, std::align_val_t{record_alignment});
+}
+
+void free_record(void* block, std::size_t bytes, std::size_t alignment) noexcept {
+  if (!cached_size(bytes, alignment)) {
+    ::operator delete(block, std::align_val_t{alignment});
+    return;
+  }
+  record_cache& c = t_records;
+  if (c.count >= 256) {
+    ::operator delete(block, std::align_val_t{record_alignment});
+    return;
+  }
+  *static_cast<void**>(block) = c.head;
+  c.head = block;
+  ++c.count;
+}
 
 std::size_t body_offset(std::size_t alignment) noexcept {
   return (sizeof(task_record) + alignment - 1) / alignment * alignment;
@@ -113,7 +161,7 @@ task_record* current_task() noexcept { return t_task; }
 // Waiting
 
 bool on_shared_stack() noexcept {
-  const task_record* t = current_task();
+  const task_record* t = t_task;
   return t != nullptr && t->sliced;
 }
 
@@ -142,7 +190,7 @@ wake_reason park(waiter& w, clock::time_point deadline) {
     die(describe(t) + " blocked while shutdown was unwinding it; destructors run at shutdown must "
                       "not wait for other fibers");
   }
-  if (this_fiber::id() != t->fiber.id()) {
+  if (this_fiber::id() != t->fiber_id) {
     throw scheduler_error("cospace: a blocking call in a fiber the scheduler does not run (a plain "
                           "cospace::fiber resumed by a scheduled one) would block its worker; spawn it instead");
   }
@@ -159,8 +207,9 @@ wake_reason park(waiter& w, clock::time_point deadline) {
       if (w.timer_owner != nullptr) worker::cancel_timer(w);
     }
   } timer_guard{w};
-  park_state expected = park_state::running;
-  if (t->park.compare_exchange_strong(expected, park_state::parking, std::memory_order_acq_rel)) {
+  // Already woken (by another thread, or by this one making a fiber fail
+  // below): no switch. A wake that comes later is seen by the commit.
+  if (t->park.load(std::memory_order_acquire) == park_state::running) {
     t->waits_in_park = true;
     worker* const here = t_worker;
     if (task_record* const next = t->sliced ? nullptr : here->take_for_handoff()) {
@@ -189,8 +238,16 @@ wake_reason park(waiter& w, clock::time_point deadline) {
 }
 
 void unpark(task_record* t) noexcept {
-  if (t->park.exchange(park_state::notified, std::memory_order_acq_rel) == park_state::parked)
+  // The task's own worker thread cannot race with itself: the task is then
+  // committed or not (its fiber does not run while this code does), and only
+  // the one claimer of its waiter unparks it.
+  if (t_worker == t->home) {
+    const park_state was = t->park.load(std::memory_order_relaxed);
+    t->park.store(park_state::notified, std::memory_order_relaxed);
+    if (was == park_state::parked) t->sched->schedule(t);
+  } else if (t->park.exchange(park_state::notified, std::memory_order_acq_rel) == park_state::parked) {
     t->sched->schedule(t);
+  }
 }
 
 void sleep_until(clock::time_point deadline) {
@@ -263,11 +320,16 @@ clock::time_point worker::next_deadline() noexcept {
 // Run queues
 
 void worker::push(task_record* t, bool to_stealable) noexcept {
+  const bool own = t_worker == this;
+  if (own && !to_stealable && next_local == nullptr && pinned.size_hint() == 0 && stealable.size_hint() == 0) {
+    next_local = t;  // the oldest: nothing else is queued
+    return;
+  }
   lock.lock();
   t->stamp = next_stamp++;
-  (to_stealable ? stealable : pinned).push(t);
+  (to_stealable ? stealable : pinned).push(t, own);
   lock.unlock();
-  if (t_worker != this) wake();
+  if (!own) wake();
 }
 
 void worker::wake() noexcept {
@@ -281,6 +343,7 @@ void worker::wake() noexcept {
 }
 
 task_record* worker::pop_local() noexcept {
+  if (next_local != nullptr) return std::exchange(next_local, nullptr);
   if (pinned.size_hint() == 0 && stealable.size_hint() == 0) return nullptr;
   lock.lock();
   // The older of the two heads goes first: one FIFO order over both queues.
@@ -346,7 +409,7 @@ void worker::idle_sleep() noexcept {
   const std::uint32_t seen = wake_word.load(std::memory_order_seq_cst);
   const bool polls = poller_in_use() && poller_try_acquire();
   sleeping.store(polls ? sleep_mode::poller : sleep_mode::futex, std::memory_order_seq_cst);
-  const bool work = pinned.size_seq_cst() != 0 || stealable.size_seq_cst() != 0 ||
+  const bool work = next_local != nullptr || pinned.size_seq_cst() != 0 || stealable.size_seq_cst() != 0 ||
                     sched->stage.load(std::memory_order_seq_cst) == phase::unwinding;
   if (!work) {
     if (polls) poller_wait(deadline);
@@ -358,8 +421,16 @@ void worker::idle_sleep() noexcept {
 
 task_record* worker::take_for_handoff() noexcept {
   if ((rounds + 1) % 61 == 0) return nullptr;  // the loop's turn: timers and the poller
-  if (pinned.size_hint() == 0 && stealable.size_hint() == 0) return nullptr;
   if (sched->stage.load(std::memory_order_acquire) == phase::unwinding) return nullptr;
+  if (task_record* const t = next_local) {  // the oldest, if there is one
+    if (!t->waits_in_park) return nullptr;  // resumes in a plain yield: through the loop
+    next_local = nullptr;
+    ++rounds;
+    prepare(t);  // started: nothing to make
+    t->park.store(park_state::running, std::memory_order_relaxed);
+    return t;
+  }
+  if (pinned.size_hint() == 0 && stealable.size_hint() == 0) return nullptr;
   lock.lock();
   // The task the loop would pop next (the older head), if it may be switched to.
   task_record* p = pinned.front();
@@ -386,7 +457,7 @@ void worker::settle_handoff() noexcept {
 // The task's fiber has switched out of park(): it is off its stack, so it
 // may be queued by whoever wakes it from now on.
 void worker::commit_park(task_record* t) noexcept {
-  park_state expected = park_state::parking;
+  park_state expected = park_state::running;
   if (t->park.compare_exchange_strong(expected, park_state::parked, std::memory_order_acq_rel)) {
     sched->active.fetch_sub(1, std::memory_order_seq_cst);
   } else {
@@ -450,9 +521,7 @@ void worker::finish(task_record* t) noexcept {
   if (t->unwinding) {
     t->fiber.reset();  // done already (unwound by the caller)
   } else {
-    g_stack_lock.lock();
     t->fiber.reset();  // its stack goes back now, not when the handle does
-    g_stack_lock.unlock();
   }
   unenroll(t);
   complete(t);
@@ -463,13 +532,12 @@ void worker::finish(task_record* t) noexcept {
 // Makes a task's fiber when it first runs. A failure (bad fiber options,
 // no stack) ends the task with that exception, for join() to rethrow.
 bool make_fiber(task_record* t) noexcept {
-  g_stack_lock.lock();
   try {
     t->fiber = cospace::fiber([t] { run_body(t); }, t->options());
+    t->fiber_id = t->fiber.id();
   } catch (...) {
     t->error = std::current_exception();
   }
-  g_stack_lock.unlock();
   return static_cast<bool>(t->fiber);
 }
 
@@ -509,7 +577,7 @@ void worker::run_task(task_record* t) noexcept {
   if (back->fiber.done()) {
     finish(back);
     sched->active.fetch_sub(1, std::memory_order_seq_cst);
-  } else if (back->parking) {
+  } else if (back->parking) {  // park() went through the loop
     back->parking = false;
     commit_park(back);
   } else {
@@ -620,6 +688,7 @@ void scheduler_impl::shutdown() {
   // What is left in the queues never started (started ones were unwound
   // by their home worker, and are held by `unwound` until now).
   for (auto& w : workers) {
+    w->next_local = nullptr;  // started (pinned): unwound already
     for (task_queue* q : {&w->pinned, &w->stealable})
       while (task_record* t = q->pop())
         if (!t->started) discard(t);
@@ -642,14 +711,14 @@ task_record* spawn_task(scheduler_impl* on, const spawn_options& options, const 
     throw scheduler_error("cospace: spawn_options::migrate cannot apply to a sliced fiber (it never leaves its thread)");
   const std::size_t alignment = std::max(alignof(task_record), ops.alignment);
   const std::size_t bytes = body_offset(ops.alignment) + ops.size;
-  void* memory = ::operator new(bytes, std::align_val_t{alignment});
+  void* memory = allocate_record(bytes, alignment);
   task_record* t = nullptr;
   try {
     t = ::new (memory) task_record(on, ops, options);
     ops.construct(t->body(), source);
   } catch (...) {
     if (t != nullptr) t->~task_record();
-    ::operator delete(memory, std::align_val_t{alignment});
+    free_record(memory, bytes, alignment);
     throw;
   }
   t->id = g_next_task_id.fetch_add(1, std::memory_order_relaxed);
@@ -674,6 +743,7 @@ void join_task(task_record* t) {
   wait_storage<waiter> storage;
   waiter& w = storage.get();
   w.task = current_task();
+  w.one_lock = true;  // claimed by complete(), under t->lock
   t->lock.lock();
   const bool finished = t->finished;
   if (!finished) t->joiner = &w;
@@ -701,9 +771,10 @@ void join_task(task_record* t) {
 void release_task(task_record* t) noexcept {
   if (t->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
   const std::size_t alignment = std::max(alignof(task_record), t->ops->alignment);
+  const std::size_t bytes = body_offset(t->ops->alignment) + t->ops->size;
   t->ops->destroy(t->body());
   t->~task_record();
-  ::operator delete(static_cast<void*>(t), std::align_val_t{alignment});
+  free_record(t, bytes, alignment);
 }
 
 scheduler_impl* current_scheduler() noexcept {

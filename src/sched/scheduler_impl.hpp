@@ -25,10 +25,9 @@ class scheduler_impl;
 
 // Where a task is in the park protocol (see park() in scheduler.cpp).
 enum class park_state : std::uint32_t {  // 32-bit: RISC-V has no inline byte-sized atomic exchange
-  running,   // not parked (or about to park)
-  parking,   // park() switched to the worker; the worker has not committed it yet
-  parked,    // off every run queue: only an unpark brings it back
-  notified,  // unparked before the worker committed the park: it runs again at once
+  running,   // not parked: running, or switching out of park() and not committed yet
+  parked,    // committed (off its stack, off every run queue): only an unpark brings it back
+  notified,  // unparked before its park was committed: it runs again at once
 };
 
 class task_record {
@@ -49,6 +48,7 @@ class task_record {
   // not started yet is only this record, and its stack comes warm from
   // the fibers that just ended there).
   cospace::fiber fiber;
+  std::uint64_t fiber_id = 0;  // fiber.id(), kept at hand
   std::uint64_t id = 0;
 
   // Scheduling; touched by the worker that runs or queues it.
@@ -85,14 +85,17 @@ class task_record {
 // A FIFO of tasks linked through task_record::next.
 class task_queue {
  public:
-  void push(task_record* t) noexcept {
+  // `from_owner`: pushed by the worker's own thread, which is not asleep.
+  void push(task_record* t, bool from_owner = false) noexcept {
     t->next = nullptr;
     if (tail_ != nullptr) tail_->next = t;
     else head_ = t;
     tail_ = t;
     // seq_cst: a worker about to sleep publishes `sleeping`, then reads this;
     // a pusher publishes this, then reads `sleeping` (worker::wake).
-    size_.store(size_.load(std::memory_order_relaxed) + 1, std::memory_order_seq_cst);
+    const std::size_t n = size_.load(std::memory_order_relaxed) + 1;
+    if (from_owner) size_.store(n, std::memory_order_relaxed);
+    else size_.store(n, std::memory_order_seq_cst);
   }
   task_record* pop() noexcept {
     task_record* t = head_;
@@ -144,6 +147,10 @@ class worker {
   task_queue pinned;
   task_queue stealable;
   std::uint64_t next_stamp = 0;
+  // A pinned task queued by this worker's own thread while both queues were
+  // empty (so it is the oldest): its own, without a lock. Only this
+  // worker's thread touches it.
+  task_record* next_local = nullptr;
 
   // Started tasks whose home this is, under `registry_lock` (shutdown unwinds them).
   spinlock registry_lock;
