@@ -459,13 +459,18 @@ void worker::settle_handoff() noexcept {
 void worker::commit_park(task_record* t) noexcept {
   park_state expected = park_state::running;
   if (t->park.compare_exchange_strong(expected, park_state::parked, std::memory_order_acq_rel)) {
-    sched->active.fetch_sub(1, std::memory_order_seq_cst);
+    --active_debt;
   } else {
     push(t, !t->pinned());  // woken while switching out
   }
 }
 
+void worker::publish_debt() noexcept {
+  if (active_debt != 0) sched->active.fetch_add(std::exchange(active_debt, 0), std::memory_order_seq_cst);
+}
+
 task_record* worker::find_work() noexcept {
+  publish_debt();  // before anyone may conclude from `active` that all is quiet
   sched->spinning.fetch_add(1, std::memory_order_seq_cst);
   task_record* t = nullptr;
   for (;;) {
@@ -550,7 +555,7 @@ bool worker::prepare(task_record* t) noexcept {
       t->ops->discard(t->body());
       complete(t);
       release_task(t);
-      sched->active.fetch_sub(1, std::memory_order_seq_cst);
+      --active_debt;
       return false;
     }
     t->started = true;
@@ -576,7 +581,7 @@ void worker::run_task(task_record* t) noexcept {
   t_task = nullptr;
   if (back->fiber.done()) {
     finish(back);
-    sched->active.fetch_sub(1, std::memory_order_seq_cst);
+    --active_debt;
   } else if (back->parking) {  // park() went through the loop
     back->parking = false;
     commit_park(back);
@@ -612,6 +617,7 @@ void worker::run() noexcept {
     }
     run_task(t);
   }
+  publish_debt();
   unwind_all();
   t_worker = nullptr;
 }
@@ -643,9 +649,10 @@ scheduler_impl::scheduler_impl(scheduler* owner, const scheduler_options& o) : f
 }
 
 void scheduler_impl::schedule(task_record* t) noexcept {
-  active.fetch_add(1, std::memory_order_seq_cst);
   worker* const here = current_worker();
   const bool local = here != nullptr && here->sched == this;
+  if (local && here->active_debt < 0) ++here->active_debt;  // pays back a retirement not yet published
+  else active.fetch_add(1, std::memory_order_seq_cst);
   if (t->pinned()) {
     t->home->push(t, false);
     return;

@@ -165,6 +165,11 @@ class worker {
   std::atomic<sleep_mode> sleeping{sleep_mode::awake};
   std::atomic<std::uint32_t> wake_word{0};
   std::uint32_t rng;
+  // Tasks this worker's thread took off `active` (parked, ended) and has
+  // not subtracted yet: <= 0, so that `active` may only overcount. Paid
+  // back by this thread's own schedules, published before it looks for
+  // work (and so before it may find the scheduler quiet). Its thread only.
+  std::int64_t active_debt = 0;
   // Scheduling rounds, each a task run from the loop or handed over; every
   // 61st is the worker loop's, which looks at timers and the poller first.
   unsigned rounds = 0;
@@ -174,6 +179,7 @@ class worker {
   task_record* next_task() noexcept;
   task_record* pop_local() noexcept;
   task_record* find_work() noexcept;
+  void publish_debt() noexcept;
   task_record* steal() noexcept;
   bool fire_timers() noexcept;
   clock::time_point next_deadline() noexcept;
@@ -207,7 +213,7 @@ class scheduler_impl {
   scheduler_options options;
   std::vector<std::unique_ptr<worker>> workers;
   std::atomic<phase> stage{phase::running};
-  std::atomic<std::int64_t> active{0};  // tasks queued or running
+  std::atomic<std::int64_t> active{0};  // tasks queued or running (less the workers' active_debt)
   std::atomic<unsigned> spinning{0};    // workers looking for work, not asleep
   std::atomic<unsigned> round_robin{0};
   std::mutex shutdown_lock;
