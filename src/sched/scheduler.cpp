@@ -426,7 +426,7 @@ task_record* worker::take_for_handoff() noexcept {
     if (!t->waits_in_park) return nullptr;  // resumes in a plain yield: through the loop
     next_local = nullptr;
     ++rounds;
-    prepare(t);  // started: nothing to make
+    if (t->home != this) prepare(t);  // started: nothing to make
     t->park.store(park_state::running, std::memory_order_relaxed);
     return t;
   }
@@ -445,7 +445,7 @@ task_record* worker::take_for_handoff() noexcept {
   else stealable.pop();
   lock.unlock();
   ++rounds;
-  if (!prepare(t)) return nullptr;  // it ended already (its fiber could not be made)
+  if ((!t->started || t->home != this) && !prepare(t)) return nullptr;  // ended (no fiber could be made)
   t->park.store(park_state::running, std::memory_order_relaxed);
   return t;
 }
@@ -503,23 +503,31 @@ task_record* worker::find_work() noexcept {
 // ---------------------------------------------------------------------------
 // Running
 
+// Another thread touches this worker's registry only to move out a
+// migratable task that this worker enrolled, and so only after this worker
+// has seen `migratable_spawned` set (it was set before that task was first
+// queued). Until then the owner goes without the lock.
+bool worker::registry_shared() const noexcept { return sched->migratable_spawned.load(std::memory_order_relaxed); }
+
 void worker::enroll(task_record* t) noexcept {
-  registry_lock.lock();
+  const bool shared = registry_shared();
+  if (shared) registry_lock.lock();
   t->reg_prev = nullptr;
   t->reg_next = registry;
   if (registry != nullptr) registry->reg_prev = t;
   registry = t;
-  registry_lock.unlock();
+  if (shared) registry_lock.unlock();
   t->home = this;
 }
 
 void worker::unenroll(task_record* t) noexcept {
-  registry_lock.lock();
+  const bool shared = registry_shared();
+  if (shared) registry_lock.lock();
   if (t->reg_prev != nullptr) t->reg_prev->reg_next = t->reg_next;
   else registry = t->reg_next;
   if (t->reg_next != nullptr) t->reg_next->reg_prev = t->reg_prev;
   t->reg_prev = t->reg_next = nullptr;
-  registry_lock.unlock();
+  if (shared) registry_lock.unlock();
 }
 
 void worker::finish(task_record* t) noexcept {
@@ -728,7 +736,18 @@ task_record* spawn_task(scheduler_impl* on, const spawn_options& options, const 
     free_record(memory, bytes, alignment);
     throw;
   }
-  t->id = g_next_task_id.fetch_add(1, std::memory_order_relaxed);
+  worker* const here = current_worker();
+  if (here != nullptr && here->sched == on) {  // ids from the worker's own block
+    if (here->next_id == here->ids_end) {
+      here->next_id = g_next_task_id.fetch_add(1024, std::memory_order_relaxed);
+      here->ids_end = here->next_id + 1024;
+    }
+    t->id = here->next_id++;
+  } else {
+    t->id = g_next_task_id.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (options.migrate && !on->migratable_spawned.load(std::memory_order_relaxed))
+    on->migratable_spawned.store(true, std::memory_order_relaxed);  // before it is queued (worker::registry_shared)
   on->schedule(t);
   return t;
 }

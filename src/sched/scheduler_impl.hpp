@@ -170,6 +170,9 @@ class worker {
   // back by this thread's own schedules, published before it looks for
   // work (and so before it may find the scheduler quiet). Its thread only.
   std::int64_t active_debt = 0;
+  // Task ids for spawns from this worker's fibers, taken 1,024 at a time.
+  std::uint64_t next_id = 0;
+  std::uint64_t ids_end = 0;
   // Scheduling rounds, each a task run from the loop or handed over; every
   // 61st is the worker loop's, which looks at timers and the poller first.
   unsigned rounds = 0;
@@ -188,6 +191,7 @@ class worker {
   void run_task(task_record* t) noexcept;
   void commit_park(task_record* t) noexcept;
   void finish(task_record* t) noexcept;
+  bool registry_shared() const noexcept;
   void enroll(task_record* t) noexcept;
   void unenroll(task_record* t) noexcept;
   void unwind_all() noexcept;
@@ -216,6 +220,7 @@ class scheduler_impl {
   std::atomic<std::int64_t> active{0};  // tasks queued or running (less the workers' active_debt)
   std::atomic<unsigned> spinning{0};    // workers looking for work, not asleep
   std::atomic<unsigned> round_robin{0};
+  std::atomic<bool> migratable_spawned{false};  // see worker::registry_shared
   std::mutex shutdown_lock;
   bool stopped = false;
 };
