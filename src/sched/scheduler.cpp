@@ -725,11 +725,12 @@ task_record* spawn_task(scheduler_impl* on, const spawn_options& options, const 
   if (options.migrate && options.fiber.stack == stack_kind::sliced)
     throw scheduler_error("cospace: spawn_options::migrate cannot apply to a sliced fiber (it never leaves its thread)");
   const std::size_t alignment = std::max(alignof(task_record), ops.alignment);
-  const std::size_t bytes = body_offset(ops.alignment) + ops.size;
+  const std::size_t body_end = body_offset(ops.alignment) + ops.size;
+  const std::size_t bytes = body_end + options.fiber.name.size();
   void* memory = allocate_record(bytes, alignment);
   task_record* t = nullptr;
   try {
-    t = ::new (memory) task_record(on, ops, options);
+    t = ::new (memory) task_record(on, ops, options, static_cast<char*>(memory) + body_end, bytes);
     ops.construct(t->body(), source);
   } catch (...) {
     if (t != nullptr) t->~task_record();
@@ -797,7 +798,7 @@ void join_task(task_record* t) {
 void release_task(task_record* t) noexcept {
   if (t->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
   const std::size_t alignment = std::max(alignof(task_record), t->ops->alignment);
-  const std::size_t bytes = body_offset(t->ops->alignment) + t->ops->size;
+  const std::size_t bytes = t->block_bytes;
   t->ops->destroy(t->body());
   t->~task_record();
   free_record(t, bytes, alignment);

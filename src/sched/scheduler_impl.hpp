@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -32,10 +33,17 @@ enum class park_state : std::uint32_t {  // 32-bit: RISC-V has no inline byte-si
 
 class task_record {
  public:
-  task_record(scheduler_impl* on, const task_body_ops& body_ops, const spawn_options& options)
-      : sched(on), ops(&body_ops), migratable(options.migrate), sliced(options.fiber.stack == stack_kind::sliced),
-        fiber_options_(options.fiber), name(options.fiber.name) {
-    fiber_options_.name = name;  // the caller's text may not outlive the spawn
+  // `name_copy`: room in the record's own block for a copy of the name (the
+  // caller's text may not outlive the spawn); `bytes`: the block's size.
+  task_record(scheduler_impl* on, const task_body_ops& body_ops, const spawn_options& options, char* name_copy,
+              std::size_t bytes)
+      : sched(on), ops(&body_ops), block_bytes(bytes), migratable(options.migrate),
+        sliced(options.fiber.stack == stack_kind::sliced), fiber_options_(options.fiber) {
+    if (!options.fiber.name.empty()) {
+      options.fiber.name.copy(name_copy, options.fiber.name.size());
+      name = std::string_view(name_copy, options.fiber.name.size());
+    }
+    fiber_options_.name = name;
   }
 
   void* body() noexcept;
@@ -44,6 +52,7 @@ class task_record {
   std::atomic<int> refs{2};  // the handle and the scheduler
   scheduler_impl* const sched;
   const task_body_ops* const ops;
+  const std::size_t block_bytes;  // the record, its callable and its name
   // Made when the task first runs, on the worker that runs it (so a task
   // not started yet is only this record, and its stack comes warm from
   // the fibers that just ended there).
@@ -76,7 +85,7 @@ class task_record {
   waiter* joiner = nullptr;
 
   cospace::fiber_options fiber_options_;
-  std::string name;
+  std::string_view name;  // in the record's own block
 
   // Started, not migratable (or sliced): it runs on its home worker only.
   bool pinned() const noexcept { return started && (!migratable || sliced); }
