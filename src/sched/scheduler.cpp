@@ -796,7 +796,8 @@ void join_task(task_record* t) {
 }
 
 void release_task(task_record* t) noexcept {
-  if (t->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  // The last reference (the count never rises again) needs no read-modify-write.
+  if (t->refs.load(std::memory_order_acquire) != 1 && t->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
   const std::size_t alignment = std::max(alignof(task_record), t->ops->alignment);
   const std::size_t bytes = t->block_bytes;
   t->ops->destroy(t->body());
