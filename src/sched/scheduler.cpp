@@ -7,23 +7,35 @@
 //   |      none: timers, poller (no wait), steal, spin a little, then sleep
 //   |      (futex, or epoll_wait when it takes the poller role) until woken
 //   |      or until its earliest timer
-//   |    resume the task's fiber; when it switches back:
+//   |    resume the task's fiber; when a fiber switches back (the one
+//   |    resumed, or one it handed over to, see below):
 //   |      done     -> wake its joiner, release its stack
-//   |      parking  -> commit the park (or requeue it if already woken)
+//   |      parked   -> commit the park (or requeue it if already woken)
 //   |      yielded  -> back to the end of its queue
 //   +----'
 //
 // Parking, the race it closes: a fiber that waits first publishes a waiter
-// (under the lock of what it waits for), then switches to its worker. A
-// waker on another thread may claim the waiter and unpark the task before
-// that switch is complete, while the fiber still runs on its stack. So the
-// task's park state moves running -> parking (the fiber, before switching)
-// -> parked (the worker, after the switch, by compare-and-swap); unpark
+// (under the lock of what it waits for), then switches away. A waker on
+// another thread may claim the waiter and unpark the task before that switch
+// is complete, while the fiber still runs on its stack. So the switch is
+// *committed* afterwards, by whoever runs next on that thread, with one
+// compare-and-swap of the task's park state, running -> parked; unpark
 // exchanges in `notified` and queues the task only if it saw `parked`. If it
-// saw `parking`, the worker's compare-and-swap fails and the worker requeues
-// the task itself; if it saw `running`, park() finds `notified` and does not
-// switch at all. Either way the task is queued exactly once, and never while
-// its fiber is still on a stack.
+// saw `running`, the commit fails and the committer requeues the task
+// itself. Either way the task is queued exactly once, and never while its
+// fiber is still on a stack. (park() also reads the state before switching,
+// and does not switch at all if it is `notified` already.) Only the one
+// claimer of a waiter unparks, and a task's own worker thread cannot race
+// with itself, so an unpark from that thread is a plain load and store.
+//
+// Direct handoff: park() does not switch to the worker loop when the task
+// the loop would run next (the older head of the worker's queues) resumes
+// inside park() or has not started: it switches straight to it
+// (this_fiber::switch_to), one switch instead of two, and leaves its own
+// commit to that task, which settles it first thing (settle_handoff(), in
+// park() after the switch and at the top of run_body()). A task that
+// yielded resumes in this_fiber::yield(), where nothing would settle: such a
+// head goes through the loop. Every 61st round is the loop's.
 #include <cospace/scheduler.hpp>
 
 #include <algorithm>
