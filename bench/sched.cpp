@@ -13,13 +13,16 @@
 //
 //   pingpong_one_thread   two fibers pass a counter back and forth over two
 //                         unbuffered channels on one worker (Go: GOMAXPROCS=1);
-//                         ns per hop (one send received)
+//                         ns per hop (one send received); also as the worker
+//                         thread's CPU time, which leaves out the time this
+//                         shared VM's other load takes the CPU away
 //   pingpong_two_workers  the same with two workers, the fibers wherever they
 //                         started (Go: GOMAXPROCS=2, the same)
 //   pingpong_two_threads  two workers, the fibers forced onto different threads
 //                         (checked with gettid); Go's row is the one above
 //   spawn_join            a fiber spawns a trivial fiber and joins it, N times,
-//                         on one worker (Go: go + WaitGroup, GOMAXPROCS=1)
+//                         on one worker (Go: go + WaitGroup, GOMAXPROCS=1);
+//                         also as thread CPU time
 //   million               1,000,000 trivial fibers spawned from one fiber on
 //                         every worker, then waited for with a wait_group; the
 //                         time per fiber and the peak resident memory (VmHWM)
