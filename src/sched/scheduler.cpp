@@ -84,7 +84,9 @@ constexpr std::size_t record_alignment = 16;
 struct record_cache {
   void* head = nullptr;
   unsigned count = 0;
+  bool gone = false;  // the thread is exiting: records released later go to the allocator
   ~record_cache() {
+    gone = true;
     while (head != nullptr) {
       void* const next = *static_cast<void**>(head);
       ::operator delete(head, std::align_val_t{record_alignment});
@@ -115,7 +117,7 @@ void free_record(void* block, std::size_t bytes, std::size_t alignment) noexcept
     return;
   }
   record_cache& c = t_records;
-  if (c.count >= 256) {
+  if (c.count >= 256 || c.gone) {
     ::operator delete(block, std::align_val_t{record_alignment});
     return;
   }
