@@ -1,6 +1,11 @@
 // The scheduler layer's costs next to Go's, measured in the same run.
 //
 //   cospace_bench_sched [--go-source DIR] [--rounds N] [--repeat K] [--no-go]
+//   cospace_bench_sched --only {pingpong_one_thread|spawn_join} [--rounds N]
+//
+// --only runs one single-worker measurement once and prints it (for
+// `valgrind --tool=callgrind`, whose instruction counts do not move with
+// the machine's load).
 //
 // Four measurements, each the median of K runs (3), cospace first, then the
 // same program in Go (bench/go/sched_bench.go, built once with `go build`
@@ -8,13 +13,16 @@
 //
 //   pingpong_one_thread   two fibers pass a counter back and forth over two
 //                         unbuffered channels on one worker (Go: GOMAXPROCS=1);
-//                         ns per hop (one send received)
+//                         ns per hop (one send received); also as the worker
+//                         thread's CPU time, which leaves out the time this
+//                         shared VM's other load takes the CPU away
 //   pingpong_two_workers  the same with two workers, the fibers wherever they
 //                         started (Go: GOMAXPROCS=2, the same)
 //   pingpong_two_threads  two workers, the fibers forced onto different threads
 //                         (checked with gettid); Go's row is the one above
 //   spawn_join            a fiber spawns a trivial fiber and joins it, N times,
-//                         on one worker (Go: go + WaitGroup, GOMAXPROCS=1)
+//                         on one worker (Go: go + WaitGroup, GOMAXPROCS=1);
+//                         also as thread CPU time
 //   million               1,000,000 trivial fibers spawned from one fiber on
 //                         every worker, then waited for with a wait_group; the
 //                         time per fiber and the peak resident memory (VmHWM)
@@ -28,6 +36,7 @@
 
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -53,6 +62,21 @@ double ns_since(clock_type::time_point start) {
 
 long kernel_thread_id() { return syscall(SYS_gettid); }
 
+// CPU time of the calling thread: on one worker every fiber of a measurement
+// runs on that thread, so this leaves out the time the VM's other load
+// takes the CPU away (wall time does not).
+double thread_cpu_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec);
+}
+
+// Wall and thread-CPU nanoseconds per operation.
+struct timing {
+  double wall;
+  double cpu;
+};
+
 long status_kib(const char* field) {
   std::ifstream in("/proc/self/status");
   std::string line;
@@ -65,6 +89,7 @@ long status_kib(const char* field) {
 struct pingpong_result {
   double ns_per_hop;
   bool different_threads;
+  double cpu_ns_per_hop;  // meaningful on one worker only
 };
 
 pingpong_result pingpong(unsigned threads, long rounds, bool apart) {
@@ -82,36 +107,40 @@ pingpong_result pingpong(unsigned threads, long rounds, bool apart) {
   // started, so an A that starts on B's thread gives up at once and is
   // spawned again (new fibers go round-robin, and an idle worker steals them).
   for (int attempt = 0; attempt < 1000; ++attempt) {
-    auto a = s.spawn([&]() -> double {
+    auto a = s.spawn([&]() -> timing {
       const bool same = kernel_thread_id() == tid_b.load();
-      if (apart && same) return -1;
+      if (apart && same) return {-1, -1};
       on_same_thread = same;
       ping.send(-1);  // both running
       pong.recv();
+      const double cpu_start = thread_cpu_ns();
       const auto start = clock_type::now();
       for (long i = 0; i < rounds; ++i) {
         ping.send(i);
         pong.recv();
       }
-      return ns_since(start) / static_cast<double>(2 * rounds);
+      const double hops = static_cast<double>(2 * rounds);
+      return {ns_since(start) / hops, (thread_cpu_ns() - cpu_start) / hops};
     });
-    const double ns = a.join();
-    if (ns < 0) continue;
+    const timing ns = a.join();
+    if (ns.wall < 0) continue;
     ping.close();
     b.join();
-    return {ns, !on_same_thread.load()};
+    return {ns.wall, !on_same_thread.load(), ns.cpu};
   }
   ping.close();
   b.join();
-  return {0, false};
+  return {0, false, 0};
 }
 
-double spawn_join(long n) {
+timing spawn_join(long n) {
   cospace::scheduler s({.threads = 1});
   return s.spawn([n] {
-            auto start = clock_type::now();
+            const double cpu_start = thread_cpu_ns();
+            const auto start = clock_type::now();
             for (long i = 0; i < n; ++i) cospace::spawn([] {}).join();
-            return ns_since(start) / static_cast<double>(n);
+            return timing{ns_since(start) / static_cast<double>(n),
+                          (thread_cpu_ns() - cpu_start) / static_cast<double>(n)};
           })
       .join();
 }
@@ -177,39 +206,62 @@ int main(int argc, char** argv) {
   long rounds = 1000000;
   int repeat = 3;
   bool use_go = true;
+  std::string only;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--child-million" && i + 1 < argc) return million_child(std::atol(argv[i + 1]));
-    if (arg == "--go-source" && i + 1 < argc) go_source = argv[++i];
+    if (arg == "--only" && i + 1 < argc) only = argv[++i];
+    else     if (arg == "--go-source" && i + 1 < argc) go_source = argv[++i];
     else if (arg == "--rounds" && i + 1 < argc) rounds = std::max(1000L, std::atol(argv[++i]));
     else if (arg == "--repeat" && i + 1 < argc) repeat = std::max(1, std::atoi(argv[++i]));
     else if (arg == "--no-go") use_go = false;
     else {
-      std::fprintf(stderr, "usage: cospace_bench_sched [--go-source DIR] [--rounds N] [--repeat K] [--no-go]\n");
+      std::fprintf(stderr, "usage: cospace_bench_sched [--go-source DIR] [--rounds N] [--repeat K] [--no-go]\n"
+                           "       cospace_bench_sched --only {pingpong_one_thread|spawn_join} [--rounds N]\n");
       return 2;
     }
+  }
+  if (only == "pingpong_one_thread") {
+    const pingpong_result r = pingpong(1, rounds, false);
+    std::printf("pingpong_one_thread %.1f ns (thread CPU %.1f ns)\n", r.ns_per_hop, r.cpu_ns_per_hop);
+    return 0;
+  }
+  if (only == "spawn_join") {
+    const timing t = spawn_join(rounds / 5);
+    std::printf("spawn_join %.1f ns (thread CPU %.1f ns)\n", t.wall, t.cpu);
+    return 0;
+  }
+  if (!only.empty()) {
+    std::fprintf(stderr, "cospace_bench_sched: --only takes pingpong_one_thread or spawn_join\n");
+    return 2;
   }
   const long spawns = rounds / 5;
   const long million = 1000000;
 
   std::map<std::string, double> ours;
-  std::vector<double> v1, v2, v3, v4;
+  std::vector<double> v1, v2, v3, v4, c1, c3;
   int together = 0;
   bool apart = true;
   for (int k = 0; k < repeat; ++k) {
-    v1.push_back(pingpong(1, rounds, false).ns_per_hop);
+    const pingpong_result one = pingpong(1, rounds, false);
+    v1.push_back(one.ns_per_hop);
+    c1.push_back(one.cpu_ns_per_hop);
     const pingpong_result any = pingpong(2, rounds, false);
     v4.push_back(any.ns_per_hop);
     together += any.different_threads ? 0 : 1;
     const pingpong_result two = pingpong(2, rounds, true);
     v2.push_back(two.ns_per_hop);
     apart = apart && two.different_threads;
-    v3.push_back(spawn_join(spawns));
+    const timing sj = spawn_join(spawns);
+    v3.push_back(sj.wall);
+    c3.push_back(sj.cpu);
   }
   ours["pingpong_one_thread"] = median(v1);
   ours["pingpong_two_threads"] = median(v2);
   ours["pingpong_two_workers"] = median(v4);
   ours["spawn_join"] = median(v3);
+  ours["pingpong_one_thread_cpu"] = median(c1);
+  ours["spawn_join_cpu"] = median(c3);
   {
     std::vector<double> t, rss;
     for (int k = 0; k < repeat; ++k) {
@@ -260,9 +312,11 @@ int main(int argc, char** argv) {
     const char* label;
     const char* unit;
   } rows[] = {{"pingpong_one_thread", "hop, one thread", "ns"},
+              {"pingpong_one_thread_cpu", "  the same, thread CPU", "ns"},
               {"pingpong_two_workers", "hop, two workers", "ns"},
               {"pingpong_two_threads", "hop, forced apart", "ns"},
               {"spawn_join", "spawn + join", "ns"},
+              {"spawn_join_cpu", "  the same, thread CPU", "ns"},
               {"million_ns_per_fiber", "10^6 spawned: per fiber", "ns"},
               {"million_peak_rss", "10^6 spawned: peak RSS", "KiB"}};
   for (const auto& r : rows) {

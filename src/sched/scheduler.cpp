@@ -7,23 +7,35 @@
 //   |      none: timers, poller (no wait), steal, spin a little, then sleep
 //   |      (futex, or epoll_wait when it takes the poller role) until woken
 //   |      or until its earliest timer
-//   |    resume the task's fiber; when it switches back:
+//   |    resume the task's fiber; when a fiber switches back (the one
+//   |    resumed, or one it handed over to, see below):
 //   |      done     -> wake its joiner, release its stack
-//   |      parking  -> commit the park (or requeue it if already woken)
+//   |      parked   -> commit the park (or requeue it if already woken)
 //   |      yielded  -> back to the end of its queue
 //   +----'
 //
 // Parking, the race it closes: a fiber that waits first publishes a waiter
-// (under the lock of what it waits for), then switches to its worker. A
-// waker on another thread may claim the waiter and unpark the task before
-// that switch is complete, while the fiber still runs on its stack. So the
-// task's park state moves running -> parking (the fiber, before switching)
-// -> parked (the worker, after the switch, by compare-and-swap); unpark
+// (under the lock of what it waits for), then switches away. A waker on
+// another thread may claim the waiter and unpark the task before that switch
+// is complete, while the fiber still runs on its stack. So the switch is
+// *committed* afterwards, by whoever runs next on that thread, with one
+// compare-and-swap of the task's park state, running -> parked; unpark
 // exchanges in `notified` and queues the task only if it saw `parked`. If it
-// saw `parking`, the worker's compare-and-swap fails and the worker requeues
-// the task itself; if it saw `running`, park() finds `notified` and does not
-// switch at all. Either way the task is queued exactly once, and never while
-// its fiber is still on a stack.
+// saw `running`, the commit fails and the committer requeues the task
+// itself. Either way the task is queued exactly once, and never while its
+// fiber is still on a stack. (park() also reads the state before switching,
+// and does not switch at all if it is `notified` already.) Only the one
+// claimer of a waiter unparks, and a task's own worker thread cannot race
+// with itself, so an unpark from that thread is a plain load and store.
+//
+// Direct handoff: park() does not switch to the worker loop when the task
+// the loop would run next (the older head of the worker's queues) resumes
+// inside park() or has not started: it switches straight to it
+// (this_fiber::switch_to), one switch instead of two, and leaves its own
+// commit to that task, which settles it first thing (settle_handoff(), in
+// park() after the switch and at the top of run_body()). A task that
+// yielded resumes in this_fiber::yield(), where nothing would settle: such a
+// head goes through the loop. Every 61st round is the loop's.
 #include <cospace/scheduler.hpp>
 
 #include <algorithm>
@@ -57,12 +69,62 @@ std::string describe(const task_record* t) {
 
 std::atomic<std::uint64_t> g_next_task_id{1};
 
-// Serialises the scheduler's fiber creations and ends: acquire_fiber_stack
-// (src/fiber/fiber_stack.cpp) reads the new region's bounds after the space
-// has released its lock, while another thread carving or releasing a
-// neighbour may write them. Held only around making a fiber and releasing
-// a finished one (never around user code).
-spinlock g_stack_lock;
+// Task records come from a per-thread cache of blocks of one size (most
+// records with their callable fit), not from the allocator each time. A
+// block freed on one thread is reused there. Off under AddressSanitizer,
+// which would no longer see a use after free of a record.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool cache_records = false;
+#else
+constexpr bool cache_records = true;
+#endif
+constexpr std::size_t record_block = 512;
+constexpr std::size_t record_alignment = 16;
+
+struct record_cache {
+  void* head = nullptr;
+  unsigned count = 0;
+  bool gone = false;  // the thread is exiting: records released later go to the allocator
+  ~record_cache() {
+    gone = true;
+    while (head != nullptr) {
+      void* const next = *static_cast<void**>(head);
+      ::operator delete(head, std::align_val_t{record_alignment});
+      head = next;
+    }
+  }
+};
+thread_local record_cache t_records;
+
+bool cached_size(std::size_t bytes, std::size_t alignment) noexcept {
+  return cache_records && bytes <= record_block && alignment <= record_alignment;
+}
+
+void* allocate_record(std::size_t bytes, std::size_t alignment) {
+  if (!cached_size(bytes, alignment)) return ::operator new(bytes, std::align_val_t{alignment});
+  record_cache& c = t_records;
+  if (void* const block = c.head) {
+    c.head = *static_cast<void**>(block);
+    --c.count;
+    return block;
+  }
+  return ::operator new(record_block, std::align_val_t{record_alignment});
+}
+
+void free_record(void* block, std::size_t bytes, std::size_t alignment) noexcept {
+  if (!cached_size(bytes, alignment)) {
+    ::operator delete(block, std::align_val_t{alignment});
+    return;
+  }
+  record_cache& c = t_records;
+  if (c.count >= 256 || c.gone) {
+    ::operator delete(block, std::align_val_t{record_alignment});
+    return;
+  }
+  *static_cast<void**>(block) = c.head;
+  c.head = block;
+  ++c.count;
+}
 
 std::size_t body_offset(std::size_t alignment) noexcept {
   return (sizeof(task_record) + alignment - 1) / alignment * alignment;
@@ -70,6 +132,7 @@ std::size_t body_offset(std::size_t alignment) noexcept {
 
 // Runs in the task's fiber: the body, its result and its exception.
 void run_body(task_record* t) {
+  current_worker()->settle_handoff();  // it may have been started by a handoff
   try {
     t->ops->run(t->body());
   } catch (const forced_unwind&) {
@@ -112,7 +175,7 @@ task_record* current_task() noexcept { return t_task; }
 // Waiting
 
 bool on_shared_stack() noexcept {
-  const task_record* t = current_task();
+  const task_record* t = t_task;
   return t != nullptr && t->sliced;
 }
 
@@ -141,7 +204,7 @@ wake_reason park(waiter& w, clock::time_point deadline) {
     die(describe(t) + " blocked while shutdown was unwinding it; destructors run at shutdown must "
                       "not wait for other fibers");
   }
-  if (this_fiber::id() != t->fiber.id()) {
+  if (this_fiber::id() != t->fiber_id) {
     throw scheduler_error("cospace: a blocking call in a fiber the scheduler does not run (a plain "
                           "cospace::fiber resumed by a scheduled one) would block its worker; spawn it instead");
   }
@@ -158,10 +221,30 @@ wake_reason park(waiter& w, clock::time_point deadline) {
       if (w.timer_owner != nullptr) worker::cancel_timer(w);
     }
   } timer_guard{w};
-  park_state expected = park_state::running;
-  if (t->park.compare_exchange_strong(expected, park_state::parking, std::memory_order_acq_rel)) {
-    t->parking = true;
-    this_fiber::yield();  // to the worker loop, which commits the park
+  // Already woken (by another thread, or by this one making a fiber fail
+  // below): no switch. A wake that comes later is seen by the commit.
+  if (t->park.load(std::memory_order_acquire) == park_state::running) {
+    t->waits_in_park = true;
+    worker* const here = t_worker;
+    if (task_record* const next = t->sliced ? nullptr : here->take_for_handoff()) {
+      // Direct handoff: straight to the next task, not through the worker
+      // loop (one switch instead of two). Whoever runs next on this worker
+      // commits our park (settle_handoff), as the loop would have.
+      here->handed_over = t;
+      t_task = next;
+      try {
+        this_fiber::switch_to(next->fiber);
+      } catch (const forced_unwind&) {
+        throw;  // shutdown unwinds us from this switch
+      } catch (...) {
+        die(describe(next) + ": the scheduler could not switch to it");
+      }
+    } else {
+      t->parking = true;
+      this_fiber::yield();  // to the worker loop, which commits the park
+    }
+    t->waits_in_park = false;
+    current_worker()->settle_handoff();  // a migratable fiber may be back on another worker
   }
   // Woken: `notified` (before or after the switch).
   t->park.store(park_state::running, std::memory_order_relaxed);
@@ -169,8 +252,16 @@ wake_reason park(waiter& w, clock::time_point deadline) {
 }
 
 void unpark(task_record* t) noexcept {
-  if (t->park.exchange(park_state::notified, std::memory_order_acq_rel) == park_state::parked)
+  // The task's own worker thread cannot race with itself: the task is then
+  // committed or not (its fiber does not run while this code does), and only
+  // the one claimer of its waiter unparks it.
+  if (t_worker == t->home) {
+    const park_state was = t->park.load(std::memory_order_relaxed);
+    t->park.store(park_state::notified, std::memory_order_relaxed);
+    if (was == park_state::parked) t->sched->schedule(t);
+  } else if (t->park.exchange(park_state::notified, std::memory_order_acq_rel) == park_state::parked) {
     t->sched->schedule(t);
+  }
 }
 
 void sleep_until(clock::time_point deadline) {
@@ -243,11 +334,16 @@ clock::time_point worker::next_deadline() noexcept {
 // Run queues
 
 void worker::push(task_record* t, bool to_stealable) noexcept {
+  const bool own = t_worker == this;
+  if (own && !to_stealable && next_local == nullptr && pinned.size_hint() == 0 && stealable.size_hint() == 0) {
+    next_local = t;  // the oldest: nothing else is queued
+    return;
+  }
   lock.lock();
   t->stamp = next_stamp++;
-  (to_stealable ? stealable : pinned).push(t);
+  (to_stealable ? stealable : pinned).push(t, own);
   lock.unlock();
-  if (t_worker != this) wake();
+  if (!own) wake();
 }
 
 void worker::wake() noexcept {
@@ -261,6 +357,7 @@ void worker::wake() noexcept {
 }
 
 task_record* worker::pop_local() noexcept {
+  if (next_local != nullptr) return std::exchange(next_local, nullptr);
   if (pinned.size_hint() == 0 && stealable.size_hint() == 0) return nullptr;
   lock.lock();
   // The older of the two heads goes first: one FIFO order over both queues.
@@ -310,8 +407,8 @@ task_record* worker::steal() noexcept {
   return nullptr;
 }
 
-task_record* worker::next_task(unsigned tick) noexcept {
-  if (tick % 61 == 0) {
+task_record* worker::next_task() noexcept {
+  if (++rounds % 61 == 0) {
     fire_timers();
     if (poller_in_use() && poller_try_acquire()) {
       poller_wait(clock::time_point::min());
@@ -326,7 +423,7 @@ void worker::idle_sleep() noexcept {
   const std::uint32_t seen = wake_word.load(std::memory_order_seq_cst);
   const bool polls = poller_in_use() && poller_try_acquire();
   sleeping.store(polls ? sleep_mode::poller : sleep_mode::futex, std::memory_order_seq_cst);
-  const bool work = pinned.size_seq_cst() != 0 || stealable.size_seq_cst() != 0 ||
+  const bool work = next_local != nullptr || pinned.size_seq_cst() != 0 || stealable.size_seq_cst() != 0 ||
                     sched->stage.load(std::memory_order_seq_cst) == phase::unwinding;
   if (!work) {
     if (polls) poller_wait(deadline);
@@ -336,7 +433,58 @@ void worker::idle_sleep() noexcept {
   if (polls) poller_release();
 }
 
+task_record* worker::take_for_handoff() noexcept {
+  if ((rounds + 1) % 61 == 0) return nullptr;  // the loop's turn: timers and the poller
+  if (sched->stage.load(std::memory_order_acquire) == phase::unwinding) return nullptr;
+  if (task_record* const t = next_local) {  // the oldest, if there is one
+    if (!t->waits_in_park) return nullptr;  // resumes in a plain yield: through the loop
+    next_local = nullptr;
+    ++rounds;
+    if (t->home != this) prepare(t);  // started: nothing to make
+    t->park.store(park_state::running, std::memory_order_relaxed);
+    return t;
+  }
+  if (pinned.size_hint() == 0 && stealable.size_hint() == 0) return nullptr;
+  lock.lock();
+  // The task the loop would pop next (the older head), if it may be switched to.
+  task_record* p = pinned.front();
+  task_record* s = stealable.front();
+  const bool from_pinned = p != nullptr && (s == nullptr || p->stamp < s->stamp);
+  task_record* t = from_pinned ? p : s;
+  if (t == nullptr || t->sliced || (t->started && !t->waits_in_park)) {
+    lock.unlock();
+    return nullptr;
+  }
+  if (from_pinned) pinned.pop();
+  else stealable.pop();
+  lock.unlock();
+  ++rounds;
+  if ((!t->started || t->home != this) && !prepare(t)) return nullptr;  // ended (no fiber could be made)
+  t->park.store(park_state::running, std::memory_order_relaxed);
+  return t;
+}
+
+void worker::settle_handoff() noexcept {
+  if (task_record* const t = std::exchange(handed_over, nullptr)) commit_park(t);
+}
+
+// The task's fiber has switched out of park(): it is off its stack, so it
+// may be queued by whoever wakes it from now on.
+void worker::commit_park(task_record* t) noexcept {
+  park_state expected = park_state::running;
+  if (t->park.compare_exchange_strong(expected, park_state::parked, std::memory_order_acq_rel)) {
+    --active_debt;
+  } else {
+    push(t, !t->pinned());  // woken while switching out
+  }
+}
+
+void worker::publish_debt() noexcept {
+  if (active_debt != 0) sched->active.fetch_add(std::exchange(active_debt, 0), std::memory_order_seq_cst);
+}
+
 task_record* worker::find_work() noexcept {
+  publish_debt();  // before anyone may conclude from `active` that all is quiet
   sched->spinning.fetch_add(1, std::memory_order_seq_cst);
   task_record* t = nullptr;
   for (;;) {
@@ -369,32 +517,38 @@ task_record* worker::find_work() noexcept {
 // ---------------------------------------------------------------------------
 // Running
 
+// Another thread touches this worker's registry only to move out a
+// migratable task that this worker enrolled, and so only after this worker
+// has seen `migratable_spawned` set (it was set before that task was first
+// queued). Until then the owner goes without the lock.
+bool worker::registry_shared() const noexcept { return sched->migratable_spawned.load(std::memory_order_relaxed); }
+
 void worker::enroll(task_record* t) noexcept {
-  registry_lock.lock();
+  const bool shared = registry_shared();
+  if (shared) registry_lock.lock();
   t->reg_prev = nullptr;
   t->reg_next = registry;
   if (registry != nullptr) registry->reg_prev = t;
   registry = t;
-  registry_lock.unlock();
+  if (shared) registry_lock.unlock();
   t->home = this;
 }
 
 void worker::unenroll(task_record* t) noexcept {
-  registry_lock.lock();
+  const bool shared = registry_shared();
+  if (shared) registry_lock.lock();
   if (t->reg_prev != nullptr) t->reg_prev->reg_next = t->reg_next;
   else registry = t->reg_next;
   if (t->reg_next != nullptr) t->reg_next->reg_prev = t->reg_prev;
   t->reg_prev = t->reg_next = nullptr;
-  registry_lock.unlock();
+  if (shared) registry_lock.unlock();
 }
 
 void worker::finish(task_record* t) noexcept {
   if (t->unwinding) {
     t->fiber.reset();  // done already (unwound by the caller)
   } else {
-    g_stack_lock.lock();
     t->fiber.reset();  // its stack goes back now, not when the handle does
-    g_stack_lock.unlock();
   }
   unenroll(t);
   complete(t);
@@ -405,24 +559,26 @@ void worker::finish(task_record* t) noexcept {
 // Makes a task's fiber when it first runs. A failure (bad fiber options,
 // no stack) ends the task with that exception, for join() to rethrow.
 bool make_fiber(task_record* t) noexcept {
-  g_stack_lock.lock();
   try {
     t->fiber = cospace::fiber([t] { run_body(t); }, t->options());
+    t->fiber_id = t->fiber.id();
   } catch (...) {
     t->error = std::current_exception();
   }
-  g_stack_lock.unlock();
   return static_cast<bool>(t->fiber);
 }
 
-void worker::run_task(task_record* t) noexcept {
+// Makes the fiber of a task about to run for the first time, and moves a
+// migratable one's registration here. False if its fiber could not be
+// made: the task has ended then.
+bool worker::prepare(task_record* t) noexcept {
   if (!t->started) {
     if (!make_fiber(t)) {
       t->ops->discard(t->body());
       complete(t);
       release_task(t);
-      sched->active.fetch_sub(1, std::memory_order_seq_cst);
-      return;
+      --active_debt;
+      return false;
     }
     t->started = true;
     enroll(t);
@@ -430,6 +586,11 @@ void worker::run_task(task_record* t) noexcept {
     t->home->unenroll(t);
     enroll(t);
   }
+  return true;
+}
+
+void worker::run_task(task_record* t) noexcept {
+  if (!prepare(t)) return;
   t->park.store(park_state::running, std::memory_order_relaxed);
   t_task = t;
   try {
@@ -437,20 +598,17 @@ void worker::run_task(task_record* t) noexcept {
   } catch (...) {
     die(describe(t) + ": the scheduler could not resume it");
   }
+  // After handoffs (park()) the fiber that came back may be another one.
+  task_record* const back = t_task;
   t_task = nullptr;
-  if (t->fiber.done()) {
-    finish(t);
-    sched->active.fetch_sub(1, std::memory_order_seq_cst);
-  } else if (t->parking) {
-    t->parking = false;
-    park_state expected = park_state::parking;
-    if (t->park.compare_exchange_strong(expected, park_state::parked, std::memory_order_acq_rel)) {
-      sched->active.fetch_sub(1, std::memory_order_seq_cst);
-    } else {
-      push(t, !t->pinned());  // woken while switching out
-    }
+  if (back->fiber.done()) {
+    finish(back);
+    --active_debt;
+  } else if (back->parking) {  // park() went through the loop
+    back->parking = false;
+    commit_park(back);
   } else {
-    push(t, !t->pinned());  // this_fiber::yield()
+    push(back, !back->pinned());  // this_fiber::yield()
   }
 }
 
@@ -470,9 +628,9 @@ void worker::unwind_all() noexcept {
 
 void worker::run() noexcept {
   t_worker = this;
-  for (unsigned tick = 1;; ++tick) {
+  for (;;) {
     if (sched->stage.load(std::memory_order_acquire) == phase::unwinding) break;
-    task_record* t = next_task(tick);
+    task_record* t = next_task();
     if (t == nullptr) t = find_work();
     if (t == nullptr) continue;
     if (sched->stage.load(std::memory_order_acquire) == phase::unwinding) {
@@ -481,6 +639,7 @@ void worker::run() noexcept {
     }
     run_task(t);
   }
+  publish_debt();
   unwind_all();
   t_worker = nullptr;
 }
@@ -512,9 +671,10 @@ scheduler_impl::scheduler_impl(scheduler* owner, const scheduler_options& o) : f
 }
 
 void scheduler_impl::schedule(task_record* t) noexcept {
-  active.fetch_add(1, std::memory_order_seq_cst);
   worker* const here = current_worker();
   const bool local = here != nullptr && here->sched == this;
+  if (local && here->active_debt < 0) ++here->active_debt;  // pays back a retirement not yet published
+  else active.fetch_add(1, std::memory_order_seq_cst);
   if (t->pinned()) {
     t->home->push(t, false);
     return;
@@ -557,6 +717,7 @@ void scheduler_impl::shutdown() {
   // What is left in the queues never started (started ones were unwound
   // by their home worker, and are held by `unwound` until now).
   for (auto& w : workers) {
+    w->next_local = nullptr;  // started (pinned): unwound already
     for (task_queue* q : {&w->pinned, &w->stealable})
       while (task_record* t = q->pop())
         if (!t->started) discard(t);
@@ -578,18 +739,30 @@ task_record* spawn_task(scheduler_impl* on, const spawn_options& options, const 
   if (options.migrate && options.fiber.stack == stack_kind::sliced)
     throw scheduler_error("cospace: spawn_options::migrate cannot apply to a sliced fiber (it never leaves its thread)");
   const std::size_t alignment = std::max(alignof(task_record), ops.alignment);
-  const std::size_t bytes = body_offset(ops.alignment) + ops.size;
-  void* memory = ::operator new(bytes, std::align_val_t{alignment});
+  const std::size_t body_end = body_offset(ops.alignment) + ops.size;
+  const std::size_t bytes = body_end + options.fiber.name.size();
+  void* memory = allocate_record(bytes, alignment);
   task_record* t = nullptr;
   try {
-    t = ::new (memory) task_record(on, ops, options);
+    t = ::new (memory) task_record(on, ops, options, static_cast<char*>(memory) + body_end, bytes);
     ops.construct(t->body(), source);
   } catch (...) {
     if (t != nullptr) t->~task_record();
-    ::operator delete(memory, std::align_val_t{alignment});
+    free_record(memory, bytes, alignment);
     throw;
   }
-  t->id = g_next_task_id.fetch_add(1, std::memory_order_relaxed);
+  worker* const here = current_worker();
+  if (here != nullptr && here->sched == on) {  // ids from the worker's own block
+    if (here->next_id == here->ids_end) {
+      here->next_id = g_next_task_id.fetch_add(1024, std::memory_order_relaxed);
+      here->ids_end = here->next_id + 1024;
+    }
+    t->id = here->next_id++;
+  } else {
+    t->id = g_next_task_id.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (options.migrate && !on->migratable_spawned.load(std::memory_order_relaxed))
+    on->migratable_spawned.store(true, std::memory_order_relaxed);  // before it is queued (worker::registry_shared)
   on->schedule(t);
   return t;
 }
@@ -611,6 +784,7 @@ void join_task(task_record* t) {
   wait_storage<waiter> storage;
   waiter& w = storage.get();
   w.task = current_task();
+  w.one_lock = true;  // claimed by complete(), under t->lock
   t->lock.lock();
   const bool finished = t->finished;
   if (!finished) t->joiner = &w;
@@ -636,11 +810,13 @@ void join_task(task_record* t) {
 }
 
 void release_task(task_record* t) noexcept {
-  if (t->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  // The last reference (the count never rises again) needs no read-modify-write.
+  if (t->refs.load(std::memory_order_acquire) != 1 && t->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
   const std::size_t alignment = std::max(alignof(task_record), t->ops->alignment);
+  const std::size_t bytes = t->block_bytes;
   t->ops->destroy(t->body());
   t->~task_record();
-  ::operator delete(static_cast<void*>(t), std::align_val_t{alignment});
+  free_record(t, bytes, alignment);
 }
 
 scheduler_impl* current_scheduler() noexcept {

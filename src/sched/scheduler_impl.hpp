@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -25,18 +26,24 @@ class scheduler_impl;
 
 // Where a task is in the park protocol (see park() in scheduler.cpp).
 enum class park_state : std::uint32_t {  // 32-bit: RISC-V has no inline byte-sized atomic exchange
-  running,   // not parked (or about to park)
-  parking,   // park() switched to the worker; the worker has not committed it yet
-  parked,    // off every run queue: only an unpark brings it back
-  notified,  // unparked before the worker committed the park: it runs again at once
+  running,   // not parked: running, or switching out of park() and not committed yet
+  parked,    // committed (off its stack, off every run queue): only an unpark brings it back
+  notified,  // unparked before its park was committed: it runs again at once
 };
 
 class task_record {
  public:
-  task_record(scheduler_impl* on, const task_body_ops& body_ops, const spawn_options& options)
-      : sched(on), ops(&body_ops), migratable(options.migrate), sliced(options.fiber.stack == stack_kind::sliced),
-        fiber_options_(options.fiber), name(options.fiber.name) {
-    fiber_options_.name = name;  // the caller's text may not outlive the spawn
+  // `name_copy`: room in the record's own block for a copy of the name (the
+  // caller's text may not outlive the spawn); `bytes`: the block's size.
+  task_record(scheduler_impl* on, const task_body_ops& body_ops, const spawn_options& options, char* name_copy,
+              std::size_t bytes)
+      : sched(on), ops(&body_ops), block_bytes(bytes), migratable(options.migrate),
+        sliced(options.fiber.stack == stack_kind::sliced), fiber_options_(options.fiber) {
+    if (!options.fiber.name.empty()) {
+      options.fiber.name.copy(name_copy, options.fiber.name.size());
+      name = std::string_view(name_copy, options.fiber.name.size());
+    }
+    fiber_options_.name = name;
   }
 
   void* body() noexcept;
@@ -45,17 +52,23 @@ class task_record {
   std::atomic<int> refs{2};  // the handle and the scheduler
   scheduler_impl* const sched;
   const task_body_ops* const ops;
+  const std::size_t block_bytes;  // the record, its callable and its name
   // Made when the task first runs, on the worker that runs it (so a task
   // not started yet is only this record, and its stack comes warm from
   // the fibers that just ended there).
   cospace::fiber fiber;
+  std::uint64_t fiber_id = 0;  // fiber.id(), kept at hand
   std::uint64_t id = 0;
 
   // Scheduling; touched by the worker that runs or queues it.
   const bool migratable;
   const bool sliced;
   bool started = false;
-  bool parking = false;    // park() is switching out; read by the worker loop
+  bool parking = false;    // park() is switching out to the worker loop; read by it
+  // Suspended inside park() (not in a plain this_fiber::yield()): when woken
+  // it continues in park(), which settles a handoff (see park()), so another
+  // fiber may switch straight to it.
+  bool waits_in_park = false;
   bool unwinding = false;  // shutdown is destroying its fiber
   std::atomic<park_state> park{park_state::running};
   worker* home = nullptr;  // the worker it runs on (set when it starts)
@@ -72,7 +85,7 @@ class task_record {
   waiter* joiner = nullptr;
 
   cospace::fiber_options fiber_options_;
-  std::string name;
+  std::string_view name;  // in the record's own block
 
   // Started, not migratable (or sliced): it runs on its home worker only.
   bool pinned() const noexcept { return started && (!migratable || sliced); }
@@ -81,14 +94,17 @@ class task_record {
 // A FIFO of tasks linked through task_record::next.
 class task_queue {
  public:
-  void push(task_record* t) noexcept {
+  // `from_owner`: pushed by the worker's own thread, which is not asleep.
+  void push(task_record* t, bool from_owner = false) noexcept {
     t->next = nullptr;
     if (tail_ != nullptr) tail_->next = t;
     else head_ = t;
     tail_ = t;
     // seq_cst: a worker about to sleep publishes `sleeping`, then reads this;
     // a pusher publishes this, then reads `sleeping` (worker::wake).
-    size_.store(size_.load(std::memory_order_relaxed) + 1, std::memory_order_seq_cst);
+    const std::size_t n = size_.load(std::memory_order_relaxed) + 1;
+    if (from_owner) size_.store(n, std::memory_order_relaxed);
+    else size_.store(n, std::memory_order_seq_cst);
   }
   task_record* pop() noexcept {
     task_record* t = head_;
@@ -116,6 +132,14 @@ class worker {
   worker(scheduler_impl* on, unsigned i) : sched(on), index(i), rng(0x9e3779b9u * (i + 1)) {}
 
   void run() noexcept;
+  // park()'s direct handoff: takes the next task of this worker's queues if
+  // the running fiber may switch straight to it (it resumes in park() or
+  // starts afresh), with its fiber made. nullptr: go through the worker loop.
+  task_record* take_for_handoff() noexcept;
+  // Commits the park of the task that handed this worker over to the running
+  // fiber, if any. Called by every fiber as soon as it runs again.
+  void settle_handoff() noexcept;
+  task_record* handed_over = nullptr;  // the task whose park awaits its commit
   // Queues a task that may run here (from any thread).
   void push(task_record* t, bool stealable) noexcept;
   // Wakes the worker if it sleeps (from any thread).
@@ -132,6 +156,10 @@ class worker {
   task_queue pinned;
   task_queue stealable;
   std::uint64_t next_stamp = 0;
+  // A pinned task queued by this worker's own thread while both queues were
+  // empty (so it is the oldest): its own, without a lock. Only this
+  // worker's thread touches it.
+  task_record* next_local = nullptr;
 
   // Started tasks whose home this is, under `registry_lock` (shutdown unwinds them).
   spinlock registry_lock;
@@ -146,18 +174,33 @@ class worker {
   std::atomic<sleep_mode> sleeping{sleep_mode::awake};
   std::atomic<std::uint32_t> wake_word{0};
   std::uint32_t rng;
+  // Tasks this worker's thread took off `active` (parked, ended) and has
+  // not subtracted yet: <= 0, so that `active` may only overcount. Paid
+  // back by this thread's own schedules, published before it looks for
+  // work (and so before it may find the scheduler quiet). Its thread only.
+  std::int64_t active_debt = 0;
+  // Task ids for spawns from this worker's fibers, taken 1,024 at a time.
+  std::uint64_t next_id = 0;
+  std::uint64_t ids_end = 0;
+  // Scheduling rounds, each a task run from the loop or handed over; every
+  // 61st is the worker loop's, which looks at timers and the poller first.
+  unsigned rounds = 0;
   std::thread thread;
 
  private:
-  task_record* next_task(unsigned tick) noexcept;
+  task_record* next_task() noexcept;
   task_record* pop_local() noexcept;
   task_record* find_work() noexcept;
+  void publish_debt() noexcept;
   task_record* steal() noexcept;
   bool fire_timers() noexcept;
   clock::time_point next_deadline() noexcept;
   void idle_sleep() noexcept;
+  bool prepare(task_record* t) noexcept;
   void run_task(task_record* t) noexcept;
+  void commit_park(task_record* t) noexcept;
   void finish(task_record* t) noexcept;
+  bool registry_shared() const noexcept;
   void enroll(task_record* t) noexcept;
   void unenroll(task_record* t) noexcept;
   void unwind_all() noexcept;
@@ -183,9 +226,10 @@ class scheduler_impl {
   scheduler_options options;
   std::vector<std::unique_ptr<worker>> workers;
   std::atomic<phase> stage{phase::running};
-  std::atomic<std::int64_t> active{0};  // tasks queued or running
+  std::atomic<std::int64_t> active{0};  // tasks queued or running (less the workers' active_debt)
   std::atomic<unsigned> spinning{0};    // workers looking for work, not asleep
   std::atomic<unsigned> round_robin{0};
+  std::atomic<bool> migratable_spawned{false};  // see worker::registry_shared
   std::mutex shutdown_lock;
   bool stopped = false;
 };

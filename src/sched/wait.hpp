@@ -45,11 +45,19 @@ struct waiter {
   std::atomic<std::uint32_t> woken{0};      // thread waiters: the futex word
   wake_reason reason = wake_reason::none;   // written by the claimer before the wake
   void* chosen = nullptr;                   // select: the case that completed
+  // Claimed only under the lock of the one list it is on (no deadline, not a
+  // select): the claim then needs no compare-and-swap. Set before publishing.
+  bool one_lock = false;
   // The pending timer, when the wait has a deadline and the waiter is a fiber.
   worker* timer_owner = nullptr;
   std::multimap<clock::time_point, waiter*>::iterator timer;
 
   bool try_claim() noexcept {
+    if (one_lock) {  // every claimer holds the same lock
+      if (claimed.load(std::memory_order_relaxed) != 0) return false;
+      claimed.store(1, std::memory_order_relaxed);
+      return true;
+    }
     std::uint32_t expected = 0;
     return claimed.compare_exchange_strong(expected, 1, std::memory_order_acq_rel, std::memory_order_relaxed);
   }

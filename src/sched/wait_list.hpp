@@ -116,6 +116,7 @@ wake_reason park_on(Lock&& guard, wait_list& list, void* slot, std::uint64_t tag
   wait_storage<state> storage;
   state& s = storage.get();
   s.w.task = current_task();
+  s.w.one_lock = deadline == no_deadline;  // then only holders of `guard` claim it
   s.node.w = &s.w;
   s.node.slot = slot;
   s.node.tag = tag;

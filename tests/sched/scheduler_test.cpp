@@ -96,6 +96,98 @@ TEST(Scheduler, ManyFibersOnEveryWorker) {
   EXPECT_EQ(sum.load(), 2000 * 2001 / 2);
 }
 
+// Parking hands the worker straight to the next task (park()'s direct
+// handoff): a ping-pong on one worker must keep its order and values, and a
+// fiber that only yields must still get its turns (the handoff never jumps
+// the queue, and every 61st round is the worker loop's).
+TEST(Scheduler, PingPongOnOneWorkerLetsAYieldingFiberRun) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
+  scheduler s({.threads = 1});
+  cospace::channel<long> ping, pong;
+  std::atomic<bool> stop{false};
+  std::atomic<long> spins{0};
+  auto spinner = s.spawn([&] {
+    while (!stop.load()) {
+      ++spins;
+      cospace::this_fiber::yield();
+    }
+  });
+  auto echo = s.spawn([&] {
+    for (long v : ping) pong.send(v + 1);
+    pong.close();
+  });
+  auto driver = s.spawn([&] {
+    long sum = 0;
+    for (long i = 0; i < 20000; ++i) {
+      ping.send(i);
+      sum += *pong.recv();
+    }
+    ping.close();
+    stop = true;
+    return sum;
+  });
+  EXPECT_EQ(driver.join(), 20000L * 19999 / 2 + 20000);
+  echo.join();
+  spinner.join();
+  EXPECT_GT(spins.load(), 100);
+}
+
+// Spawn and join from a fiber: the joiner's park hands over to the new task
+// (made on the spot); its result, exception and order must be unchanged.
+TEST(Scheduler, SpawnAndJoinFromAFiberOnOneWorker) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
+  scheduler s({.threads = 1});
+  auto outer = s.spawn([] {
+    long sum = 0;
+    for (long i = 0; i < 5000; ++i) sum += cospace::spawn([i] { return i; }).join();
+    auto failing = cospace::spawn([]() -> int { throw std::runtime_error("inner"); });
+    try {
+      failing.join();
+    } catch (const std::runtime_error&) {
+      sum += 1;
+    }
+    return sum;
+  });
+  EXPECT_EQ(outer.join(), 5000L * 4999 / 2 + 1);
+}
+
+// Fibers made and ended on every worker at once (their regions carved and
+// released side by side in the global space), with wakes crossing threads:
+// plain threads feed channels whose receivers park by handoff. Meant for
+// ThreadSanitizer (the scheduler used to serialise fiber creation).
+TEST(Scheduler, FibersMadeAndEndedOnEveryWorkerAtOnce) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
+  scheduler s({.threads = 4});
+  constexpr int spawners = 8;
+  const long rounds = static_cast<long>(cospace::test::scaled(2000, 300));
+  cospace::channel<long> feed(4);
+  std::vector<cospace::task<long>> tasks;
+  for (int k = 0; k < spawners; ++k)
+    tasks.push_back(s.spawn([rounds] {
+      long sum = 0;
+      for (long i = 0; i < rounds; ++i) {
+        sum += cospace::spawn([i] {
+                 volatile char depth[3000];  // touch a page or so of stack
+                 depth[0] = static_cast<char>(i);
+                 return static_cast<long>(depth[0] == static_cast<char>(i));
+               }).join();
+      }
+      return sum;
+    }));
+  auto consumer = s.spawn([&] {
+    long sum = 0;
+    for (long v : feed) sum += v;
+    return sum;
+  });
+  std::thread producer([&] {
+    for (long i = 1; i <= 3000; ++i) feed.send(i);
+    feed.close();
+  });
+  for (auto& t : tasks) EXPECT_EQ(t.join(), rounds);
+  producer.join();
+  EXPECT_EQ(consumer.join(), 3000L * 3001 / 2);
+}
+
 TEST(Scheduler, AStartedFiberStaysOnItsThread) {
   COSPACE_SKIP_WITHOUT_SCHEDULER();
   scheduler s({.threads = 4});
