@@ -43,7 +43,9 @@ const context::backend& backend = context::selected;
 }
 
 // The part of jump_between that involves slices (slice/slice_jump.hpp).
-cospace_transfer jump_between_slices(slice* from, fiber_control* to, cospace_context to_context, void* data,
+// Kept out of line: its arguments block would otherwise sit in the frame of
+// every caller, and so in every suspended slice.
+[[gnu::noinline]] cospace_transfer jump_between_slices(slice* from, fiber_control* to, cospace_context to_context, void* data,
                                      cospace_ontop_function ontop) {
   slice* const to_slice = slice_of(to);
   if (to_slice != nullptr) {  // the overflow diagnostic names whoever runs on the shared stack
@@ -62,14 +64,19 @@ cospace_transfer jump_between_slices(slice* from, fiber_control* to, cospace_con
 
 // A jump from the running code (whose slice is `from`, if it is sliced) to a
 // context of fiber `to` (null: a thread's own stack); `to_context` null
-// starts `to` afresh. Plain backend verbs unless a slice is involved.
-// Always inlined: the sanitizer hooks have already announced the switch,
-// so no instrumented frame may open here and close on the other side
-// (ThreadSanitizer keeps a shadow call stack per fiber).
+// starts `to` afresh. Plain backend verbs unless the destination is a slice:
+// a sliced fiber yielding to a thread or a region fiber jumps straight
+// there, since every receiving side records where the leaving fiber stopped
+// (note_stopped, in switch_into or complete_handover) before anything can be
+// made resident on its stack; so the frames a suspended slice keeps above its
+// saved registers are only this caller's. Always inlined: the sanitizer
+// hooks have already announced the switch, so no instrumented frame may open
+// here and close on the other side (ThreadSanitizer keeps a shadow call stack
+// per fiber).
 [[gnu::always_inline]] inline cospace_transfer jump_between(slice* from, fiber_control* to,
                                                             cospace_context to_context, void* data,
                                                             cospace_ontop_function ontop = nullptr) {
-  if (from == nullptr && slice_of(to) == nullptr) [[likely]]
+  if (slice_of(to) == nullptr) [[likely]]
     return ontop != nullptr ? backend.ontop(to_context, data, ontop) : backend.jump(to_context, data);
   return jump_between_slices(from, to, to_context, data, ontop);
 }
@@ -129,6 +136,19 @@ bool foreign_sliced(const fiber_control* f) noexcept {
   return f->stack.shared != nullptr && !on_owner_thread(f->stack.shared);
 }
 
+namespace {
+
+// What happens after a fiber's body returned or threw, out of line so that
+// fiber_entry's frame (which sits under the body's frames, and so in every
+// suspended slice) holds nothing but the call.
+[[noreturn, gnu::noinline]] void finish_fiber(fiber_control* f) noexcept;
+
+// Called inside fiber_entry's catch (...): keeps the exception_ptr
+// temporary out of fiber_entry's frame.
+[[gnu::noinline]] void keep_escaped(fiber_control* f) noexcept { f->escaped = std::current_exception(); }
+
+}  // namespace
+
 // The root of every fiber's stack.
 void fiber_entry(cospace_transfer t) noexcept {
   auto* f = static_cast<fiber_control*>(t.data);
@@ -139,8 +159,14 @@ void fiber_entry(cospace_transfer t) noexcept {
   } catch (const forced_unwind&) {
     f->unwound = true;
   } catch (...) {
-    f->escaped = std::current_exception();
+    keep_escaped(f);
   }
+  finish_fiber(f);
+}
+
+namespace {
+
+void finish_fiber(fiber_control* f) noexcept {
   if (f->unwind_requested && !f->unwound) {
     fatal(describe(f) + " caught cospace::forced_unwind without rethrowing it; a catch (...) "
                         "in a fiber must rethrow, or the fiber's stack cannot be unwound");
@@ -159,6 +185,8 @@ void fiber_entry(cospace_transfer t) noexcept {
   jump_between(nullptr, f->outer, f->resumer, f);
   fatal(describe(f) + " was resumed after its last switch");
 }
+
+}  // namespace
 
 void resume_fiber(fiber_control* f) {
   if (f->state == fiber_state::running)
