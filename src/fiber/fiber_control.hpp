@@ -34,6 +34,8 @@ enum class fiber_state : std::uint8_t {
   done,       // its body returned or threw
 };
 
+// Every byte here is part of each suspended sliced fiber's resident memory
+// (its record is on the heap): keep it small, flags together.
 class fiber_control {
  public:
   cospace_context context = nullptr;  // the fiber, while it is not running
@@ -43,18 +45,16 @@ class fiber_control {
   fiber_state state = fiber_state::created;
   bool unwind_requested = false;      // the handle was destroyed while suspended
   bool unwound = false;               // forced_unwind reached the entry, as it must
+  bool body_on_heap = false;          // `body` is a heap block of its own (a large callable)
+  sanitizer_fiber tools;              // here, next to the flags: in a plain build it is 4 bytes
   const fiber_body_ops* ops = nullptr;
   void* body = nullptr;               // the callable: in the record, or on the heap if large
-  void* body_memory = nullptr;        // the heap block, when body_on_heap
-  bool body_on_heap = false;
-  fiber_stack stack;
-  void* record_block = nullptr;       // sliced fibers: the heap block holding this record
+  fiber_stack stack;                  // sliced fibers: the record is the heap block's start
   std::exception_ptr escaped;         // what the body threw, for resume() to rethrow
   std::uint64_t id = 0;
-  std::string_view name;
+  std::string_view name;              // the copied name (tools/gdb/cospace.py reads it)
   arena_resource* arena = nullptr;    // made on first use of this_fiber::arena()
   class fiber_locals* locals = nullptr;  // made on first use of a fiber_local
-  sanitizer_fiber tools;
 };
 
 // The fiber running on this thread (null on a thread's own stack).

@@ -133,7 +133,7 @@ cospace_transfer throw_forced_unwind(cospace_transfer t) {
 fiber_control* current_fiber() noexcept { return t_current; }
 
 bool foreign_sliced(const fiber_control* f) noexcept {
-  return f->stack.shared != nullptr && !on_owner_thread(f->stack.shared);
+  return f->stack.kind == stack_kind::sliced && !on_owner_thread(f->stack.shared);
 }
 
 namespace {
@@ -171,8 +171,7 @@ void finish_fiber(fiber_control* f) noexcept {
     fatal(describe(f) + " caught cospace::forced_unwind without rethrowing it; a catch (...) "
                         "in a fiber must rethrow, or the fiber's stack cannot be unwound");
   }
-  f->ops->destroy(f->body);
-  f->body = nullptr;
+  f->ops->destroy(f->body);  // its memory (if on the heap) goes with the record
   delete f->locals;  // fiber-locals go first: their destructors may use the arena
   f->locals = nullptr;
   delete f->arena;
