@@ -26,6 +26,7 @@
 namespace cospace::detail {
 
 class fiber_locals;
+struct fiber_extras;
 
 enum class fiber_state : std::uint8_t {
   created,    // made, never resumed
@@ -50,12 +51,26 @@ class fiber_control {
   const fiber_body_ops* ops = nullptr;
   void* body = nullptr;               // the callable: in the record, or on the heap if large
   fiber_stack stack;                  // sliced fibers: the record is the heap block's start
-  std::exception_ptr escaped;         // what the body threw, for resume() to rethrow
   std::uint64_t id = 0;
   std::string_view name;              // the copied name (tools/gdb/cospace.py reads it)
+  fiber_extras* extras = nullptr;     // made on first need (see fiber_extras); freed with the record
+};
+
+// What few fibers need, kept out of the record (one pointer instead of
+// three in every record): made by the first fiber_local, arena() or escaping
+// exception of the fiber, freed with its record.
+struct fiber_extras {
+  std::exception_ptr escaped;         // what the body threw, for resume() to rethrow
   arena_resource* arena = nullptr;    // made on first use of this_fiber::arena()
   class fiber_locals* locals = nullptr;  // made on first use of a fiber_local
 };
+
+// f's extras, made now if it has none; null when memory is short.
+fiber_extras* extras_of(fiber_control* f) noexcept;
+
+// Ends the fiber-locals, then the arena (fiber-locals' destructors may use
+// it), as a fiber finishes or is discarded; the escaped exception stays.
+void end_locals_and_arena(fiber_control* f) noexcept;
 
 // The fiber running on this thread (null on a thread's own stack).
 fiber_control* current_fiber() noexcept;

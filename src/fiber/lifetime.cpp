@@ -198,6 +198,7 @@ void release_record(fiber_control* f) noexcept {
   fiber_stack stack = f->stack;
   const bool sliced = stack.kind == stack_kind::sliced;  // the record is its heap block
   if (stack.sliced != nullptr) drop_slice(*stack.sliced);
+  delete f->extras;  // locals and arena have ended by now; an escaped exception may remain
   f->~fiber_control();  // the record lives on the stack: destroy it before the stack goes
   if (sliced) ::operator delete(static_cast<void*>(f));
   release_fiber_stack(stack);
@@ -214,8 +215,7 @@ void discard_fiber(fiber_control* f) noexcept {
   if (f->state == fiber_state::created) f->ops->destroy(f->body);
   if (f->state == fiber_state::suspended) {
     f->ops->destroy(f->body);
-    delete f->locals;
-    delete f->arena;
+    end_locals_and_arena(f);
   }
   release_record(f);
 }

@@ -145,7 +145,11 @@ namespace {
 
 // Called inside fiber_entry's catch (...): keeps the exception_ptr
 // temporary out of fiber_entry's frame.
-[[gnu::noinline]] void keep_escaped(fiber_control* f) noexcept { f->escaped = std::current_exception(); }
+[[gnu::noinline]] void keep_escaped(fiber_control* f) noexcept {
+  fiber_extras* extras = extras_of(f);
+  if (extras == nullptr) fatal("out of memory keeping the exception that escaped " + describe(f));
+  extras->escaped = std::current_exception();
+}
 
 }  // namespace
 
@@ -172,10 +176,7 @@ void finish_fiber(fiber_control* f) noexcept {
                         "in a fiber must rethrow, or the fiber's stack cannot be unwound");
   }
   f->ops->destroy(f->body);  // its memory (if on the heap) goes with the record
-  delete f->locals;  // fiber-locals go first: their destructors may use the arena
-  f->locals = nullptr;
-  delete f->arena;
-  f->arena = nullptr;
+  end_locals_and_arena(f);
   f->state = fiber_state::done;
   fiber_leaving(f->tools, true);
   // Nothing of a finished slice is worth saving; the shadow state of its
@@ -200,8 +201,8 @@ void resume_fiber(fiber_control* f) {
   }
   slice* const from = slice_of(t_current);
   fiber_control* const left = switch_into(f, [f, from] { return jump_between(from, f, f->context, f); });
-  if (left->escaped) [[unlikely]]
-    std::rethrow_exception(std::exchange(left->escaped, nullptr));
+  if (left->extras != nullptr && left->extras->escaped) [[unlikely]]
+    std::rethrow_exception(std::exchange(left->extras->escaped, nullptr));
 }
 
 void unwind_fiber(fiber_control* f) noexcept {
@@ -223,9 +224,20 @@ void unwind_fiber(fiber_control* f) noexcept {
 
 namespace cospace {
 
+namespace {
+
+// Out of line, so that yield's own frame (part of every suspended sliced
+// fiber's saved bytes) keeps only the record pointer.
+[[noreturn, gnu::noinline, gnu::cold]] void yield_outside_a_fiber() {
+  throw fiber_error("cospace: this_fiber::yield() was called outside any fiber");
+}
+
+}  // namespace
+
 void this_fiber::yield() {
   detail::fiber_control* f = detail::t_current;
-  if (f == nullptr) throw fiber_error("cospace: this_fiber::yield() was called outside any fiber");
+  if (f == nullptr) [[unlikely]]
+    yield_outside_a_fiber();
   f->state = detail::fiber_state::suspended;
   detail::fiber_leaving(f->tools, false);
   const cospace_transfer t = detail::jump_between(f->stack.sliced, f->outer, f->resumer, f);

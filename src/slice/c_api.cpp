@@ -64,16 +64,28 @@ void woke_up(cospace_transfer t) noexcept {
 
 cospace_transfer jump_to(cospace_slice* from, cospace_slice* to);
 
+[[noreturn, gnu::noinline, gnu::cold]] void function_threw() noexcept {
+  std::fputs("cospace: a C++ exception escaped a slice's function (cospace_slice_create); "
+             "catch it inside the function\n", stderr);
+  std::abort();
+}
+
+[[noreturn, gnu::noinline]] void finish_slice(cospace_slice* self) noexcept;
+
+// The root of a slice's stack. Its frame lies under the function's in every
+// suspended slice: it holds nothing but the call (the rest is out of line).
 [[noreturn]] void slice_entry(cospace_transfer t) noexcept {
   woke_up(t);
   cospace_slice* self = t_running;
   try {
     self->function(self, self->arg);
   } catch (...) {
-    std::fputs("cospace: a C++ exception escaped a slice's function (cospace_slice_create); "
-               "catch it inside the function\n", stderr);
-    std::abort();
+    function_threw();
   }
+  finish_slice(self);
+}
+
+void finish_slice(cospace_slice* self) noexcept {
   self->set_state(slice_state::finished);
   drop_slice(self->bytes);
   cospace_slice* next = self->returns_to;
@@ -109,6 +121,22 @@ cospace_transfer jump_to(cospace_slice* from, cospace_slice* to) {
   } catch (const std::exception& e) {
     return c_fail(COSPACE_ERROR_SYSTEM, e.what());
   }
+}
+
+// The switch itself, once the arguments are checked: reached by a tail
+// call, so that only this small frame (not the checks') stays in the
+// suspended slice's saved bytes.
+[[gnu::noinline]] cospace_status back_in(cospace_slice* self, cospace_transfer t) noexcept {
+  woke_up(t);
+  t_running = self;
+  self->set_state(slice_state::running);
+  return c_succeed();
+}
+
+[[gnu::noinline]] cospace_status switch_checked(cospace_slice* from, cospace_slice* to) noexcept {
+  from->set_state(slice_state::suspended);
+  const cospace_transfer t = jump_to(from, to);  // throws nothing now that the copier exists
+  return back_in(from, t);  // a tail call: only `from` is kept across the jump
 }
 
 }  // namespace
@@ -190,11 +218,7 @@ cospace_status cospace_slice_switch(cospace_slice* from, cospace_slice* to) COSP
     const cospace_status status = prepare_copier();
     if (status != COSPACE_OK) return status;
   }
-  from->set_state(slice_state::suspended);
-  woke_up(jump_to(from, to));  // throws nothing now that the copier exists
-  t_running = from;
-  from->set_state(slice_state::running);
-  return c_succeed();
+  return switch_checked(from, to);
 }
 
 int cospace_slice_finished(const cospace_slice* slice) COSPACE_NOEXCEPT {
