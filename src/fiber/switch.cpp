@@ -64,18 +64,29 @@ const context::backend& backend = context::selected;
 
 // A jump from the running code (whose slice is `from`, if it is sliced) to a
 // context of fiber `to` (null: a thread's own stack); `to_context` null
-// starts `to` afresh. Plain backend verbs unless the destination is a slice:
-// a sliced fiber yielding to a thread or a region fiber jumps straight
-// there, since every receiving side records where the leaving fiber stopped
-// (note_stopped, in switch_into or complete_handover) before anything can be
-// made resident on its stack; so the frames a suspended slice keeps above its
-// saved registers are only this caller's. Always inlined: the sanitizer
-// hooks have already announced the switch, so no instrumented frame may open
-// here and close on the other side (ThreadSanitizer keeps a shadow call stack
-// per fiber).
+// starts `to` afresh. Plain backend verbs unless a slice is involved: a
+// sliced `from` must have its stop recorded (slice_jump's arrival does it)
+// before anything can be made resident on its stack. Always inlined: the
+// sanitizer hooks have already announced the switch, so no instrumented
+// frame may open here and close on the other side (ThreadSanitizer keeps a
+// shadow call stack per fiber).
 [[gnu::always_inline]] inline cospace_transfer jump_between(slice* from, fiber_control* to,
                                                             cospace_context to_context, void* data,
                                                             cospace_ontop_function ontop = nullptr) {
+  if (from == nullptr && slice_of(to) == nullptr) [[likely]]
+    return ontop != nullptr ? backend.ontop(to_context, data, ontop) : backend.jump(to_context, data);
+  return jump_between_slices(from, to, to_context, data, ontop);
+}
+
+// As jump_between, for the jumps whose receiver records the leaving fiber's
+// stop itself, first thing: a yield (its resumer's switch_into calls
+// note_stopped on the fiber it gets back) and a switch_to (complete_handover
+// does). A sliced fiber leaving that way for a thread or a region fiber
+// jumps straight there, so its saved bytes hold only its caller's frames
+// above the registers (no slice_jump frames).
+[[gnu::always_inline]] inline cospace_transfer jump_to_noting_receiver(slice* from, fiber_control* to,
+                                                                       cospace_context to_context, void* data,
+                                                                       cospace_ontop_function ontop = nullptr) {
   if (slice_of(to) == nullptr) [[likely]]
     return ontop != nullptr ? backend.ontop(to_context, data, ontop) : backend.jump(to_context, data);
   return jump_between_slices(from, to, to_context, data, ontop);
@@ -109,6 +120,19 @@ fiber_control* switch_into(fiber_control* f, Jump&& jump) {
   set_current_region(outer_region);
   t_current = outer;
   return left;
+}
+
+}  // namespace
+
+namespace {
+
+// The sjlj backend enters a fresh stack only downwards (by moving the stack
+// pointer down): a fiber that has not started, on a stack above the running
+// code's, cannot be started from here. Fresh slices are always entered from
+// the copier, which lies above their shared stacks.
+bool sjlj_cannot_start_from_here(const fiber_control* f) noexcept {
+  return backend.needs_stack_below_caller && f->state == fiber_state::created && f->stack.sliced == nullptr &&
+         f->stack.top > reinterpret_cast<std::uintptr_t>(backend.stack_pointer());
 }
 
 }  // namespace
@@ -194,8 +218,7 @@ void resume_fiber(fiber_control* f) {
   if (f->state == fiber_state::done) refuse(f, "was resumed after it finished");
   if (foreign_sliced(f)) [[unlikely]]
     refuse(f, moved_sliced);
-  if (backend.needs_stack_below_caller && f->state == fiber_state::created && f->stack.sliced == nullptr &&
-      f->stack.top > reinterpret_cast<std::uintptr_t>(backend.stack_pointer())) [[unlikely]] {
+  if (sjlj_cannot_start_from_here(f)) [[unlikely]] {
     refuse(f, "cannot be started on the sjlj backend from here: its stack is not below the resumer's "
               "(sjlj enters a fresh stack only downwards; start it from a fiber higher up or the thread)");
   }
@@ -240,7 +263,7 @@ void this_fiber::yield() {
     yield_outside_a_fiber();
   f->state = detail::fiber_state::suspended;
   detail::fiber_leaving(f->tools, false);
-  const cospace_transfer t = detail::jump_between(f->stack.sliced, f->outer, f->resumer, f);
+  const cospace_transfer t = detail::jump_to_noting_receiver(f->stack.sliced, f->outer, f->resumer, f);
   detail::fiber_arrived(f->tools);
   f->resumer = t.from;
 }
@@ -277,9 +300,7 @@ void this_fiber::switch_to(fiber& target) {
   if (g->state == detail::fiber_state::running) detail::refuse(g, "was the target of switch_to while it is running");
   if (g->state == detail::fiber_state::done) detail::refuse(g, "was the target of switch_to after it finished");
   if (detail::foreign_sliced(g)) detail::refuse(g, detail::moved_sliced);
-  if (detail::backend.needs_stack_below_caller && g->state == detail::fiber_state::created &&
-      g->stack.sliced == nullptr &&  // fresh slices are entered from the copier, above them
-      g->stack.top > reinterpret_cast<std::uintptr_t>(detail::backend.stack_pointer())) {
+  if (detail::sjlj_cannot_start_from_here(g)) {
     detail::refuse(g, "cannot be started by switch_to on the sjlj backend: its stack is not below "
                       "the running fiber's (start it with resume() first)");
   }
@@ -295,7 +316,7 @@ void this_fiber::switch_to(fiber& target) {
   detail::fiber_leaving_to(f->tools, g->tools);
   t_handover = {f, g};
   const cospace_transfer t =
-      detail::jump_between(f->stack.sliced, g, g->context, &t_handover, &complete_handover);
+      detail::jump_to_noting_receiver(f->stack.sliced, g, g->context, &t_handover, &complete_handover);
   // f runs again: resumed like after a yield.
   detail::fiber_arrived(f->tools);
   f->resumer = t.from;
