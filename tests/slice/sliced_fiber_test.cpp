@@ -233,7 +233,11 @@ TEST_F(Sliced, ASlicedFiberResumingARegionFiberThatResumesAnotherSliceKeepsItsBy
   cospace::configure_slicing({.shared_stacks = 1});
   int bad = -1, other_bad = -1;
   fiber other([&] { other_bad = patterned_descent(77, 6, 2); }, sliced);
-  fiber middle([&] { other.resume(); });  // a region stack
+  fiber middle([&] {  // a region stack
+    this_fiber::yield();
+    other.resume();
+  });
+  middle.resume();  // started from the thread (the sjlj backend enters fresh stacks only downwards)
   fiber outer([&] {
     volatile std::uint32_t frame[96];
     for (std::uint32_t i = 0; i < 96; ++i) frame[i] = i * 2654435761u;
