@@ -9,6 +9,10 @@
 //                +------------------+ <- the context's first frame goes below (16-aligned)
 //                | entry's frames   |
 //                v                  v
+//
+// A sliced fiber's stack is shared, so its record is one heap block
+// instead, packed from the block's start: record, slice, body, name
+// (lifetime.cpp).
 #pragma once
 
 #include <cospace/context.h>

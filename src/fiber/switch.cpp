@@ -9,9 +9,11 @@
 //      the current fiber and region, rethrow what escaped the body.
 // The fiber's side of a switch touches only its own record.
 //
-// Sliced fibers: any jump whose source or destination is a sliced fiber goes
+// Sliced fibers: any jump into a sliced fiber, and any resume from one, goes
 // through slice_jump (slice/slice_jump.hpp), which makes the destination's
-// bytes resident first and records where the source stopped; data handed
+// bytes resident first and records where the source stopped; a yield or a
+// switch_to from a sliced fiber into a thread or a region fiber is a plain
+// jump, because its receiver records the stop first thing; data handed
 // across such a jump never lives on the leaving stack (it may be overwritten
 // before the destination reads it): it is a fiber record, or a thread-local.
 #include <cospace/fiber.hpp>
