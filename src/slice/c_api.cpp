@@ -123,22 +123,6 @@ cospace_transfer jump_to(cospace_slice* from, cospace_slice* to) {
   }
 }
 
-// The switch itself, once the arguments are checked: reached by a tail
-// call, so that only this small frame (not the checks') stays in the
-// suspended slice's saved bytes.
-[[gnu::noinline]] cospace_status back_in(cospace_slice* self, cospace_transfer t) noexcept {
-  woke_up(t);
-  t_running = self;
-  self->set_state(slice_state::running);
-  return c_succeed();
-}
-
-[[gnu::noinline]] cospace_status switch_checked(cospace_slice* from, cospace_slice* to) noexcept {
-  from->set_state(slice_state::suspended);
-  const cospace_transfer t = jump_to(from, to);  // throws nothing now that the copier exists
-  return back_in(from, t);  // a tail call: only `from` is kept across the jump
-}
-
 }  // namespace
 
 extern "C" {
@@ -218,7 +202,11 @@ cospace_status cospace_slice_switch(cospace_slice* from, cospace_slice* to) COSP
     const cospace_status status = prepare_copier();
     if (status != COSPACE_OK) return status;
   }
-  return switch_checked(from, to);
+  from->set_state(slice_state::suspended);
+  woke_up(jump_to(from, to));  // throws nothing now that the copier exists
+  t_running = from;
+  from->set_state(slice_state::running);
+  return c_succeed();
 }
 
 int cospace_slice_finished(const cospace_slice* slice) COSPACE_NOEXCEPT {
