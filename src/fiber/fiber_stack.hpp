@@ -20,8 +20,7 @@ struct fiber_stack {
   std::uintptr_t top = 0;     // 16-byte aligned; the fiber's record sits just below
   std::uintptr_t bottom = 0;  // the lowest address the stack may ever use
   region* owner_region = nullptr;  // region stacks
-  void* mapping = nullptr;         // fixed stacks: the whole mapping, guard page included
-  std::size_t mapping_size = 0;
+  // (fixed stacks: the mapping is [bottom - one page of guard, top))
   pooled_stack* shared = nullptr;  // sliced stacks: the shared stack (top, bottom and region are its)
   slice* sliced = nullptr;         // sliced stacks: the fiber's slice (in its heap record)
 };

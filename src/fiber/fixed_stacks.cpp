@@ -67,8 +67,6 @@ fiber_stack acquire_fixed_stack(std::size_t size) {
   }
   fiber_stack s;
   s.kind = stack_kind::fixed;
-  s.mapping = mapping;
-  s.mapping_size = mapping_size;
   s.bottom = reinterpret_cast<std::uintptr_t>(mapping) + page;
   s.top = reinterpret_cast<std::uintptr_t>(mapping) + mapping_size;
   return s;
@@ -76,15 +74,18 @@ fiber_stack acquire_fixed_stack(std::size_t size) {
 
 void release_fixed_stack(fiber_stack& stack) noexcept {
   forget_stack_poison(stack.bottom, stack.top);
+  // The mapping is the stack plus its guard page below (see acquire).
+  void* const mapping = reinterpret_cast<void*>(stack.bottom - page_size());
+  const std::size_t mapping_size = stack.top - (stack.bottom - page_size());
   {
     std::lock_guard guard(pool().lock);
-    auto& list = pool().free[stack.mapping_size];
+    auto& list = pool().free[mapping_size];
     if (list.size() < pooled_per_size) {
-      list.push_back(stack.mapping);
+      list.push_back(mapping);
       return;
     }
   }
-  os().munmap(stack.mapping, stack.mapping_size);
+  os().munmap(mapping, mapping_size);
 }
 
 }  // namespace cospace::detail

@@ -70,21 +70,26 @@ void fatal(const std::string& message) noexcept {
 namespace {
 
 // A sliced fiber's record cannot sit on its stack (the stack is shared), so
-// it goes in one heap block with the fiber's slice, name and body, laid out
-// as on a stack: the record at the top, the rest below it.
-struct heap_record {
-  void* block = nullptr;
-  std::uintptr_t top = 0;
+// it goes in one heap block with the fiber's slice, body and name, packed
+// from the block's start (the block is the record: no pointer to it is
+// kept), sized exactly, since it is most of a suspended fiber's memory:
+//
+//   block -> | fiber_control | slice | body (aligned) | name NUL |
+struct heap_layout {
+  std::size_t slice_at = 0, body_at = 0, name_at = 0, size = 0;
 };
 
-heap_record allocate_heap_record(const fiber_options& options, const fiber_body_ops& ops, bool body_inside) {
-  std::size_t size = sizeof(fiber_control) + alignof(fiber_control) + sizeof(slice) + alignof(slice) +
-                     options.name.size() + 1;
-  if (body_inside) size += ops.size + ops.alignment;
-  heap_record h;
-  h.block = ::operator new(size);
-  h.top = reinterpret_cast<std::uintptr_t>(h.block) + size;
-  return h;
+std::size_t align_up(std::size_t n, std::size_t alignment) { return (n + alignment - 1) & ~(alignment - 1); }
+
+heap_layout layout_heap_record(const fiber_options& options, const fiber_body_ops& ops, bool body_inside) {
+  static_assert(alignof(fiber_control) <= __STDCPP_DEFAULT_NEW_ALIGNMENT__ &&
+                alignof(slice) <= alignof(fiber_control));
+  heap_layout l;
+  l.slice_at = align_up(sizeof(fiber_control), alignof(slice));
+  l.body_at = align_up(l.slice_at + sizeof(slice), body_inside ? ops.alignment : 1);
+  l.name_at = l.body_at + (body_inside ? ops.size : 0);
+  l.size = l.name_at + (options.name.empty() ? 0 : options.name.size() + 1);
+  return l;
 }
 
 // Starts a context for `f` at the top of its own stack, below its record.
@@ -112,35 +117,41 @@ void make_context(fiber_control* f, std::uintptr_t cursor) {
 fiber_control* create_fiber(const fiber_options& options, const fiber_body_ops& ops, void* source) {
   check_fiber_options(options);
   fiber_stack stack = acquire_fiber_stack(options, current_region());
-  const bool body_in_record = ops.size <= max_record_on_stack;
-  heap_record heap;
-  if (stack.kind == stack_kind::sliced) {
+  const bool sliced = stack.kind == stack_kind::sliced;
+  // In the record: on a stack, up to max_record_on_stack; on the heap (a
+  // sliced fiber's record), any callable malloc's alignment can place.
+  const bool body_in_record =
+      ops.size <= max_record_on_stack && (!sliced || ops.alignment <= __STDCPP_DEFAULT_NEW_ALIGNMENT__);
+  heap_layout layout;
+  void* block = nullptr;
+  if (sliced) {
+    layout = layout_heap_record(options, ops, body_in_record);
     try {
-      heap = allocate_heap_record(options, ops, body_in_record);
+      block = ::operator new(layout.size);
     } catch (...) {
       release_fiber_stack(stack);
       throw;
     }
   }
-  const std::uintptr_t record_top = heap.block != nullptr ? heap.top : stack.top;
+  const auto block_at = [block](std::size_t offset) { return reinterpret_cast<std::uintptr_t>(block) + offset; };
 
-  // The record at the top of the stack (or heap block): control, then name, then body.
-  std::uintptr_t cursor = align_down(record_top - sizeof(fiber_control), alignof(fiber_control));
+  // The record at the top of the stack (control, then name, then body
+  // downwards), or at the start of its heap block (see heap_layout).
+  std::uintptr_t cursor =
+      sliced ? block_at(0) : align_down(stack.top - sizeof(fiber_control), alignof(fiber_control));
   auto* f = ::new (reinterpret_cast<void*>(cursor)) fiber_control();
   f->stack = stack;
   f->ops = &ops;
   f->id = next_id();
-  f->record_block = heap.block;
-  if (heap.block != nullptr) {
-    cursor = align_down(cursor - sizeof(slice), alignof(slice));
-    f->stack.sliced = ::new (reinterpret_cast<void*>(cursor)) slice();
+  if (sliced) {
+    f->stack.sliced = ::new (reinterpret_cast<void*>(block_at(layout.slice_at))) slice();
     f->stack.sliced->stack = &stack.shared->stack;
     f->stack.sliced->base = align_down(stack.top, context::stack_alignment);
     f->stack.sliced->low = f->stack.sliced->base;
   }
   if (!options.name.empty()) {
-    cursor -= options.name.size() + 1;
-    char* name = reinterpret_cast<char*>(cursor);
+    if (!sliced) cursor -= options.name.size() + 1;
+    char* name = reinterpret_cast<char*>(sliced ? block_at(layout.name_at) : cursor);
     std::memcpy(name, options.name.data(), options.name.size());
     name[options.name.size()] = '\0';
     f->name = std::string_view(name, options.name.size());
@@ -151,7 +162,7 @@ fiber_control* create_fiber(const fiber_options& options, const fiber_body_ops& 
   }
   try {
     if (body_in_record) {
-      cursor = align_down(cursor - ops.size, ops.alignment);
+      cursor = sliced ? block_at(layout.body_at) : align_down(cursor - ops.size, ops.alignment);
       f->body = ops.construct(reinterpret_cast<void*>(cursor), source);
     } else {
       void* memory = ::operator new(ops.size, std::align_val_t{ops.alignment});
@@ -169,27 +180,27 @@ fiber_control* create_fiber(const fiber_options& options, const fiber_body_ops& 
       if (!body_in_record) ::operator delete(f->body, std::align_val_t{ops.alignment});
     }
     f->~fiber_control();
-    if (heap.block != nullptr) ::operator delete(heap.block);
+    if (block != nullptr) ::operator delete(block);
     release_fiber_stack(stack);
     throw;
   }
-  if (!body_in_record) {
-    f->body_on_heap = true;
-    f->body_memory = f->body;
-  }
+  f->body_on_heap = !body_in_record;
   return f;
 }
 
 namespace {
 
+// The body has been destroyed already (or never made to run: see callers);
+// its memory goes here.
 void release_record(fiber_control* f) noexcept {
-  if (f->body_on_heap) ::operator delete(f->body_memory, std::align_val_t{f->ops->alignment});
+  if (f->body_on_heap) ::operator delete(f->body, std::align_val_t{f->ops->alignment});
   on_fiber_destroyed(f->tools);
   fiber_stack stack = f->stack;
-  void* const block = f->record_block;
+  const bool sliced = stack.kind == stack_kind::sliced;  // the record is its heap block
   if (stack.sliced != nullptr) drop_slice(*stack.sliced);
+  delete f->extras;  // locals and arena have ended by now; an escaped exception may remain
   f->~fiber_control();  // the record lives on the stack: destroy it before the stack goes
-  if (block != nullptr) ::operator delete(block);
+  if (sliced) ::operator delete(static_cast<void*>(f));
   release_fiber_stack(stack);
 }
 
@@ -204,8 +215,7 @@ void discard_fiber(fiber_control* f) noexcept {
   if (f->state == fiber_state::created) f->ops->destroy(f->body);
   if (f->state == fiber_state::suspended) {
     f->ops->destroy(f->body);
-    delete f->locals;
-    delete f->arena;
+    end_locals_and_arena(f);
   }
   release_record(f);
 }

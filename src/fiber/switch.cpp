@@ -9,9 +9,11 @@
 //      the current fiber and region, rethrow what escaped the body.
 // The fiber's side of a switch touches only its own record.
 //
-// Sliced fibers: any jump whose source or destination is a sliced fiber goes
+// Sliced fibers: any jump into a sliced fiber, and any resume from one, goes
 // through slice_jump (slice/slice_jump.hpp), which makes the destination's
-// bytes resident first and records where the source stopped; data handed
+// bytes resident first and records where the source stopped; a yield or a
+// switch_to from a sliced fiber into a thread or a region fiber is a plain
+// jump, because its receiver records the stop first thing; data handed
 // across such a jump never lives on the leaving stack (it may be overwritten
 // before the destination reads it): it is a fiber record, or a thread-local.
 #include <cospace/fiber.hpp>
@@ -43,7 +45,9 @@ const context::backend& backend = context::selected;
 }
 
 // The part of jump_between that involves slices (slice/slice_jump.hpp).
-cospace_transfer jump_between_slices(slice* from, fiber_control* to, cospace_context to_context, void* data,
+// Kept out of line: its arguments block would otherwise sit in the frame of
+// every caller, and so in every suspended slice.
+[[gnu::noinline]] cospace_transfer jump_between_slices(slice* from, fiber_control* to, cospace_context to_context, void* data,
                                      cospace_ontop_function ontop) {
   slice* const to_slice = slice_of(to);
   if (to_slice != nullptr) {  // the overflow diagnostic names whoever runs on the shared stack
@@ -62,14 +66,30 @@ cospace_transfer jump_between_slices(slice* from, fiber_control* to, cospace_con
 
 // A jump from the running code (whose slice is `from`, if it is sliced) to a
 // context of fiber `to` (null: a thread's own stack); `to_context` null
-// starts `to` afresh. Plain backend verbs unless a slice is involved.
-// Always inlined: the sanitizer hooks have already announced the switch,
-// so no instrumented frame may open here and close on the other side
-// (ThreadSanitizer keeps a shadow call stack per fiber).
+// starts `to` afresh. Plain backend verbs unless a slice is involved: a
+// sliced `from` must have its stop recorded (slice_jump's arrival does it)
+// before anything can be made resident on its stack. Always inlined: the
+// sanitizer hooks have already announced the switch, so no instrumented
+// frame may open here and close on the other side (ThreadSanitizer keeps a
+// shadow call stack per fiber).
 [[gnu::always_inline]] inline cospace_transfer jump_between(slice* from, fiber_control* to,
                                                             cospace_context to_context, void* data,
                                                             cospace_ontop_function ontop = nullptr) {
   if (from == nullptr && slice_of(to) == nullptr) [[likely]]
+    return ontop != nullptr ? backend.ontop(to_context, data, ontop) : backend.jump(to_context, data);
+  return jump_between_slices(from, to, to_context, data, ontop);
+}
+
+// As jump_between, for the jumps whose receiver records the leaving fiber's
+// stop itself, first thing: a yield (its resumer's switch_into calls
+// note_stopped on the fiber it gets back) and a switch_to (complete_handover
+// does). A sliced fiber leaving that way for a thread or a region fiber
+// jumps straight there, so its saved bytes hold only its caller's frames
+// above the registers (no slice_jump frames).
+[[gnu::always_inline]] inline cospace_transfer jump_to_noting_receiver(slice* from, fiber_control* to,
+                                                                       cospace_context to_context, void* data,
+                                                                       cospace_ontop_function ontop = nullptr) {
+  if (slice_of(to) == nullptr) [[likely]]
     return ontop != nullptr ? backend.ontop(to_context, data, ontop) : backend.jump(to_context, data);
   return jump_between_slices(from, to, to_context, data, ontop);
 }
@@ -106,6 +126,19 @@ fiber_control* switch_into(fiber_control* f, Jump&& jump) {
 
 }  // namespace
 
+namespace {
+
+// The sjlj backend enters a fresh stack only downwards (by moving the stack
+// pointer down): a fiber that has not started, on a stack above the running
+// code's, cannot be started from here. Fresh slices are always entered from
+// the copier, which lies above their shared stacks.
+bool sjlj_cannot_start_from_here(const fiber_control* f) noexcept {
+  return backend.needs_stack_below_caller && f->state == fiber_state::created && f->stack.sliced == nullptr &&
+         f->stack.top > reinterpret_cast<std::uintptr_t>(backend.stack_pointer());
+}
+
+}  // namespace
+
 [[noreturn]] void refuse(const fiber_control* f, const char* mistake) {
   throw fiber_error("cospace: " + describe(f) + " " + mistake);
 }
@@ -126,8 +159,25 @@ cospace_transfer throw_forced_unwind(cospace_transfer t) {
 fiber_control* current_fiber() noexcept { return t_current; }
 
 bool foreign_sliced(const fiber_control* f) noexcept {
-  return f->stack.shared != nullptr && !on_owner_thread(f->stack.shared);
+  return f->stack.kind == stack_kind::sliced && !on_owner_thread(f->stack.shared);
 }
+
+namespace {
+
+// What happens after a fiber's body returned or threw, out of line so that
+// fiber_entry's frame (which sits under the body's frames, and so in every
+// suspended slice) holds nothing but the call.
+[[noreturn, gnu::noinline]] void finish_fiber(fiber_control* f) noexcept;
+
+// Called inside fiber_entry's catch (...): keeps the exception_ptr
+// temporary out of fiber_entry's frame.
+[[gnu::noinline]] void keep_escaped(fiber_control* f) noexcept {
+  fiber_extras* extras = extras_of(f);
+  if (extras == nullptr) fatal("out of memory keeping the exception that escaped " + describe(f));
+  extras->escaped = std::current_exception();
+}
+
+}  // namespace
 
 // The root of every fiber's stack.
 void fiber_entry(cospace_transfer t) noexcept {
@@ -139,18 +189,20 @@ void fiber_entry(cospace_transfer t) noexcept {
   } catch (const forced_unwind&) {
     f->unwound = true;
   } catch (...) {
-    f->escaped = std::current_exception();
+    keep_escaped(f);
   }
+  finish_fiber(f);
+}
+
+namespace {
+
+void finish_fiber(fiber_control* f) noexcept {
   if (f->unwind_requested && !f->unwound) {
     fatal(describe(f) + " caught cospace::forced_unwind without rethrowing it; a catch (...) "
                         "in a fiber must rethrow, or the fiber's stack cannot be unwound");
   }
-  f->ops->destroy(f->body);
-  f->body = nullptr;
-  delete f->locals;  // fiber-locals go first: their destructors may use the arena
-  f->locals = nullptr;
-  delete f->arena;
-  f->arena = nullptr;
+  f->ops->destroy(f->body);  // its memory (if on the heap) goes with the record
+  end_locals_and_arena(f);
   f->state = fiber_state::done;
   fiber_leaving(f->tools, true);
   // Nothing of a finished slice is worth saving; the shadow state of its
@@ -160,21 +212,22 @@ void fiber_entry(cospace_transfer t) noexcept {
   fatal(describe(f) + " was resumed after its last switch");
 }
 
+}  // namespace
+
 void resume_fiber(fiber_control* f) {
   if (f->state == fiber_state::running)
     refuse(f, f == t_current ? "tried to resume itself" : "was resumed while it is running");
   if (f->state == fiber_state::done) refuse(f, "was resumed after it finished");
   if (foreign_sliced(f)) [[unlikely]]
     refuse(f, moved_sliced);
-  if (backend.needs_stack_below_caller && f->state == fiber_state::created && f->stack.sliced == nullptr &&
-      f->stack.top > reinterpret_cast<std::uintptr_t>(backend.stack_pointer())) [[unlikely]] {
+  if (sjlj_cannot_start_from_here(f)) [[unlikely]] {
     refuse(f, "cannot be started on the sjlj backend from here: its stack is not below the resumer's "
               "(sjlj enters a fresh stack only downwards; start it from a fiber higher up or the thread)");
   }
   slice* const from = slice_of(t_current);
   fiber_control* const left = switch_into(f, [f, from] { return jump_between(from, f, f->context, f); });
-  if (left->escaped) [[unlikely]]
-    std::rethrow_exception(std::exchange(left->escaped, nullptr));
+  if (left->extras != nullptr && left->extras->escaped) [[unlikely]]
+    std::rethrow_exception(std::exchange(left->extras->escaped, nullptr));
 }
 
 void unwind_fiber(fiber_control* f) noexcept {
@@ -196,12 +249,23 @@ void unwind_fiber(fiber_control* f) noexcept {
 
 namespace cospace {
 
+namespace {
+
+// Out of line, so that yield's own frame (part of every suspended sliced
+// fiber's saved bytes) keeps only the record pointer.
+[[noreturn, gnu::noinline, gnu::cold]] void yield_outside_a_fiber() {
+  throw fiber_error("cospace: this_fiber::yield() was called outside any fiber");
+}
+
+}  // namespace
+
 void this_fiber::yield() {
   detail::fiber_control* f = detail::t_current;
-  if (f == nullptr) throw fiber_error("cospace: this_fiber::yield() was called outside any fiber");
+  if (f == nullptr) [[unlikely]]
+    yield_outside_a_fiber();
   f->state = detail::fiber_state::suspended;
   detail::fiber_leaving(f->tools, false);
-  const cospace_transfer t = detail::jump_between(f->stack.sliced, f->outer, f->resumer, f);
+  const cospace_transfer t = detail::jump_to_noting_receiver(f->stack.sliced, f->outer, f->resumer, f);
   detail::fiber_arrived(f->tools);
   f->resumer = t.from;
 }
@@ -238,9 +302,7 @@ void this_fiber::switch_to(fiber& target) {
   if (g->state == detail::fiber_state::running) detail::refuse(g, "was the target of switch_to while it is running");
   if (g->state == detail::fiber_state::done) detail::refuse(g, "was the target of switch_to after it finished");
   if (detail::foreign_sliced(g)) detail::refuse(g, detail::moved_sliced);
-  if (detail::backend.needs_stack_below_caller && g->state == detail::fiber_state::created &&
-      g->stack.sliced == nullptr &&  // fresh slices are entered from the copier, above them
-      g->stack.top > reinterpret_cast<std::uintptr_t>(detail::backend.stack_pointer())) {
+  if (detail::sjlj_cannot_start_from_here(g)) {
     detail::refuse(g, "cannot be started by switch_to on the sjlj backend: its stack is not below "
                       "the running fiber's (start it with resume() first)");
   }
@@ -256,7 +318,7 @@ void this_fiber::switch_to(fiber& target) {
   detail::fiber_leaving_to(f->tools, g->tools);
   t_handover = {f, g};
   const cospace_transfer t =
-      detail::jump_between(f->stack.sliced, g, g->context, &t_handover, &complete_handover);
+      detail::jump_to_noting_receiver(f->stack.sliced, g, g->context, &t_handover, &complete_handover);
   // f runs again: resumed like after a yield.
   detail::fiber_arrived(f->tools);
   f->resumer = t.from;

@@ -30,9 +30,11 @@ void trim_stack() {
 std::pmr::memory_resource* arena() noexcept {
   detail::fiber_control* f = detail::current_fiber();
   if (f == nullptr || f->stack.owner_region == nullptr) return std::pmr::new_delete_resource();
-  if (f->arena == nullptr) f->arena = new (std::nothrow) detail::arena_resource(f->stack.owner_region);
-  return f->arena != nullptr ? static_cast<std::pmr::memory_resource*>(f->arena)
-                             : std::pmr::new_delete_resource();
+  detail::fiber_extras* extras = detail::extras_of(f);
+  if (extras == nullptr) return std::pmr::new_delete_resource();
+  if (extras->arena == nullptr) extras->arena = new (std::nothrow) detail::arena_resource(f->stack.owner_region);
+  return extras->arena != nullptr ? static_cast<std::pmr::memory_resource*>(extras->arena)
+                                  : std::pmr::new_delete_resource();
 }
 
 }  // namespace cospace::this_fiber

@@ -9,6 +9,7 @@
 #include <cospace/slice.h>
 
 #include <cstdint>
+#include <exception>
 #include <cstdio>
 #include <cstdlib>
 #include <new>
@@ -24,16 +25,23 @@
 using cospace::detail::c_fail;
 using cospace::detail::c_succeed;
 
-enum class slice_state : unsigned char { fresh, running, suspended, finished };
+enum class slice_state : std::uint8_t { fresh, running, suspended, finished };
 
+// 72 bytes (a malloc chunk of 80): every suspended tasklet has one. The
+// context of a suspended slice is not stored: it is where its slice stops
+// (slice_stopped_at), and the state lives in the slice's owner byte.
 struct cospace_slice {
-  cospace::detail::slice bytes;
-  cospace_context context = nullptr;  // while suspended (null: fresh)
-  cospace_slice_function function = nullptr;
+  cospace::detail::slice bytes;                // its stack is the thread's stack domain
+  cospace_slice_function function = nullptr;   // null: an attached slice
   void* arg = nullptr;
   cospace_slice* returns_to = nullptr;  // the slice that last switched to this one
-  const cospace::detail::shared_stack* domain = nullptr;
-  slice_state state = slice_state::fresh;
+
+  slice_state state() const noexcept { return static_cast<slice_state>(bytes.owner_byte); }
+  void set_state(slice_state s) noexcept { bytes.owner_byte = static_cast<std::uint8_t>(s); }
+  // Where a suspended slice resumes (the handle slice_stopped_at recorded).
+  cospace_context context() const noexcept {
+    return reinterpret_cast<cospace_context>(bytes.low + cospace::context::selected.live_below_handle);
+  }
 };
 
 namespace {
@@ -41,49 +49,78 @@ namespace {
 using namespace cospace::detail;
 
 [[gnu::tls_model("initial-exec")]] constinit thread_local cospace_slice* t_running = nullptr;
+// The request of the switch in flight: thread-local rather than in the
+// leaving slice's frame, where it would be saved with every suspended slice.
+// slice_jump (or the copier) reads it before anything else can switch.
+[[gnu::tls_model("initial-exec")]] constinit thread_local slice_jump_args t_request{};
 
 std::uintptr_t align_down(std::uintptr_t a) { return a & ~std::uintptr_t{15}; }
 
 // Called on the slice that wakes up with what its jump (or entry) received.
 void woke_up(cospace_transfer t) noexcept {
   auto* left = static_cast<cospace_slice*>(t.data);
-  if (left->state != slice_state::finished) {
-    left->context = t.from;
-    slice_stopped_at(left->bytes, t.from);
+  if (left->state() != slice_state::finished) slice_stopped_at(left->bytes, t.from);
+}
+
+cospace_transfer jump_to(cospace_slice* from, cospace_slice* to);
+
+[[noreturn, gnu::noinline, gnu::cold]] void function_threw() noexcept {
+  std::fputs("cospace: a C++ exception escaped a slice's function (cospace_slice_create); "
+             "catch it inside the function\n", stderr);
+  std::abort();
+}
+
+[[noreturn, gnu::noinline]] void finish_slice(cospace_slice* self) noexcept;
+
+// The root of a slice's stack. Its frame lies under the function's in every
+// suspended slice: it holds nothing but the call (the rest is out of line).
+[[noreturn]] void slice_entry(cospace_transfer t) noexcept {
+  woke_up(t);
+  cospace_slice* self = t_running;
+  try {
+    self->function(self, self->arg);
+  } catch (...) {
+    function_threw();
   }
+  finish_slice(self);
+}
+
+void finish_slice(cospace_slice* self) noexcept {
+  self->set_state(slice_state::finished);
+  drop_slice(self->bytes);
+  cospace_slice* next = self->returns_to;
+  if (next == nullptr || next->state() == slice_state::finished) {
+    std::fputs("cospace: a slice's function returned, and the slice that switched to it last has "
+               "finished or was destroyed: there is nowhere to go\n", stderr);
+    std::abort();
+  }
+  jump_to(self, next);
+  std::abort();  // nothing switches to a finished slice
 }
 
 cospace_transfer jump_to(cospace_slice* from, cospace_slice* to) {
+  const bool fresh = to->state() == slice_state::fresh;
   t_running = to;
-  to->state = slice_state::running;
+  to->set_state(slice_state::running);
   to->returns_to = from;
-  slice_jump_args args;
-  args.from = from->state == slice_state::finished ? nullptr : &from->bytes;
+  slice_jump_args& args = t_request;
+  args.from = from->state() == slice_state::finished ? nullptr : &from->bytes;
   args.to_slice = &to->bytes;
-  args.to = to->context;
+  args.to = fresh ? nullptr : to->context();
   args.data = from;
-  args.fresh_entry = [](cospace_transfer t) noexcept {
-    woke_up(t);
-    cospace_slice* self = t_running;
-    try {
-      self->function(self, self->arg);
-    } catch (...) {
-      std::fputs("cospace: a C++ exception escaped a slice's function (cospace_slice_create); "
-                 "catch it inside the function\n", stderr);
-      std::abort();
-    }
-    self->state = slice_state::finished;
-    drop_slice(self->bytes);
-    cospace_slice* next = self->returns_to;
-    if (next == nullptr || next->state == slice_state::finished) {
-      std::fputs("cospace: a slice's function returned, and the slice that switched to it last has "
-                 "finished or was destroyed: there is nowhere to go\n", stderr);
-      std::abort();
-    }
-    jump_to(self, next);
-    std::abort();  // nothing switches to a finished slice
-  };
+  args.fresh_entry = &slice_entry;
+  args.ontop = nullptr;
   return slice_jump(args);
+}
+
+// The thread's first switch makes its copier, which may fail.
+[[gnu::noinline, gnu::cold]] cospace_status prepare_copier() noexcept {
+  try {
+    copier_context();
+    return COSPACE_OK;
+  } catch (const std::exception& e) {
+    return c_fail(COSPACE_ERROR_SYSTEM, e.what());
+  }
 }
 
 }  // namespace
@@ -112,8 +149,7 @@ cospace_status cospace_slice_attach(cospace_slice** out, void* base) COSPACE_NOE
   s->bytes.stack = &domain;
   s->bytes.base = align_down(reinterpret_cast<std::uintptr_t>(base));
   s->bytes.low = here;
-  s->domain = &domain;
-  s->state = slice_state::running;
+  s->set_state(slice_state::running);
   try {
     make_resident(s->bytes);  // it is on the stack: record that it owns its bytes
   } catch (...) {
@@ -149,7 +185,6 @@ cospace_status cospace_slice_create(cospace_slice** out, void* base, cospace_sli
   s->bytes.low = top;
   s->function = fn;
   s->arg = arg;
-  s->domain = &domain;
   *out = s;
   return c_succeed();
 }
@@ -159,26 +194,23 @@ cospace_status cospace_slice_switch(cospace_slice* from, cospace_slice* to) COSP
   if (from != t_running)
     return c_fail(COSPACE_ERROR_FIBER_MISUSE, "cospace_slice_switch: `from` is not the running slice of this thread");
   if (to == from) return c_fail(COSPACE_ERROR_FIBER_MISUSE, "cospace_slice_switch: a slice cannot switch to itself");
-  if (to->domain != &declared_stack_domain())
+  if (to->bytes.stack != &declared_stack_domain())
     return c_fail(COSPACE_ERROR_FIBER_MISUSE, "cospace_slice_switch: `to` belongs to another thread");
-  if (to->state == slice_state::finished)
+  if (to->state() == slice_state::finished)
     return c_fail(COSPACE_ERROR_FIBER_MISUSE, "cospace_slice_switch: `to` has finished");
-  try {
-    from->state = slice_state::suspended;
-    woke_up(jump_to(from, to));
-  } catch (const std::exception& e) {  // the copier could not be made (first switch of a thread)
-    from->state = slice_state::running;
-    t_running = from;
-    to->state = to->context != nullptr ? slice_state::suspended : slice_state::fresh;
-    return c_fail(COSPACE_ERROR_SYSTEM, e.what());
+  if (copier_region() == nullptr) [[unlikely]] {
+    const cospace_status status = prepare_copier();
+    if (status != COSPACE_OK) return status;
   }
+  from->set_state(slice_state::suspended);
+  woke_up(jump_to(from, to));  // throws nothing now that the copier exists
   t_running = from;
-  from->state = slice_state::running;
+  from->set_state(slice_state::running);
   return c_succeed();
 }
 
 int cospace_slice_finished(const cospace_slice* slice) COSPACE_NOEXCEPT {
-  return slice != nullptr && slice->state == slice_state::finished;
+  return slice != nullptr && slice->state() == slice_state::finished;
 }
 
 void* cospace_slice_base(const cospace_slice* slice) COSPACE_NOEXCEPT {
@@ -194,9 +226,9 @@ cospace_slice* cospace_slice_running(void) COSPACE_NOEXCEPT { return t_running; 
 cospace_status cospace_slice_destroy(cospace_slice* slice) COSPACE_NOEXCEPT {
   if (slice == nullptr) return c_succeed();
   const bool attached = slice->function == nullptr;
-  if (slice->state == slice_state::running && !(attached && slice == t_running))
+  if (slice->state() == slice_state::running && !(attached && slice == t_running))
     return c_fail(COSPACE_ERROR_FIBER_MISUSE, "cospace_slice_destroy: the slice is running");
-  if (slice->domain != &declared_stack_domain())
+  if (slice->bytes.stack != &declared_stack_domain())
     return c_fail(COSPACE_ERROR_FIBER_MISUSE, "cospace_slice_destroy: the slice belongs to another thread");
   if (slice == t_running) t_running = nullptr;  // the running code detaches
   drop_slice(slice->bytes);

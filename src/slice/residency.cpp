@@ -14,7 +14,10 @@
 // that is not the one being rewritten (copier.cpp arranges it) and tells
 // AddressSanitizer that the bytes it moves are plain data: a slice carries
 // the shadow of whoever last ran there, not its own.
+#include <malloc.h>
+
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -39,25 +42,25 @@ void unpoison([[maybe_unused]] std::uintptr_t from, [[maybe_unused]] std::size_t
 #endif
 }
 
-// Heap blocks are sized to the slice (rounded to 32 bytes), since memory
-// per suspended fiber is the point; a slice that once went deep gets a
-// smaller block at its first save that needs under a quarter of it.
-std::uint32_t block_size_for(std::size_t bytes) noexcept {
-  return static_cast<std::uint32_t>((bytes + 31) & ~std::size_t{31});
-}
+// Heap blocks are sized to the slice, since memory per suspended fiber is
+// the point: a block is asked for exactly the bytes it must hold, and holds
+// what malloc gives (its usable size, up to 15 bytes more). A slice that
+// once went deep gets a smaller block at its first save that needs under a
+// quarter of it.
+std::size_t capacity_of(const slice& s) noexcept { return s.saved != nullptr ? malloc_usable_size(s.saved) : 0; }
 
 void ensure_capacity(slice& s, std::size_t needed) {
-  const bool grow = needed > s.saved_capacity;
-  const bool shrink = s.saved_capacity > 4096 && needed * 4 < s.saved_capacity;
+  const std::size_t capacity = capacity_of(s);
+  const bool grow = needed > capacity;
+  const bool shrink = capacity > 4096 && needed * 4 < capacity;
   if (!grow && !shrink) return;
-  const std::uint32_t capacity = block_size_for(needed);
-  void* block = std::realloc(s.saved, capacity);
+  if (needed > UINT32_MAX) throw std::bad_alloc();  // saved_size is 32 bits
+  void* block = std::realloc(s.saved, needed);
   if (block == nullptr) {
     if (grow) throw std::bad_alloc();
     return;  // keeping the larger block is fine
   }
   s.saved = static_cast<unsigned char*>(block);
-  s.saved_capacity = capacity;
 }
 
 // Extends s's saved prefix up to `stop` (exclusive).
@@ -144,16 +147,16 @@ void drop_slice(slice& s) noexcept {
   }
   std::free(s.saved);
   s.saved = nullptr;
-  s.saved_size = s.saved_capacity = 0;
+  s.saved_size = 0;
 }
 
-std::size_t slice_heap_bytes(const slice& s) noexcept { return s.saved_capacity; }
+std::size_t slice_heap_bytes(const slice& s) noexcept { return capacity_of(s); }
 
 const char* check_slices(const shared_stack& stack) noexcept {
   for (const slice* s = stack.resident; s != nullptr; s = s->next_resident) {
     if (!s->resident) return "a slice on the resident list is not marked resident";
     if (s->stack != &stack) return "a slice on the resident list belongs to another stack";
-    if (s->saved_size > s->saved_capacity) return "a slice claims more saved bytes than its block holds";
+    if (s->saved_size > capacity_of(*s)) return "a slice claims more saved bytes than its block holds";
     const std::uintptr_t lo = s->low + s->saved_size;
     for (const slice* t = s->next_resident; t != nullptr; t = t->next_resident) {
       const std::uintptr_t tlo = t->low + t->saved_size;

@@ -49,15 +49,19 @@ struct shared_stack {
   bool contains(std::uintptr_t address) const noexcept { return address >= bottom && address < top; }
 };
 
+// 48 bytes: one lives in every suspended sliced fiber's record and every
+// C tasklet. The heap block's capacity is not stored: it is what malloc
+// says the block holds (malloc_usable_size), so blocks carry no slack of
+// their own beyond malloc's 16-byte granule.
 struct slice {
   shared_stack* stack = nullptr;
   std::uintptr_t base = 0;
   std::uintptr_t low = 0;      // meaningful while the slice is not running
-  unsigned char* saved = nullptr;
-  std::uint32_t saved_size = 0;
-  std::uint32_t saved_capacity = 0;
+  unsigned char* saved = nullptr;  // the heap block (malloc), or null
   slice* next_resident = nullptr;
+  std::uint32_t saved_size = 0;
   bool resident = false;
+  std::uint8_t owner_byte = 0;  // not used here: a byte for the owner (cospace_slice keeps its state in it)
 };
 
 // Counters of the calling thread, for tests and benchmarks.

@@ -1,8 +1,11 @@
 // Jumping into and out of slices.
 //
-// Any jump whose source or destination is a slice goes through slice_jump:
-// it makes the destination resident (slice.hpp) before the jump and, on the
-// destination's side, records where the source stopped. The copying must
+// Any jump into a slice goes through slice_jump, and so does any jump out of
+// one whose receiver would not record where it stopped: it makes the
+// destination resident (slice.hpp) before the jump and, on the destination's
+// side, records where the source stopped. (A sliced fiber's yield or
+// switch_to into a thread or a region fiber is a plain jump: the fiber core's
+// receiver records the stop itself, fiber/switch.cpp.) The copying must
 // never run on the stack it rewrites, so:
 //
 //   caller not on the destination's stack:    caller on the destination's stack:

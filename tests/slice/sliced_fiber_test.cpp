@@ -226,6 +226,34 @@ TEST_F(Sliced, NestedSlicedFibersOnTheSameStackResumeEachOther) {
   EXPECT_TRUE(inner.done());
 }
 
+// A sliced fiber that resumes a region fiber is suspended too: where it
+// stopped must be recorded before that fiber makes another slice resident
+// on the same shared stack (it is not the one the region fiber yields to).
+TEST_F(Sliced, ASlicedFiberResumingARegionFiberThatResumesAnotherSliceKeepsItsBytes) {
+  cospace::configure_slicing({.shared_stacks = 1});
+  int bad = -1, other_bad = -1;
+  fiber other([&] { other_bad = patterned_descent(77, 6, 2); }, sliced);
+  fiber middle([&] {  // a region stack
+    this_fiber::yield();
+    other.resume();
+  });
+  middle.resume();  // started from the thread (the sjlj backend enters fresh stacks only downwards)
+  fiber outer([&] {
+    volatile std::uint32_t frame[96];
+    for (std::uint32_t i = 0; i < 96; ++i) frame[i] = i * 2654435761u;
+    middle.resume();  // middle makes `other` resident over this frame
+    int wrong = 0;
+    for (std::uint32_t i = 0; i < 96; ++i) wrong += frame[i] != i * 2654435761u;
+    bad = wrong;
+  }, sliced);
+  outer.resume();
+  EXPECT_TRUE(outer.done());
+  EXPECT_TRUE(middle.done());
+  EXPECT_EQ(bad, 0);
+  while (!other.done()) other.resume();
+  EXPECT_EQ(other_bad, 0);
+}
+
 TEST_F(Sliced, SwitchToBetweenSlicedFibersOnOneStack) {
   cospace::configure_slicing({.shared_stacks = 1});
   std::string trace;
