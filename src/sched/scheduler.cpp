@@ -437,7 +437,9 @@ task_record* worker::take_for_handoff() noexcept {
   if ((rounds + 1) % 61 == 0) return nullptr;  // the loop's turn: timers and the poller
   if (sched->stage.load(std::memory_order_acquire) == phase::unwinding) return nullptr;
   if (task_record* const t = next_local) {  // the oldest, if there is one
-    if (!t->waits_in_park) return nullptr;  // resumes in a plain yield: through the loop
+    // Through the loop: a task that resumes in a plain yield, and sliced
+    // tasks (as for the queues below).
+    if (!t->waits_in_park || t->sliced) return nullptr;
     next_local = nullptr;
     ++rounds;
     if (t->home != this) prepare(t);  // started: nothing to make
@@ -451,7 +453,10 @@ task_record* worker::take_for_handoff() noexcept {
   task_record* s = stealable.front();
   const bool from_pinned = p != nullptr && (s == nullptr || p->stamp < s->stamp);
   task_record* t = from_pinned ? p : s;
-  if (t == nullptr || t->sliced || (t->started && !t->waits_in_park)) {
+  // Only a task stopped in park(): one not started yet would have its fiber
+  // made (stack acquired, prefaulted, callable moved) on the parking fiber's
+  // stack, inside its park(); the loop makes it on the worker's own stack.
+  if (t == nullptr || t->sliced || !t->started || !t->waits_in_park) {
     lock.unlock();
     return nullptr;
   }
@@ -459,7 +464,7 @@ task_record* worker::take_for_handoff() noexcept {
   else stealable.pop();
   lock.unlock();
   ++rounds;
-  if ((!t->started || t->home != this) && !prepare(t)) return nullptr;  // ended (no fiber could be made)
+  if (t->home != this) prepare(t);  // started: re-homed, nothing to make
   t->park.store(park_state::running, std::memory_order_relaxed);
   return t;
 }

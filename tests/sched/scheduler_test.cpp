@@ -151,6 +151,29 @@ TEST(Scheduler, SpawnAndJoinFromAFiberOnOneWorker) {
   EXPECT_EQ(outer.join(), 5000L * 4999 / 2 + 1);
 }
 
+// A fiber that blocks while a task not started yet heads its worker's queue
+// must not have that task's fiber made on its own stack (making a region
+// stack prefaults 16 KiB below the caller): a fiber on the smallest fixed
+// stack spawns and joins, and blocks on a channel with fresh tasks queued.
+TEST(Scheduler, BlockingOnASmallStackLeavesFreshTasksToTheLoop) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
+  scheduler s({.threads = 1});
+  spawn_options small;
+  small.fiber.stack = cospace::stack_kind::fixed;
+  small.fiber.fixed_size = 16 * 1024;
+  auto outer = s.spawn(
+      [] {
+        long sum = 0;
+        for (long i = 0; i < 100; ++i) sum += cospace::spawn([i] { return i; }).join();
+        cospace::channel<long> c;
+        for (long i = 0; i < 10; ++i) cospace::spawn([&c, i] { c.send(i); }).detach();
+        for (int i = 0; i < 10; ++i) sum += c.recv().value();
+        return sum;
+      },
+      small);
+  EXPECT_EQ(outer.join(), 100L * 99 / 2 + 10L * 9 / 2);
+}
+
 // Fibers made and ended on every worker at once (their regions carved and
 // released side by side in the global space), with wakes crossing threads:
 // plain threads feed channels whose receivers park by handoff. Meant for
