@@ -57,14 +57,16 @@ class fiber_control {
   fiber_stack stack;                  // sliced fibers: the record is the heap block's start
   std::uint64_t id = 0;
   std::string_view name;              // the copied name (tools/gdb/cospace.py reads it)
+  // What the body threw, for resume() to rethrow. In the record, not in the
+  // extras: keeping it must not allocate (the exception may be bad_alloc).
+  std::exception_ptr escaped;
   fiber_extras* extras = nullptr;     // made on first need (see fiber_extras); freed with the record
 };
 
 // What few fibers need, kept out of the record (one pointer instead of
-// three in every record): made by the first fiber_local, arena() or escaping
-// exception of the fiber, freed with its record.
+// two in every record): made by the first fiber_local or arena() of the
+// fiber, freed with its record.
 struct fiber_extras {
-  std::exception_ptr escaped;         // what the body threw, for resume() to rethrow
   arena_resource* arena = nullptr;    // made on first use of this_fiber::arena()
   class fiber_locals* locals = nullptr;  // made on first use of a fiber_local
 };
@@ -73,7 +75,7 @@ struct fiber_extras {
 fiber_extras* extras_of(fiber_control* f) noexcept;
 
 // Ends the fiber-locals, then the arena (fiber-locals' destructors may use
-// it), as a fiber finishes or is discarded; the escaped exception stays.
+// it), as a fiber finishes or is discarded.
 void end_locals_and_arena(fiber_control* f) noexcept;
 
 // The fiber running on this thread (null on a thread's own stack).

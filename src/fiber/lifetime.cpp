@@ -198,7 +198,7 @@ void release_record(fiber_control* f) noexcept {
   fiber_stack stack = f->stack;
   const bool sliced = stack.kind == stack_kind::sliced;  // the record is its heap block
   if (stack.sliced != nullptr) drop_slice(*stack.sliced);
-  delete f->extras;  // locals and arena have ended by now; an escaped exception may remain
+  delete f->extras;  // locals and arena have ended by now
   f->~fiber_control();  // the record lives on the stack: destroy it before the stack goes
   if (sliced) ::operator delete(static_cast<void*>(f));
   release_fiber_stack(stack);

@@ -171,11 +171,7 @@ namespace {
 
 // Called inside fiber_entry's catch (...): keeps the exception_ptr
 // temporary out of fiber_entry's frame.
-[[gnu::noinline]] void keep_escaped(fiber_control* f) noexcept {
-  fiber_extras* extras = extras_of(f);
-  if (extras == nullptr) fatal("out of memory keeping the exception that escaped " + describe(f));
-  extras->escaped = std::current_exception();
-}
+[[gnu::noinline]] void keep_escaped(fiber_control* f) noexcept { f->escaped = std::current_exception(); }
 
 }  // namespace
 
@@ -226,8 +222,8 @@ void resume_fiber(fiber_control* f) {
   }
   slice* const from = slice_of(t_current);
   fiber_control* const left = switch_into(f, [f, from] { return jump_between(from, f, f->context, f); });
-  if (left->extras != nullptr && left->extras->escaped) [[unlikely]]
-    std::rethrow_exception(std::exchange(left->extras->escaped, nullptr));
+  if (left->escaped) [[unlikely]]
+    std::rethrow_exception(std::exchange(left->escaped, nullptr));
 }
 
 void unwind_fiber(fiber_control* f) noexcept {
