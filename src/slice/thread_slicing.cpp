@@ -64,7 +64,9 @@ class thread_slicing {
   }
   std::uintptr_t copier_bottom() {
     ensure_copier();
-    return copier_region_->lo;
+    // From the fixed limit, not `lo`: another thread may be carving below
+    // the region (moving `lo`) right now, under the space's lock.
+    return copier_region_->top - copier_region_->max_stack;
   }
   region* copier_region() noexcept { return copier_region_; }
 
@@ -101,7 +103,7 @@ class thread_slicing {
     // large fresh region, not a parked one.
     request.nested = context::selected.needs_stack_below_caller;
     region* r = space::global().impl().acquire_stack(request);
-    copier_ = make_copier_context(reinterpret_cast<void*>(r->top), r->top - r->lo);
+    copier_ = make_copier_context(reinterpret_cast<void*>(r->top), r->max_stack);
     if (copier_ == nullptr) {
       r->space->release_stack(r);
       throw fiber_error(
