@@ -30,12 +30,13 @@
 //
 // Direct handoff: park() does not switch to the worker loop when the task
 // the loop would run next (the older head of the worker's queues) resumes
-// inside park() or has not started: it switches straight to it
-// (this_fiber::switch_to), one switch instead of two, and leaves its own
-// commit to that task, which settles it first thing (settle_handoff(), in
-// park() after the switch and at the top of run_body()). A task that
-// yielded resumes in this_fiber::yield(), where nothing would settle: such a
-// head goes through the loop. Every 61st round is the loop's.
+// inside park(): it switches straight to it (this_fiber::switch_to), one
+// switch instead of two, and leaves its own commit to that task, which
+// settles it first thing (settle_handoff(), in park() after the switch). A
+// task that yielded resumes in this_fiber::yield(), where nothing would
+// settle, and a task not started would have its fiber made on the parking
+// fiber's stack: such heads go through the loop. Every 61st round is the
+// loop's.
 #include <cospace/scheduler.hpp>
 
 #include <algorithm>
@@ -132,7 +133,6 @@ std::size_t body_offset(std::size_t alignment) noexcept {
 
 // Runs in the task's fiber: the body, its result and its exception.
 void run_body(task_record* t) {
-  current_worker()->settle_handoff();  // it may have been started by a handoff
   try {
     t->ops->run(t->body());
   } catch (const forced_unwind&) {

@@ -133,8 +133,8 @@ class worker {
 
   void run() noexcept;
   // park()'s direct handoff: takes the next task of this worker's queues if
-  // the running fiber may switch straight to it (it resumes in park() or
-  // starts afresh), with its fiber made. nullptr: go through the worker loop.
+  // the running fiber may switch straight to it (it is started, not sliced,
+  // and resumes in park()). nullptr: go through the worker loop.
   task_record* take_for_handoff() noexcept;
   // Commits the park of the task that handed this worker over to the running
   // fiber, if any. Called by every fiber as soon as it runs again.
