@@ -21,11 +21,11 @@
 #include <utility>
 
 #include "context/validate.hpp"
-#include "stack.hpp"
+#include "ping_pong.hpp"
+#include "resume_shapes.hpp"
 #include "switch_bench.hpp"
 
 #if COSPACE_BENCH_HAVE_BOOST
-#include <boost/context/detail/fcontext.hpp>
 #include <boost/context/fiber.hpp>
 #include <boost/version.hpp>
 #endif
@@ -45,51 +45,29 @@ constexpr const char* jump_fcontext_name = "switch/boost_jump_fcontext";
 // backend's function, as the library itself makes it.
 
 template <const ctx::backend& B>
-void cospace_pong(cospace_transfer t) {
-  for (;;) t = B.jump(t.from, nullptr);
-}
-
-template <const ctx::backend& B>
 void bm_cospace(benchmark::State& state) {
-  mapped_stack stack;
-  const cospace_status status = ctx::validate(B, stack.top(), stack.size(), &cospace_pong<B>);
+  mapped_stack stack;  // only to ask the backend whether it can switch here
+  const cospace_status status = ctx::validate(B, stack.top(), stack.size(), &cospace::bench::pong_forever<cospace::bench::backend_switch<B>>);
   if (status != COSPACE_OK) {
     state.SkipWithError(cospace_status_message(status));
     return;
   }
-  cospace_transfer t = B.jump(B.make(stack.top(), stack.size(), &cospace_pong<B>), nullptr);
-  for (auto _ : state) t = B.jump(t.from, nullptr);
-  report_switches(state);
-  // The pong context stays suspended; its stack goes with `stack`.
+  cospace::bench::flat_round_trips<cospace::bench::backend_switch<B>>(state, report_switches);
 }
 
 // ---- Boost.Context ---------------------------------------------------------
 
 #if COSPACE_BENCH_HAVE_BOOST
-namespace fc = boost::context::detail;
-
-void fcontext_pong(fc::transfer_t t) {
-  for (;;) t = fc::jump_fcontext(t.fctx, nullptr);
-}
-
 void bm_jump_fcontext(benchmark::State& state) {
-  mapped_stack stack;
-  fc::transfer_t t = fc::jump_fcontext(fc::make_fcontext(stack.top(), stack.size(), &fcontext_pong), nullptr);
-  for (auto _ : state) t = fc::jump_fcontext(t.fctx, nullptr);
-  report_switches(state);
+  cospace::bench::flat_round_trips<cospace::bench::fcontext_switch>(state, report_switches);
 }
 
+// boost::context::fiber's round trip: two switches plus its bookkeeping.
 void bm_fiber_resume(benchmark::State& state) {
   namespace bc = boost::context;
   // Boost's default fixedsize_stack, allocated once, outside the timed loop.
-  bc::fiber f{[](bc::fiber&& caller) {
-    for (;;) caller = std::move(caller).resume();
-    return std::move(caller);
-  }};
-  f = std::move(f).resume();
-  for (auto _ : state) f = std::move(f).resume();
-  report_switches(state);
-  // Destroying the suspended fiber unwinds it (Boost's forced_unwind).
+  cospace::bench::resume_round_trips<bc::fiber>(
+      state, [](auto&& entry) { return bc::fiber(std::forward<decltype(entry)>(entry)); }, report_switches);
 }
 #endif
 
@@ -107,10 +85,8 @@ void register_all() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  cospace::bench::summary_spec spec;
-  spec.title = "Context switch summary";
-  spec.reference = jump_fcontext_name;
-  spec.ratios.push_back({cospace_asm_name, jump_fcontext_name, 0.7});
+  cospace::bench::op_summary_spec spec = cospace::bench::switch_summary("Context switch summary", jump_fcontext_name);
+  spec.lines.push_back(cospace::bench::switch_ratio(cospace_asm_name, jump_fcontext_name, 0.7));
   spec.notes.push_back(COSPACE_BENCH_SHARED_FP
                            ? "asm backend floating-point control: shared per thread (COSPACE_SHARED_FP_CONTROL=ON)"
                            : "asm backend floating-point control: saved per context, reloaded when it differs");

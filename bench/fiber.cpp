@@ -49,11 +49,12 @@
 
 #include "context/backend.hpp"
 #include "op_bench.hpp"
+#include "ping_pong.hpp"
+#include "resume_shapes.hpp"
 #include "space/space_impl.hpp"
 #include "stack.hpp"
 
 #if COSPACE_BENCH_HAVE_BOOST
-#include <boost/context/detail/fcontext.hpp>
 #include <boost/context/fiber.hpp>
 #include <boost/context/fixedsize_stack.hpp>
 #include <boost/context/pooled_fixedsize_stack.hpp>
@@ -104,24 +105,15 @@ void bm_cospace_create(benchmark::State& state, cospace::stack_kind kind) {
 namespace bc = boost::context;
 
 void bm_boost_resume(benchmark::State& state) {
-  bc::fiber f{[](bc::fiber&& caller) {
-    for (;;) caller = std::move(caller).resume();
-    return std::move(caller);
-  }};
-  f = std::move(f).resume();
-  for (auto _ : state) f = std::move(f).resume();
-  report_ops(state);
+  cospace::bench::resume_round_trips<bc::fiber>(state, [](auto&& entry) { return bc::fiber(std::forward<decltype(entry)>(entry)); });
 }
 
 template <class Alloc>
 void bm_boost_create(benchmark::State& state) {
   Alloc alloc;  // pooled_fixedsize_stack: one pool for the whole run, shared by copies
-  for (auto _ : state) {
-    bc::fiber f{std::allocator_arg, alloc, [](bc::fiber&& caller) { return std::move(caller); }};
-    f = std::move(f).resume();
-    benchmark::DoNotOptimize(f);
-  }
-  report_ops(state);
+  cospace::bench::create_run_end<bc::fiber>(state, [&alloc](auto&& entry) {
+    return bc::fiber(std::allocator_arg, alloc, std::forward<decltype(entry)>(entry));
+  });
 }
 #endif
 
@@ -130,15 +122,10 @@ void bm_boost_create(benchmark::State& state) {
 namespace ctx = cospace::context;
 using cospace::bench::mapped_stack;
 
-void context_pong_flat(cospace_transfer t) {
-  for (;;) t = ctx::selected.jump(t.from, nullptr);
-}
+using selected_switch = cospace::bench::backend_switch<ctx::selected>;
 
 void bm_context_flat(benchmark::State& state) {
-  mapped_stack stack;
-  cospace_transfer t = ctx::selected.jump(ctx::selected.make(stack.top(), stack.size(), &context_pong_flat), nullptr);
-  for (auto _ : state) t = ctx::selected.jump(t.from, nullptr);
-  report_ops(state);
+  cospace::bench::flat_round_trips<selected_switch>(state, cospace::bench::report_one_op);
 }
 
 // noipa: neither inlined nor merged with its twin (identical code folding).
@@ -173,18 +160,8 @@ void bm_space_acquire_release(benchmark::State& state) {
   report_ops(state);
 }
 
-void context_return_at_once(cospace_transfer t) {
-  ctx::selected.jump(t.from, nullptr);  // never resumed: the next make reuses the stack
-}
-
 void bm_context_make_run(benchmark::State& state) {
-  mapped_stack stack;
-  for (auto _ : state) {
-    cospace_context c = ctx::selected.make(stack.top(), stack.size(), &context_return_at_once);
-    cospace_transfer t = ctx::selected.jump(c, nullptr);
-    benchmark::DoNotOptimize(t);
-  }
-  report_ops(state);
+  cospace::bench::make_and_run<selected_switch>(state, cospace::bench::report_one_op);
 }
 
 #if COSPACE_BENCH_HAVE_BOOST
@@ -207,18 +184,8 @@ void bm_boost_resume_calls(benchmark::State& state) {
   report_ops(state);
 }
 
-namespace fc = boost::context::detail;
-
-void fcontext_return_at_once(fc::transfer_t t) { fc::jump_fcontext(t.fctx, nullptr); }
-
 void bm_fcontext_make_run(benchmark::State& state) {
-  mapped_stack stack;
-  for (auto _ : state) {
-    fc::fcontext_t c = fc::make_fcontext(stack.top(), stack.size(), &fcontext_return_at_once);
-    fc::transfer_t t = fc::jump_fcontext(c, nullptr);
-    benchmark::DoNotOptimize(t);
-  }
-  report_ops(state);
+  cospace::bench::make_and_run<cospace::bench::fcontext_switch>(state, cospace::bench::report_one_op);
 }
 #endif
 

@@ -30,10 +30,10 @@
 
 #include "context/backend.hpp"
 #include "op_bench.hpp"
-#include "stack.hpp"
+#include "ping_pong.hpp"
+#include "resume_shapes.hpp"
 
 #if COSPACE_BENCH_HAVE_BOOST
-#include <boost/context/detail/fcontext.hpp>
 #include <boost/context/fiber.hpp>
 #include <boost/context/fixedsize_stack.hpp>
 #include <boost/context/pooled_fixedsize_stack.hpp>
@@ -42,40 +42,10 @@
 
 namespace {
 
-using cospace::bench::report_ops;
-
-// The same round trip for any fiber type with Boost's shape.
-template <class Fiber, class Make>
-void round_trips(benchmark::State& state, Make&& make) {
-  Fiber f = make([](Fiber&& caller) {
-    for (;;) caller = std::move(caller).resume();
-    return std::move(caller);
-  });
-  f = std::move(f).resume();
-  for (auto _ : state) f = std::move(f).resume();
-  report_ops(state);
-}  // f is destroyed suspended: unwound
-
-template <class Fiber, class Make>
-void round_trips_with(benchmark::State& state, Make&& make) {
-  Fiber f = make([](Fiber&& caller) {
-    for (;;) caller = std::move(caller).resume();
-    return std::move(caller);
-  });
-  f = std::move(f).resume();
-  for (auto _ : state) f = std::move(f).resume_with([](Fiber&& c) { return std::move(c); });
-  report_ops(state);
-}
-
-template <class Fiber, class Make>
-void create_run_end(benchmark::State& state, Make&& make) {
-  for (auto _ : state) {
-    Fiber f = make([](Fiber&& caller) { return std::move(caller); });
-    f = std::move(f).resume();
-    benchmark::DoNotOptimize(f);
-  }
-  report_ops(state);
-}
+using cospace::bench::create_run_end;
+using cospace::bench::report_one_op;
+using cospace::bench::resume_round_trips;
+using cospace::bench::resume_with_round_trips;
 
 auto cospace_maker(cospace::stack_kind kind) {
   return [kind](auto&& entry) {
@@ -85,17 +55,8 @@ auto cospace_maker(cospace::stack_kind kind) {
   };
 }
 
-namespace ctx = cospace::context;
-
-void cospace_pong(cospace_transfer t) {
-  for (;;) t = ctx::selected.jump(t.from, nullptr);
-}
-
 void bm_cospace_jump_flat(benchmark::State& state) {
-  cospace::bench::mapped_stack stack;
-  cospace_transfer t = ctx::selected.jump(ctx::selected.make(stack.top(), stack.size(), &cospace_pong), nullptr);
-  for (auto _ : state) t = ctx::selected.jump(t.from, nullptr);
-  report_ops(state);
+  cospace::bench::flat_round_trips<cospace::bench::backend_switch<cospace::context::selected>>(state, report_one_op);
 }
 
 #if COSPACE_BENCH_HAVE_BOOST
@@ -106,16 +67,8 @@ auto boost_maker() {
   return [](auto&& entry) { return bc::fiber(std::allocator_arg, Alloc(), std::forward<decltype(entry)>(entry)); };
 }
 
-void boost_pong(bc::detail::transfer_t t) {
-  for (;;) t = bc::detail::jump_fcontext(t.fctx, nullptr);
-}
-
 void bm_boost_jump_flat(benchmark::State& state) {
-  cospace::bench::mapped_stack stack;
-  bc::detail::transfer_t t =
-      bc::detail::jump_fcontext(bc::detail::make_fcontext(stack.top(), stack.size(), &boost_pong), nullptr);
-  for (auto _ : state) t = bc::detail::jump_fcontext(t.fctx, nullptr);
-  report_ops(state);
+  cospace::bench::flat_round_trips<cospace::bench::fcontext_switch>(state, report_one_op);
 }
 #endif
 
@@ -136,15 +89,15 @@ void register_all() {
   };
   using cospace::fiber_context;
   using cospace::stack_kind;
-  add(resume_region, [](benchmark::State& s) { round_trips<fiber_context>(s, cospace_maker(stack_kind::region)); });
-  add(resume_fixed, [](benchmark::State& s) { round_trips<fiber_context>(s, cospace_maker(stack_kind::fixed)); });
+  add(resume_region, [](benchmark::State& s) { resume_round_trips<fiber_context>(s, cospace_maker(stack_kind::region)); });
+  add(resume_fixed, [](benchmark::State& s) { resume_round_trips<fiber_context>(s, cospace_maker(stack_kind::fixed)); });
   add(with_region,
-      [](benchmark::State& s) { round_trips_with<fiber_context>(s, cospace_maker(stack_kind::region)); });
+      [](benchmark::State& s) { resume_with_round_trips<fiber_context>(s, cospace_maker(stack_kind::region)); });
   add(create_region, [](benchmark::State& s) { create_run_end<fiber_context>(s, cospace_maker(stack_kind::region)); });
   add(jump_cospace, &bm_cospace_jump_flat);
 #if COSPACE_BENCH_HAVE_BOOST
-  add(resume_boost, [](benchmark::State& s) { round_trips<bc::fiber>(s, boost_maker<bc::fixedsize_stack>()); });
-  add(with_boost, [](benchmark::State& s) { round_trips_with<bc::fiber>(s, boost_maker<bc::fixedsize_stack>()); });
+  add(resume_boost, [](benchmark::State& s) { resume_round_trips<bc::fiber>(s, boost_maker<bc::fixedsize_stack>()); });
+  add(with_boost, [](benchmark::State& s) { resume_with_round_trips<bc::fiber>(s, boost_maker<bc::fixedsize_stack>()); });
   add(create_boost_pooled, [](benchmark::State& s) {
     bc::pooled_fixedsize_stack pool;  // one pool for the run, shared by its copies
     create_run_end<bc::fiber>(s, [&pool](auto&& entry) {

@@ -1,11 +1,11 @@
 // What the space and fiber benchmarks share: per-operation accounting and a
 // reporter that ends the run with a summary of medians, ratios and targets.
 //
-// switch_bench.hpp does the same for the context-switch ping-pong, where an
-// iteration is always two one-way switches. Here an iteration is whatever the
-// benchmark says it is: report_ops(state, k) declares that one iteration
-// performs k operations (an acquire + release pair, a create + run + destroy,
-// one resume, ...), and every figure in the summary is per operation.
+// An iteration is whatever the benchmark says it is: report_ops(state, k)
+// declares that one iteration performs k operations (an acquire + release
+// pair, a create + run + destroy, one resume, two one-way switches of a
+// ping-pong: switch_bench.hpp), and every figure in the summary is per
+// operation.
 //
 // Time is the thread's CPU time (Google Benchmark's default), not real time:
 // on a small shared VM other processes take the CPU away for milliseconds at a
@@ -34,15 +34,19 @@ namespace cospace::bench {
 inline constexpr const char* ops_counter = "ops_per_iter";
 
 // Call after the timed loop: one iteration performed `ops_per_iteration`
-// operations. items_per_second becomes operations per second, per_op the CPU
-// time of one operation (printed as e.g. "25ns").
-inline void report_ops(benchmark::State& state, double ops_per_iteration = 1) {
+// operations. items_per_second becomes operations per second, the counter
+// `per_counter` the CPU time of one operation (printed as e.g. "25ns").
+inline void report_ops(benchmark::State& state, double ops_per_iteration = 1, const char* per_counter = "per_op") {
   const double ops = static_cast<double>(state.iterations()) * ops_per_iteration;
   state.SetItemsProcessed(static_cast<std::int64_t>(ops));
   state.counters[ops_counter] = benchmark::Counter(ops_per_iteration);
-  state.counters["per_op"] = benchmark::Counter(
+  state.counters[per_counter] = benchmark::Counter(
       ops, static_cast<benchmark::Counter::Flags>(benchmark::Counter::kIsRate | benchmark::Counter::kInvert));
 }
+
+// report_ops(state) with one operation per iteration, as a plain function
+// for the helpers that take a reporter (ping_pong.hpp).
+inline void report_one_op(benchmark::State& state) { report_ops(state); }
 
 // A line of the summary: numerator / denominator (CPU ns per operation), or,
 // with an empty denominator, the numerator's ns per operation itself. With a
@@ -64,6 +68,7 @@ struct group_reference {
 
 struct op_summary_spec {
   std::string title;
+  std::string unit = "operation";  // what one operation is, for the summary's heading
   std::vector<group_reference> references;
   std::vector<summary_line> lines;
   std::vector<std::string> notes;
@@ -175,7 +180,7 @@ class with_op_summary final : public Reporter {
   void print() const {
     if (figures_.empty()) return;
     char line[512];
-    out_ << '\n' << spec_.title << ": ns per operation, median over repetitions (spread: (max - min) / median)\n";
+    out_ << '\n' << spec_.title << ": ns per " << spec_.unit << ", median over repetitions (spread: (max - min) / median)\n";
     std::snprintf(line, sizeof line, "  %-56s %5s %11s %11s %7s   %s\n", "benchmark", "reps", "cpu", "real",
                   "spread", spec_.references.empty() ? "" : "cpu / reference");
     out_ << line;

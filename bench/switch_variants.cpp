@@ -12,12 +12,8 @@
 #include <string>
 
 #include "context/backends.hpp"
-#include "stack.hpp"
+#include "ping_pong.hpp"
 #include "switch_bench.hpp"
-
-#if COSPACE_BENCH_HAVE_BOOST
-#include <boost/context/detail/fcontext.hpp>
-#endif
 
 extern "C" {
 cospace_transfer cospace_variant_none(cospace_context to, void* data);
@@ -37,44 +33,36 @@ cospace_transfer cospace_variant_reload_mxcsr_compare_x87(cospace_context to, vo
 
 namespace {
 
-using cospace::bench::mapped_stack;
 using cospace::bench::report_switches;
 using jump_function = cospace_transfer (*)(cospace_context, void*);
 
 constexpr const char* jump_fcontext_name = "variant/boost_jump_fcontext";
 
+// A variant with the library's frame: cospace_asm_make makes its contexts.
 template <jump_function Jump>
-void pong(cospace_transfer t) {
-  for (;;) t = Jump(t.from, nullptr);
-}
+struct variant_switch {
+  using transfer = cospace_transfer;
+  static cospace_context make(void* top, std::size_t size, void (*entry)(transfer)) {
+    return cospace_asm_make(top, size, entry);
+  }
+  static transfer jump(cospace_context to, void* data) { return Jump(to, data); }
+  static cospace_context from(transfer t) { return t.from; }
+};
 
-// Every variant keeps the library's frame, so cospace_asm_make makes its contexts.
 template <jump_function Jump>
 void bm_variant(benchmark::State& state) {
-  mapped_stack stack;
-  cospace_transfer t = Jump(cospace_asm_make(stack.top(), stack.size(), &pong<Jump>), nullptr);
-  for (auto _ : state) t = Jump(t.from, nullptr);
-  report_switches(state);
+  cospace::bench::flat_round_trips<variant_switch<Jump>>(state, report_switches);
 }
 
 #if COSPACE_BENCH_HAVE_BOOST
-namespace fc = boost::context::detail;
-
-void fcontext_pong(fc::transfer_t t) {
-  for (;;) t = fc::jump_fcontext(t.fctx, nullptr);
-}
-
 void bm_jump_fcontext(benchmark::State& state) {
-  mapped_stack stack;
-  fc::transfer_t t = fc::jump_fcontext(fc::make_fcontext(stack.top(), stack.size(), &fcontext_pong), nullptr);
-  for (auto _ : state) t = fc::jump_fcontext(t.fctx, nullptr);
-  report_switches(state);
+  cospace::bench::flat_round_trips<cospace::bench::fcontext_switch>(state, report_switches);
 }
 #endif
 
 // Single instructions in a loop of their own (throughput, not latency): what
 // each floating-point control instruction costs on this CPU, outside any switch.
-// No per_switch counter, so the summary leaves them out.
+// Not reported as switches, so the summary leaves them out.
 void bm_loop_only(benchmark::State& state) {
   for (auto _ : state) benchmark::ClobberMemory();
 }
@@ -144,18 +132,18 @@ void register_all() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  cospace::bench::summary_spec spec;
-  spec.title = "Switch variants (x86_64_switch_variants.S)";
 #if COSPACE_BENCH_HAVE_BOOST
-  spec.reference = jump_fcontext_name;
+  const char* reference = jump_fcontext_name;
 #else
-  spec.reference = "variant/none";
+  const char* reference = "variant/none";
 #endif
+  cospace::bench::op_summary_spec spec =
+      cospace::bench::switch_summary("Switch variants (x86_64_switch_variants.S)", reference);
   spec.notes = {
       "none: no FP control work; stmxcsr/fnstcw/store_both: the stores alone;",
       "compare: the library's shape (store both, reload only on a difference);",
       "reload: Boost's shape (store both, reload both always); *_ret: end in ret, not jmp *%r8",
   };
-  spec.ratios.push_back({"variant/library_cospace_asm_jump", "variant/compare", std::nullopt});
+  spec.lines.push_back(cospace::bench::switch_ratio("variant/library_cospace_asm_jump", "variant/compare"));
   return cospace::bench::run_switch_benchmarks(argc, argv, &register_all, spec);
 }
