@@ -19,7 +19,9 @@
 //   pingpong_two_workers  the same with two workers, the fibers wherever they
 //                         started (Go: GOMAXPROCS=2, the same)
 //   pingpong_two_threads  two workers, the fibers forced onto different threads
-//                         (checked with gettid); Go's row is the one above
+//                         (checked with gettid); Go: each goroutine locked to an
+//                         OS thread of its own (runtime.LockOSThread, checked
+//                         with gettid), so each hop is a hand-off between threads
 //   spawn_join            a fiber spawns a trivial fiber and joins it, N times,
 //                         on one worker (Go: go + WaitGroup, GOMAXPROCS=1);
 //                         also as thread CPU time
@@ -288,8 +290,13 @@ int main(int argc, char** argv) {
           go[key] = median(v);
         };
         median_of("pingpong_one_thread", rounds, "pingpong_one_thread");
+        // Two workers, placed as they fall: Go's GOMAXPROCS=2 (it keeps a ping-pong on one thread).
         median_of("pingpong_two_threads", rounds, "pingpong_two_threads");
-        go["pingpong_two_workers"] = go["pingpong_two_threads"];  // one Go figure for both rows
+        go["pingpong_two_workers"] = go["pingpong_two_threads"];
+        // Forced apart: each goroutine locked to a thread of its own, checked with gettid.
+        median_of("pingpong_forced_apart", rounds, "pingpong_forced_apart");
+        median_of("pingpong_forced_apart", rounds, "pingpong_forced_apart_distinct");
+        go["pingpong_two_threads"] = go["pingpong_forced_apart"];
         median_of("spawn_join", spawns, "spawn_join");
         median_of("million", million, "million_ns_per_fiber");
         median_of("million", million, "million_peak_rss");
@@ -328,10 +335,14 @@ int main(int argc, char** argv) {
       std::printf("%-24s %11.1f %-2s %14s %10s\n", r.label, c, r.unit, "-", "-");
   }
   std::printf("hop, two workers: two workers, the fibers wherever they started (same thread in %d of %d runs);\n"
-              "hop, forced apart: the fibers on different threads: %s. Go's figure in both rows is\n"
-              "GOMAXPROCS=2, its goroutines wherever its runtime puts them (a woken goroutine goes to its\n"
-              "waker's P first).\n",
-              together, repeat, apart ? "yes, checked with gettid in every run" : "NO: could not place them apart");
+              "  Go: GOMAXPROCS=2, its goroutines wherever its runtime puts them (a woken goroutine goes to\n"
+              "  its waker's P first, so mostly one thread).\n"
+              "hop, forced apart: the fibers on different threads: %s;\n"
+              "  Go: each goroutine locked to a thread of its own (runtime.LockOSThread): %s.\n",
+              together, repeat, apart ? "yes, checked with gettid in every run" : "NO: could not place them apart",
+              go.count("pingpong_forced_apart_distinct") == 0 ? "not measured"
+              : go["pingpong_forced_apart_distinct"] == 1 ? "different threads, checked with gettid"
+                                                          : "NOT on different threads in the median run");
   std::printf("targets: hop on one thread <= 30 ns: %s; ahead of Go across threads: %s; spawn + join <= 100 ns: %s\n",
               ours["pingpong_one_thread"] <= 30 ? "met" : "not met",
               go.count("pingpong_two_threads") == 0 ? "not compared"

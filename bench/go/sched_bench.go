@@ -1,9 +1,10 @@
-// Go's side of cospace_bench_sched (bench/sched.cpp): the same four
+// Go's side of cospace_bench_sched (bench/sched.cpp): the same
 // measurements on goroutines and unbuffered channels, printed as
 // "name value unit" lines.
 //
 //	go run sched_bench.go pingpong_one_thread 1000000
 //	go run sched_bench.go pingpong_two_threads 1000000
+//	go run sched_bench.go pingpong_forced_apart 1000000
 //	go run sched_bench.go spawn_join 200000
 //	go run sched_bench.go million 1000000
 package main
@@ -16,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -36,6 +38,38 @@ func pingpong(rounds int) float64 {
 	elapsed := time.Since(start)
 	close(ping)
 	return float64(elapsed.Nanoseconds()) / float64(2*rounds) // ns per hop
+}
+
+// The same ping-pong with each goroutine locked to an OS thread of its own
+// (runtime.LockOSThread), so that every hop is a hand-off between two
+// threads, as cospace's "forced apart" row is. Without the locks Go's
+// runtime keeps a ping-pong on one thread (a woken goroutine goes to its
+// waker's P first). Returns ns per hop and whether the two goroutines ran on
+// different threads (gettid).
+func pingpongForcedApart(rounds int) (float64, bool) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	ping := make(chan int)
+	pong := make(chan int)
+	partnerTid := make(chan int)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		partnerTid <- syscall.Gettid()
+		for v := range ping {
+			pong <- v + 1
+		}
+		close(pong)
+	}()
+	apart := <-partnerTid != syscall.Gettid()
+	start := time.Now()
+	for i := 0; i < rounds; i++ {
+		ping <- i
+		<-pong
+	}
+	elapsed := time.Since(start)
+	close(ping)
+	return float64(elapsed.Nanoseconds()) / float64(2*rounds), apart
 }
 
 func spawnJoin(n int) float64 {
@@ -82,7 +116,7 @@ func million(n int) {
 
 func main() {
 	if len(os.Args) < 3 {
-		fmt.Fprintln(os.Stderr, "usage: sched_bench {pingpong_one_thread|pingpong_two_threads|spawn_join|million} N")
+		fmt.Fprintln(os.Stderr, "usage: sched_bench {pingpong_one_thread|pingpong_two_threads|pingpong_forced_apart|spawn_join|million} N")
 		os.Exit(2)
 	}
 	n, err := strconv.Atoi(os.Args[2])
@@ -97,6 +131,15 @@ func main() {
 	case "pingpong_two_threads":
 		runtime.GOMAXPROCS(2)
 		fmt.Printf("pingpong_two_threads %.1f ns\n", pingpong(n))
+	case "pingpong_forced_apart":
+		runtime.GOMAXPROCS(2)
+		hop, apart := pingpongForcedApart(n)
+		fmt.Printf("pingpong_forced_apart %.1f ns\n", hop)
+		distinct := 0
+		if apart {
+			distinct = 1
+		}
+		fmt.Printf("pingpong_forced_apart_distinct %d threads\n", distinct)
 	case "spawn_join":
 		runtime.GOMAXPROCS(1)
 		fmt.Printf("spawn_join %.1f ns\n", spawnJoin(n))
