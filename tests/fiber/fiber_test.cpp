@@ -7,6 +7,7 @@
 
 #include <cospace/context.h>
 
+#include "../support/fiber_error_of.hpp"
 #include "../support/no_core_dumps.hpp"
 
 #include <sys/syscall.h>
@@ -61,15 +62,7 @@ class Fiber : public ::testing::TestWithParam<stack_kind> {
   std::size_t live_before_ = 0;
 };
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const fiber_error& e) {
-    return e.what();
-  }
-  return "(no fiber_error)";
-}
+using cospace::test::error_of;
 
 TEST_P(Fiber, RunsUntilEachYieldAndFinishes) {
   std::vector<int> trace;

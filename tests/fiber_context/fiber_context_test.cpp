@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include "../support/fiber_error_of.hpp"
 #include "../support/no_core_dumps.hpp"
 
 #include <array>
@@ -57,15 +58,7 @@ class fiber_context_kinds : public ::testing::TestWithParam<stack_kind> {
 
 constexpr const char* nested_start_reason = "sjlj: a pooled fixed stack need not lie below the context that starts it";
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const fiber_error& e) {
-    return e.what();
-  }
-  return "(no fiber_error)";
-}
+using cospace::test::error_of;
 
 TEST_P(fiber_context_kinds, ResumeReturnsTheContextThatResumedUs) {
   std::vector<int> trace;
