@@ -178,8 +178,9 @@ class worker {
   // The running fiber's task `ended` is over; `next` (not started) runs in
   // the same fiber next, without a switch.
   void pass_fiber(task_record* ended, task_record* next) noexcept;
-  // The suspended fiber of a task whose job ended goes to `idle`.
-  void keep_fiber(task_record* t) noexcept;
+  // The suspended fiber of a task whose job ended goes to `idle`. Out of
+  // line, so that settle_handoff() stays small enough to inline into park().
+  [[gnu::noinline]] void keep_fiber(task_record* t) noexcept;
   // Queues a task that may run here (from any thread).
   void push(task_record* t, bool stealable) noexcept;
   // Wakes the worker if it sleeps (from any thread).
