@@ -282,8 +282,7 @@ wake_reason park(waiter& w, clock::time_point deadline) {
   if (t->park.load(std::memory_order_acquire) == park_state::running) {
     t->waits_in_park = true;
     worker* const here = t_worker;
-    const fresh_tasks fresh = here->idle_count > 0 ? fresh_tasks::cached_fiber : fresh_tasks::refused;
-    if (task_record* const next = t->sliced ? nullptr : here->take_for_handoff(fresh)) {
+    if (task_record* const next = t->sliced ? nullptr : here->take_for_handoff(fresh_tasks::cached_fiber)) {
       // Direct handoff: straight to the next task, not through the worker
       // loop (one switch instead of two). Whoever runs next on this worker
       // commits our park (settle_handoff), as the loop would have.
@@ -515,7 +514,9 @@ task_record* worker::take_for_handoff(fresh_tasks fresh) noexcept {
   // callable moved) would happen on the caller's stack, inside its park();
   // the loop makes it on the worker's own stack.
   const bool fits = t != nullptr && !t->sliced &&
-                    (t->started ? t->waits_in_park : fresh != fresh_tasks::refused && t->reusable);
+                    (t->started ? t->waits_in_park
+                                : t->reusable && (fresh == fresh_tasks::this_fiber ||
+                                                  (fresh == fresh_tasks::cached_fiber && idle_count > 0)));
   if (!fits) {
     lock.unlock();
     return nullptr;

@@ -144,11 +144,11 @@ class task_queue {
 
 enum class sleep_mode : std::uint32_t { awake, futex, poller };
 
-// Which tasks not started yet take_for_handoff() may return.
+// Which tasks not started yet take_for_handoff() may return: only reusable
+// ones that need no fiber made (that would happen on the caller's stack).
 enum class fresh_tasks {
-  refused,       // none: making a fiber there would happen on the caller's stack
-  cached_fiber,  // a reusable one, given a fiber from the worker's idle cache
-  this_fiber,    // a reusable one, unprepared: the caller's fiber will run it (pass_fiber)
+  cached_fiber,  // if the worker's idle cache has a fiber to give it
+  this_fiber,    // unprepared: the caller's fiber will run it (pass_fiber)
 };
 
 class worker {
