@@ -128,8 +128,10 @@ void free_record(void* block, std::size_t bytes, std::size_t alignment) noexcept
   ++c.count;
 }
 
+// Alignments are powers of two: a mask, not a division (a division here
+// cost about a tenth of a spawn + join, in every body() call).
 std::size_t body_offset(std::size_t alignment) noexcept {
-  return (sizeof(task_record) + alignment - 1) / alignment * alignment;
+  return (sizeof(task_record) + alignment - 1) & ~(alignment - 1);
 }
 
 // Runs in the task's fiber: the body, its result and its exception.
