@@ -13,6 +13,7 @@
 #include "context/validate.hpp"
 #include "fiber_control.hpp"
 #include "fiber_locals.hpp"
+#include "reuse.hpp"
 #include "space/fault_handler.hpp"
 #include "slice/slice.hpp"
 #include "slice/thread_slicing.hpp"
@@ -49,6 +50,8 @@ std::uintptr_t align_down(std::uintptr_t a, std::size_t alignment) { return a & 
 
 
 }  // namespace
+
+std::uint64_t fresh_fiber_id() noexcept { return next_id(); }  // reuse.hpp
 
 std::string describe(const fiber_control* f) {
   if (f == nullptr) return "an empty fiber";

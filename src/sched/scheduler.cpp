@@ -47,6 +47,7 @@
 #include <thread>
 
 #include "context/backend.hpp"
+#include "fiber/reuse.hpp"
 #include "poller.hpp"
 #include "scheduler_impl.hpp"
 
@@ -127,8 +128,10 @@ void free_record(void* block, std::size_t bytes, std::size_t alignment) noexcept
   ++c.count;
 }
 
+// Alignments are powers of two: a mask, not a division (a division here
+// cost about a tenth of a spawn + join, in every body() call).
 std::size_t body_offset(std::size_t alignment) noexcept {
-  return (sizeof(task_record) + alignment - 1) / alignment * alignment;
+  return (sizeof(task_record) + alignment - 1) & ~(alignment - 1);
 }
 
 // Runs in the task's fiber: the body, its result and its exception.
@@ -151,6 +154,61 @@ void complete(task_record* t) noexcept {
   if (waiter* const joiner = std::exchange(t->joiner, nullptr)) claim(*joiner, wake_reason::signalled, token);
   t->lock.unlock();
   wake(token);
+}
+
+// A task fiber's task is over (and the fiber fit for another: see
+// end_job_for_reuse): completes it, then finds the fiber its next task:
+//   - the next task queued here has not started (and is reusable): it runs
+//     in this fiber right away (pass_fiber), no switch at all;
+//   - it waits in park(): the fiber switches straight to it, which keeps the
+//     fiber (settle_handoff), as park()'s handoff does;
+//   - else the fiber yields to the worker loop, which keeps it.
+// A kept fiber waits in worker::idle until a task not started yet needs a
+// fiber: it is then resumed (or switched to) here. Returns that task;
+// nullptr when the fiber is to end (retired, or no room to keep it).
+task_record* next_job(task_record* t) noexcept {
+  worker* const here = t_worker;
+  complete(t);  // after the fiber-locals' destructors, as for an ending fiber
+  t->job_ended = true;
+  if (here->idle_count == worker::idle_capacity) return nullptr;  // finish() will not complete it again
+  task_record* const next = here->take_for_handoff(fresh_tasks::this_fiber);
+  if (next != nullptr && !next->started) {
+    here->pass_fiber(t, next);
+    return next;
+  }
+  if (next != nullptr) {
+    here->handed_over = t;
+    t_task = next;
+    try {
+      this_fiber::switch_to(next->fiber);
+    } catch (...) {
+      die(describe(next) + ": the scheduler could not switch to it");
+    }
+  } else {
+    try {
+      this_fiber::yield();
+    } catch (...) {
+      die(describe(t) + ": its fiber could not yield to the worker loop");
+    }
+  }
+  // Resumed for a task not started yet (by the loop or by a parking fiber),
+  // or to end (t_task null): settle as every fiber does when it runs again.
+  current_worker()->settle_handoff();
+  return current_task();
+}
+
+// The body of every task's fiber: its task, then, while the fiber stays fit
+// (reuse.hpp), task after task. Only reusable tasks run in a fiber that ran
+// another. A forced_unwind from shutdown leaves through here.
+void task_fiber_body(task_record* t) {
+  for (;;) {
+    run_body(t);
+    if (!t->reusable || !end_job_for_reuse()) return;
+    t = next_job(t);
+    if (t == nullptr) return;
+    begin_reused_job(t->name);
+    t->fiber_id = this_fiber::id();
+  }
 }
 
 // A task that never started and never will: its callable is dropped.
@@ -226,7 +284,7 @@ wake_reason park(waiter& w, clock::time_point deadline) {
   if (t->park.load(std::memory_order_acquire) == park_state::running) {
     t->waits_in_park = true;
     worker* const here = t_worker;
-    if (task_record* const next = t->sliced ? nullptr : here->take_for_handoff()) {
+    if (task_record* const next = t->sliced ? nullptr : here->take_for_handoff(fresh_tasks::cached_fiber)) {
       // Direct handoff: straight to the next task, not through the worker
       // loop (one switch instead of two). Whoever runs next on this worker
       // commits our park (settle_handoff), as the loop would have.
@@ -433,7 +491,7 @@ void worker::idle_sleep() noexcept {
   if (polls) poller_release();
 }
 
-task_record* worker::take_for_handoff() noexcept {
+task_record* worker::take_for_handoff(fresh_tasks fresh) noexcept {
   if ((rounds + 1) % 61 == 0) return nullptr;  // the loop's turn: timers and the poller
   if (sched->stage.load(std::memory_order_acquire) == phase::unwinding) return nullptr;
   if (task_record* const t = next_local) {  // the oldest, if there is one
@@ -453,10 +511,15 @@ task_record* worker::take_for_handoff() noexcept {
   task_record* s = stealable.front();
   const bool from_pinned = p != nullptr && (s == nullptr || p->stamp < s->stamp);
   task_record* t = from_pinned ? p : s;
-  // Only a task stopped in park(): one not started yet would have its fiber
-  // made (stack acquired, prefaulted, callable moved) on the parking fiber's
-  // stack, inside its park(); the loop makes it on the worker's own stack.
-  if (t == nullptr || t->sliced || !t->started || !t->waits_in_park) {
+  // A task stopped in park(), or a reusable one not started yet that gets
+  // a fiber without making one: making it (stack acquired, prefaulted,
+  // callable moved) would happen on the caller's stack, inside its park();
+  // the loop makes it on the worker's own stack.
+  const bool fits = t != nullptr && !t->sliced &&
+                    (t->started ? t->waits_in_park
+                                : t->reusable && (fresh == fresh_tasks::this_fiber ||
+                                                  (fresh == fresh_tasks::cached_fiber && idle_count > 0)));
+  if (!fits) {
     lock.unlock();
     return nullptr;
   }
@@ -464,13 +527,56 @@ task_record* worker::take_for_handoff() noexcept {
   else stealable.pop();
   lock.unlock();
   ++rounds;
-  if (t->home != this) prepare(t);  // started: re-homed, nothing to make
+  if (!t->started) {
+    if (fresh == fresh_tasks::this_fiber) return t;  // the caller's fiber runs it (pass_fiber)
+    prepare(t);  // a fiber from `idle`: cannot fail
+  } else if (t->home != this) {
+    prepare(t);  // started: re-homed, nothing to make
+  }
   t->park.store(park_state::running, std::memory_order_relaxed);
   return t;
 }
 
 void worker::settle_handoff() noexcept {
-  if (task_record* const t = std::exchange(handed_over, nullptr)) commit_park(t);
+  if (task_record* const t = std::exchange(handed_over, nullptr)) {
+    if (t->job_ended) keep_fiber(t);
+    else commit_park(t);
+  }
+}
+
+void worker::pass_fiber(task_record* ended, task_record* next) noexcept {
+  next->fiber = std::move(ended->fiber);
+  ended->home->unenroll(ended);
+  release_task(ended);
+  --active_debt;
+  next->started = true;
+  enroll(next);
+  next->park.store(park_state::running, std::memory_order_relaxed);
+  t_task = next;
+}
+
+void worker::keep_fiber(task_record* t) noexcept {
+  cospace::fiber f = std::move(t->fiber);
+  t->home->unenroll(t);
+  release_task(t);
+  --active_debt;
+  // next_job() let the fiber go only with room here, and nothing ran on
+  // this worker since.
+  idle[idle_count++] = std::move(f);
+}
+
+// Ends the kept fibers: each, resumed with no task, returns from its body.
+void worker::retire_idle() noexcept {
+  while (idle_count > 0) {
+    cospace::fiber f = std::move(idle[--idle_count]);
+    task_record* const was = std::exchange(t_task, nullptr);
+    try {
+      f.resume();
+    } catch (...) {
+      die("an idle task fiber could not be resumed to end");
+    }
+    t_task = was;
+  }
 }
 
 // The task's fiber has switched out of park(): it is off its stack, so it
@@ -512,6 +618,7 @@ task_record* worker::find_work() noexcept {
     }
     if (t != nullptr) break;
     sched->spinning.fetch_sub(1, std::memory_order_seq_cst);
+    retire_idle();  // an idle worker pins no stacks
     idle_sleep();
     sched->spinning.fetch_add(1, std::memory_order_seq_cst);
   }
@@ -556,7 +663,7 @@ void worker::finish(task_record* t) noexcept {
     t->fiber.reset();  // its stack goes back now, not when the handle does
   }
   unenroll(t);
-  complete(t);
+  if (!t->job_ended) complete(t);  // else next_job() did
   if (t->unwinding) unwound.push_back(t);  // a run queue may still name it
   else release_task(t);
 }
@@ -565,7 +672,7 @@ void worker::finish(task_record* t) noexcept {
 // no stack) ends the task with that exception, for join() to rethrow.
 bool make_fiber(task_record* t) noexcept {
   try {
-    t->fiber = cospace::fiber([t] { run_body(t); }, t->options());
+    t->fiber = cospace::fiber([t] { task_fiber_body(t); }, t->options());
     t->fiber_id = t->fiber.id();
   } catch (...) {
     t->error = std::current_exception();
@@ -578,7 +685,9 @@ bool make_fiber(task_record* t) noexcept {
 // made: the task has ended then.
 bool worker::prepare(task_record* t) noexcept {
   if (!t->started) {
-    if (!make_fiber(t)) {
+    if (t->reusable && idle_count > 0) {
+      t->fiber = std::move(idle[--idle_count]);  // its id is set when it runs (task_fiber_body)
+    } else if (!make_fiber(t)) {
       t->ops->discard(t->body());
       complete(t);
       release_task(t);
@@ -609,6 +718,8 @@ void worker::run_task(task_record* t) noexcept {
   if (back->fiber.done()) {
     finish(back);
     --active_debt;
+  } else if (back->job_ended) {
+    keep_fiber(back);
   } else if (back->parking) {  // park() went through the loop
     back->parking = false;
     commit_park(back);
@@ -646,6 +757,7 @@ void worker::run() noexcept {
   }
   publish_debt();
   unwind_all();
+  retire_idle();
   t_worker = nullptr;
 }
 
@@ -745,7 +857,7 @@ task_record* spawn_task(scheduler_impl* on, const spawn_options& options, const 
     throw scheduler_error("cospace: spawn_options::migrate cannot apply to a sliced fiber (it never leaves its thread)");
   const std::size_t alignment = std::max(alignof(task_record), ops.alignment);
   const std::size_t body_end = body_offset(ops.alignment) + ops.size;
-  const std::size_t bytes = body_end + options.fiber.name.size();
+  const std::size_t bytes = body_end + (options.fiber.name.empty() ? 0 : options.fiber.name.size() + 1);
   void* memory = allocate_record(bytes, alignment);
   task_record* t = nullptr;
   try {

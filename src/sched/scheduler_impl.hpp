@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "fiber/fiber_stack.hpp"
 #include "lock.hpp"
 #include "wait.hpp"
 
@@ -33,14 +34,20 @@ enum class park_state : std::uint32_t {  // 32-bit: RISC-V has no inline byte-si
 
 class task_record {
  public:
-  // `name_copy`: room in the record's own block for a copy of the name (the
-  // caller's text may not outlive the spawn); `bytes`: the block's size.
+  // `name_copy`: room in the record's own block for a copy of the name and
+  // a NUL (the caller's text may not outlive the spawn; a reused fiber
+  // shows this copy as its name); `bytes`: the block's size.
   task_record(scheduler_impl* on, const task_body_ops& body_ops, const spawn_options& options, char* name_copy,
               std::size_t bytes)
       : sched(on), ops(&body_ops), block_bytes(bytes), migratable(options.migrate),
-        sliced(options.fiber.stack == stack_kind::sliced), fiber_options_(options.fiber) {
+        sliced(options.fiber.stack == stack_kind::sliced),
+        reusable(options.fiber.stack == stack_kind::region && options.fiber.space == nullptr &&
+                 options.fiber.max_stack == 0 && options.fiber.fixed_size == 0 &&
+                 options.fiber.name.size() <= max_fiber_name),
+        fiber_options_(options.fiber) {
     if (!options.fiber.name.empty()) {
       options.fiber.name.copy(name_copy, options.fiber.name.size());
+      name_copy[options.fiber.name.size()] = '\0';
       name = std::string_view(name_copy, options.fiber.name.size());
     }
     fiber_options_.name = name;
@@ -63,7 +70,17 @@ class task_record {
   // Scheduling; touched by the worker that runs or queues it.
   const bool migratable;
   const bool sliced;
+  // Its options are the defaults but for the name (a region stack of the
+  // global space): it may run in a fiber that ran other tasks before
+  // (worker::idle), and its own fiber may run others after it.
+  const bool reusable;
   bool started = false;
+  // Its body is over and its fiber, fit for another task, has been let go
+  // (it is suspended at the top of its loop, task_fiber_body): whoever
+  // runs next on the worker keeps the fiber (keep_fiber). Or the fiber
+  // ended after all (no room to keep it): finish() then does not complete
+  // the task again.
+  bool job_ended = false;
   bool parking = false;    // park() is switching out to the worker loop; read by it
   // Suspended inside park() (not in a plain this_fiber::yield()): when woken
   // it continues in park(), which settles a handoff (see park()), so another
@@ -127,6 +144,13 @@ class task_queue {
 
 enum class sleep_mode : std::uint32_t { awake, futex, poller };
 
+// Which tasks not started yet take_for_handoff() may return: only reusable
+// ones that need no fiber made (that would happen on the caller's stack).
+enum class fresh_tasks {
+  cached_fiber,  // if the worker's idle cache has a fiber to give it
+  this_fiber,    // unprepared: the caller's fiber will run it (pass_fiber)
+};
+
 class worker {
  public:
   worker(scheduler_impl* on, unsigned i) : sched(on), index(i), rng(0x9e3779b9u * (i + 1)) {}
@@ -134,12 +158,29 @@ class worker {
   void run() noexcept;
   // park()'s direct handoff: takes the next task of this worker's queues if
   // the running fiber may switch straight to it (it is started, not sliced,
-  // and resumes in park()). nullptr: go through the worker loop.
-  task_record* take_for_handoff() noexcept;
+  // and resumes in park(); or not started, if `fresh` allows). nullptr: go
+  // through the worker loop.
+  task_record* take_for_handoff(fresh_tasks fresh) noexcept;
   // Commits the park of the task that handed this worker over to the running
-  // fiber, if any. Called by every fiber as soon as it runs again.
+  // fiber (or keeps its fiber, if its job had ended), if any. Called by
+  // every fiber as soon as it runs again.
   void settle_handoff() noexcept;
-  task_record* handed_over = nullptr;  // the task whose park awaits its commit
+  task_record* handed_over = nullptr;  // the task whose park (or end) awaits settling
+
+  // Fibers whose task ended, kept (suspended at the top of their loop) for
+  // the next reusable task that starts here, instead of a new fiber each
+  // time. Bounded, and emptied before the worker sleeps and when it stops,
+  // so they pin memory only while the worker is busy (space::trim() of an
+  // idle scheduler's space finds their regions parked). Its thread only.
+  static constexpr unsigned idle_capacity = 16;
+  cospace::fiber idle[idle_capacity];
+  unsigned idle_count = 0;
+  // The running fiber's task `ended` is over; `next` (not started) runs in
+  // the same fiber next, without a switch.
+  void pass_fiber(task_record* ended, task_record* next) noexcept;
+  // The suspended fiber of a task whose job ended goes to `idle`. Out of
+  // line, so that settle_handoff() stays small enough to inline into park().
+  [[gnu::noinline]] void keep_fiber(task_record* t) noexcept;
   // Queues a task that may run here (from any thread).
   void push(task_record* t, bool stealable) noexcept;
   // Wakes the worker if it sleeps (from any thread).
@@ -204,6 +245,7 @@ class worker {
   void enroll(task_record* t) noexcept;
   void unenroll(task_record* t) noexcept;
   void unwind_all() noexcept;
+  void retire_idle() noexcept;
 };
 
 enum class phase : std::uint32_t {

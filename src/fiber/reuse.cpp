@@ -1,0 +1,29 @@
+#include "reuse.hpp"
+
+#include "fiber_control.hpp"
+
+namespace cospace::detail {
+
+bool end_job_for_reuse() noexcept {
+  fiber_control* const f = current_fiber();
+  end_locals_and_arena(f);
+  f->name = {};
+  region* const r = f->stack.owner_region;
+  if (f->stack.kind != stack_kind::region) return false;
+  r->name = nullptr;
+  // Grown, or with an arena region: the space would not park this region
+  // either (release.cpp); ending the fiber gives the memory back.
+  if (r->zone_hi != r->initial_zone_hi || r->arena != nullptr || r->nested_request) return false;
+  const exception_state* const thrown = thread_exception_state();
+  return thrown->caught_exceptions == nullptr && thrown->uncaught_exceptions == 0;
+}
+
+void begin_reused_job(std::string_view name) noexcept {
+  fiber_control* const f = current_fiber();
+  f->id = fresh_fiber_id();
+  f->name = name;
+  f->stack.owner_region->name = name.empty() ? nullptr : name.data();
+  f->stack.owner_region->id = f->id;
+}
+
+}  // namespace cospace::detail
