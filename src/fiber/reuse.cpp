@@ -9,7 +9,9 @@ bool end_job_for_reuse() noexcept {
   end_locals_and_arena(f);
   f->name = {};
   region* const r = f->stack.owner_region;
-  if (f->stack.kind != stack_kind::region) return false;
+  // Its handle is being destroyed (shutdown unwinding a body that swallowed
+  // forced_unwind): let it end, where that is reported.
+  if (f->stack.kind != stack_kind::region || f->unwind_requested) return false;
   r->name = nullptr;
   // Grown, or with an arena region: the space would not park this region
   // either (release.cpp); ending the fiber gives the memory back.

@@ -166,7 +166,12 @@ void complete(task_record* t) noexcept {
 // A kept fiber waits in worker::idle until a task not started yet needs a
 // fiber: it is then resumed (or switched to) here. Returns that task;
 // nullptr when the fiber is to end (retired, or no room to keep it).
-task_record* next_job(task_record* t) noexcept {
+// Not inlined into task_fiber_body's loop: the fiber may run its next job
+// on another thread (a migratable task moved it), and the thread-local
+// addresses must be computed afresh on each call (AArch64 and RISC-V keep
+// the thread pointer in a register that a caller's loop may cache).
+// Throws only forced_unwind: a kept fiber destroyed while it waits.
+[[gnu::noinline]] task_record* next_job(task_record* t) {
   worker* const here = t_worker;
   complete(t);  // after the fiber-locals' destructors, as for an ending fiber
   t->job_ended = true;
@@ -181,14 +186,18 @@ task_record* next_job(task_record* t) noexcept {
     t_task = next;
     try {
       this_fiber::switch_to(next->fiber);
+    } catch (const forced_unwind&) {
+      throw;
     } catch (...) {
       die(describe(next) + ": the scheduler could not switch to it");
     }
   } else {
     try {
       this_fiber::yield();
-    } catch (...) {
-      die(describe(t) + ": its fiber could not yield to the worker loop");
+    } catch (const forced_unwind&) {
+      throw;
+    } catch (...) {  // `t` may be released by now: not named
+      die("a task fiber could not yield to the worker loop");
     }
   }
   // Resumed for a task not started yet (by the loop or by a parking fiber),
@@ -547,7 +556,7 @@ void worker::settle_handoff() noexcept {
 void worker::pass_fiber(task_record* ended, task_record* next) noexcept {
   next->fiber = std::move(ended->fiber);
   ended->home->unenroll(ended);
-  release_task(ended);
+  release_later(ended);
   --active_debt;
   next->started = true;
   enroll(next);
@@ -558,11 +567,26 @@ void worker::pass_fiber(task_record* ended, task_record* next) noexcept {
 void worker::keep_fiber(task_record* t) noexcept {
   cospace::fiber f = std::move(t->fiber);
   t->home->unenroll(t);
-  release_task(t);
+  release_later(t);
   --active_debt;
   // next_job() let the fiber go only with room here, and nothing ran on
   // this worker since.
   idle[idle_count++] = std::move(f);
+}
+
+void worker::release_later(task_record* t) noexcept {
+  t->next = ended_jobs;  // off every run queue: it was running
+  ended_jobs = t;
+}
+
+// On the worker loop, with no task current (as finish() releases a task
+// whose fiber ended): a result's destructor sees no task's fiber-locals,
+// and if it blocks, it blocks this thread, as it did before fibers were reused.
+void worker::release_ended() noexcept {
+  while (task_record* const t = ended_jobs) {
+    ended_jobs = t->next;
+    release_task(t);
+  }
 }
 
 // Ends the kept fibers: each, resumed with no task, returns from its body.
@@ -745,6 +769,7 @@ void worker::unwind_all() noexcept {
 void worker::run() noexcept {
   t_worker = this;
   for (;;) {
+    release_ended();
     if (sched->stage.load(std::memory_order_acquire) == phase::unwinding) break;
     task_record* t = next_task();
     if (t == nullptr) t = find_work();
@@ -758,6 +783,7 @@ void worker::run() noexcept {
   publish_debt();
   unwind_all();
   retire_idle();
+  release_ended();
   t_worker = nullptr;
 }
 

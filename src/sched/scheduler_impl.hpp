@@ -181,6 +181,16 @@ class worker {
   // The suspended fiber of a task whose job ended goes to `idle`. Out of
   // line, so that settle_handoff() stays small enough to inline into park().
   [[gnu::noinline]] void keep_fiber(task_record* t) noexcept;
+  // Records of tasks whose job ended in a fiber that lives on, linked
+  // through task_record::next: the scheduler's reference to each is dropped
+  // by the worker loop (release_ended), never on a fiber. Dropping it may
+  // destroy a detached task's result, and that destructor must not run in
+  // the next job's fiber (it would see or set that job's fiber-locals) nor
+  // block a fiber that is handing over. Bounded: every 61st round is the
+  // loop's. Its thread only.
+  task_record* ended_jobs = nullptr;
+  void release_later(task_record* t) noexcept;
+  void release_ended() noexcept;
   // Queues a task that may run here (from any thread).
   void push(task_record* t, bool stealable) noexcept;
   // Wakes the worker if it sleeps (from any thread).

@@ -96,6 +96,7 @@ TEST(SchedulerReuse, AReusedFiberLooksFresh) {
 TEST(SchedulerReuse, ExceptionsAcrossReuse) {
   COSPACE_SKIP_WITHOUT_SCHEDULER();
   scheduler s({.threads = 1});
+  const std::uint64_t acquired_before = regions_acquired();
   s.spawn([] {
      cospace::channel<int> ch;
      for (int i = 0; i < 100; ++i) {
@@ -130,6 +131,64 @@ TEST(SchedulerReuse, ExceptionsAcrossReuse) {
        }
      }
    }).join();
+  // A task that threw, or parked inside a catch block, leaves its fiber fit
+  // for the next: the 200 tasks ran in a few fibers.
+  EXPECT_LT(regions_acquired() - acquired_before, 25u) << "fibers were not reused";
+}
+
+// A detached task's result is destroyed when the scheduler drops the task,
+// after the task's fiber has moved on to another job. That destructor must
+// run as the worker loop's (as when fibers were not reused), not inside the
+// next job's fiber: it would set that job's fiber-locals, or block a fiber
+// that is handing over to another.
+static cospace::fiber_local<int> g_result_local;
+struct sets_local_when_destroyed {
+  bool live = true;
+  sets_local_when_destroyed() = default;
+  sets_local_when_destroyed(sets_local_when_destroyed&& other) noexcept { other.live = false; }
+  ~sets_local_when_destroyed() {
+    if (live) *g_result_local = 99;
+  }
+};
+struct blocks_when_destroyed {
+  bool live = true;
+  blocks_when_destroyed() = default;
+  blocks_when_destroyed(blocks_when_destroyed&& other) noexcept { other.live = false; }
+  ~blocks_when_destroyed() {
+    if (live) cospace::this_fiber::sleep_for(100us);
+  }
+};
+
+TEST(SchedulerReuse, ADetachedResultIsDestroyedOutsideTheNextJob) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
+  scheduler s({.threads = 1});
+  // The ended task's fiber runs the next queued task right away.
+  const int queued_saw = s.spawn([] {
+                            cospace::spawn([] { return sets_local_when_destroyed{}; }).detach();
+                            return cospace::spawn([] { return *g_result_local; }).join();
+                          }).join();
+  EXPECT_EQ(queued_saw, 0) << "a task saw a fiber-local set by an earlier task's result";
+  // The ended task's fiber switches straight to a parked task, which keeps it.
+  const int parked_saw = s.spawn([] {
+                            cospace::channel<int> ch;
+                            cospace::spawn([&ch] {
+                              ch.send(1);
+                              return sets_local_when_destroyed{};
+                            }).detach();
+                            EXPECT_EQ(ch.recv(), 1);
+                            return *g_result_local;
+                          }).join();
+  EXPECT_EQ(parked_saw, 0) << "a task's fiber-local was set by another task's result";
+  // A destructor that blocks.
+  const int rounds = s.spawn([] {
+                        int done = 0;
+                        for (int i = 0; i < 50; ++i) {
+                          cospace::spawn([] { return blocks_when_destroyed{}; }).detach();
+                          done += cospace::spawn([i] { return i; }).join() == i ? 1 : 0;
+                        }
+                        return done;
+                      }).join();
+  EXPECT_EQ(rounds, 50);
 }
 
 TEST(SchedulerReuse, OtherStackOptionsGetTheirOwnFibers) {
@@ -194,6 +253,7 @@ TEST(SchedulerReuse, AMillionSpawnsInBoundedMemory) {
   constexpr std::size_t wave = 1000;
   const std::size_t live_before = live_regions();
   std::size_t most_live = 0;
+  const std::uint64_t acquired_before = regions_acquired();
   {
     scheduler s({.threads = 2});
     most_live = s.spawn([total] {
@@ -211,7 +271,9 @@ TEST(SchedulerReuse, AMillionSpawnsInBoundedMemory) {
   // Each worker: the fibers of one wave at most, plus its idle cache; in
   // practice a few, since a finished task's fiber runs the next one.
   EXPECT_LE(most_live - live_before, wave);
-  EXPECT_LE(most_live - live_before, 64u) << "fibers were not reused";
+  EXPECT_LE(most_live - live_before, 64u);
+  // Without reuse every spawn takes a stack of its own.
+  EXPECT_LT(regions_acquired() - acquired_before, total / 10) << "fibers were not reused";
   EXPECT_EQ(live_regions(), live_before) << "stacks outlived the scheduler";
 }
 
