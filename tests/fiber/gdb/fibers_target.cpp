@@ -3,9 +3,12 @@
 //   alpha, beta  suspended, each inside its own distinctive function
 //   gamma        created (never resumed)
 //   delta        done (its body returned; the handle still holds it)
-//   omega        on a fixed stack: not in the space, so not listed
+//   omega        suspended on a fixed stack
+//   tau, sigma   suspended sliced fibers on one shared stack: sigma ran last,
+//                so its slice is resident and tau's is saved in the heap
 //   epsilon      running, on a second thread (if the backend allows it there)
 #include <cospace/fiber.hpp>
+#include <cospace/slicing.hpp>
 
 #include <atomic>
 #include <cinttypes>
@@ -27,6 +30,24 @@ int g_steps = 0;
 }
 
 [[gnu::noinline]] void beta_waits_here() {
+  cospace::this_fiber::yield();
+  asm volatile("" ::: "memory");
+  ++g_steps;
+}
+
+[[gnu::noinline]] void omega_waits_here() {
+  cospace::this_fiber::yield();
+  asm volatile("" ::: "memory");
+  ++g_steps;
+}
+
+[[gnu::noinline]] void tau_waits_here() {
+  cospace::this_fiber::yield();
+  asm volatile("" ::: "memory");
+  ++g_steps;
+}
+
+[[gnu::noinline]] void sigma_waits_here() {
   cospace::this_fiber::yield();
   asm volatile("" ::: "memory");
   ++g_steps;
@@ -54,13 +75,21 @@ int main() {
   cospace::fiber beta([] { beta_waits_here(); }, {.name = "beta"});
   cospace::fiber gamma([] { ++g_steps; }, {.name = "gamma"});
   cospace::fiber delta([] { ++g_steps; }, {.name = "delta"});
-  cospace::fiber omega([] { cospace::this_fiber::yield(); }, {.stack = cospace::stack_kind::fixed, .name = "omega"});
+  cospace::fiber omega([] { omega_waits_here(); }, {.stack = cospace::stack_kind::fixed, .name = "omega"});
+  cospace::configure_slicing({.shared_stacks = 1});
+  cospace::fiber tau([] { tau_waits_here(); }, {.stack = cospace::stack_kind::sliced, .name = "tau"});
+  cospace::fiber sigma([] { sigma_waits_here(); }, {.stack = cospace::stack_kind::sliced, .name = "sigma"});
   alpha.resume();
   beta.resume();
   delta.resume();
   omega.resume();
+  tau.resume();
+  sigma.resume();
   print_fiber("alpha", alpha);
   print_fiber("beta", beta);
+  print_fiber("omega", omega);
+  print_fiber("tau", tau);
+  print_fiber("sigma", sigma);
   std::thread other([] {
     try {
       cospace::fiber epsilon([] { epsilon_spins_here(); }, {.name = "epsilon"});
@@ -84,7 +113,10 @@ int main() {
   beta.resume();
   gamma.resume();
   omega.resume();
-  const bool all_done = alpha.done() && beta.done() && gamma.done() && delta.done() && omega.done();
+  tau.resume();
+  sigma.resume();
+  const bool all_done = alpha.done() && beta.done() && gamma.done() && delta.done() && omega.done() &&
+                        tau.done() && sigma.done();
   std::printf("fibers finished: %s, %d steps\n", all_done ? "all done" : "NOT all done", g_steps);
-  return all_done && g_steps == 6 ? 0 : 1;
+  return all_done && g_steps == 9 ? 0 : 1;
 }
