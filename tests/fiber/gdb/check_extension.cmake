@@ -103,6 +103,10 @@ execute_process(
           -ex "fiber bt delta"
           -ex "echo @@ fiber bt omega\\n"
           -ex "fiber bt omega"
+          -ex "echo @@ fiber bt sigma\\n"
+          -ex "fiber bt sigma"
+          -ex "echo @@ fiber bt tau\\n"
+          -ex "fiber bt tau"
           -ex "echo @@ fiber bt epsilon\\n"
           -ex "fiber bt epsilon"
           -ex "echo @@ continue\\n"
@@ -117,7 +121,13 @@ set(alpha_use "${CMAKE_MATCH_2}")
 string(REGEX MATCH "fiber beta has id ([0-9]+), ([0-9]+) bytes in use" _ "${all}")
 set(beta_id "${CMAKE_MATCH_1}")
 set(beta_use "${CMAKE_MATCH_2}")
-if(alpha_id STREQUAL "" OR beta_id STREQUAL "")
+foreach(name omega tau sigma)
+  string(REGEX MATCH "fiber ${name} has id ([0-9]+), ([0-9]+) bytes in use" _ "${all}")
+  set(${name}_id "${CMAKE_MATCH_1}")
+  set(${name}_use "${CMAKE_MATCH_2}")
+endforeach()
+string(FIND "${all}" "sliced fibers are not available" no_sliced)
+if(alpha_id STREQUAL "" OR beta_id STREQUAL "" OR omega_id STREQUAL "")
   message(FATAL_ERROR "the program did not print its fibers' ids: did it reach the checkpoint?")
 endif()
 
@@ -157,14 +167,35 @@ if(epsilon_refused EQUAL -1 OR BACKEND STREQUAL "asm")
   section(bt_epsilon "fiber bt epsilon")
   expect_regex("is running, so its frames are on thread [2-9][0-9]*'s stack" bt_epsilon)
 endif()
-expect_not("omega" info)  # a fixed stack: not in the space
+# The other kinds of stack, each as fiber::stack_in_use() says.
+expect_regex("\n${omega_id} +omega +suspended +fixed +${omega_use}\n" info)
+if(no_sliced EQUAL -1)
+  expect_regex("\n${tau_id} +tau +suspended +sliced +${tau_use}\n" info)
+  expect_regex("\n${sigma_id} +sigma +suspended +sliced +${sigma_use}\n" info)
+endif()
+# The slicing machinery's own stacks (shared stack, copier) are not fibers.
+expect_not("(no record)" info)
 
 section(bt_gamma "fiber bt gamma")
 expect("was created but never resumed" bt_gamma)
 section(bt_delta "fiber bt delta")
 expect("is done" bt_delta)
 section(bt_omega "fiber bt omega")
-expect("no fiber named 'omega'" bt_omega)
+section(bt_sigma "fiber bt sigma")
+if(backtraces)
+  expect_fiber_backtrace(bt_omega omega_waits_here)
+else()
+  expect("fiber bt supports only the asm context backend" bt_omega)
+endif()
+if(no_sliced EQUAL -1)
+  if(backtraces)
+    expect_fiber_backtrace(bt_sigma sigma_waits_here)  # resident: it ran last on the shared stack
+    expect_not("tau_waits_here" bt_sigma)
+  endif()
+  # tau's slice was saved when sigma started on the same shared stack.
+  section(bt_tau "fiber bt tau")
+  expect("fiber ${tau_id} 'tau' is sliced and not resident: ${tau_use} of its ${tau_use} bytes of stack are saved in the heap" bt_tau)
+endif()
 
 section(finish "continue")
 expect("fibers finished: all done" finish)
