@@ -6,13 +6,16 @@
 //   omega        suspended on a fixed stack
 //   tau, sigma   suspended sliced fibers on one shared stack: sigma ran last,
 //                so its slice is resident and tau's is saved in the heap
-//   epsilon      running, on a second thread (if the backend allows it there)
+//   epsilon      running, on a second thread (if the backend allows it there),
+//                unless the argument is `one-thread` (qemu-user's gdbstub
+//                cannot be relied on to stop a second thread)
 #include <cospace/fiber.hpp>
 #include <cospace/slicing.hpp>
 
 #include <atomic>
 #include <cinttypes>
 #include <cstdio>
+#include <cstring>
 #include <thread>
 
 namespace {
@@ -70,7 +73,8 @@ void print_fiber(const char* what, const cospace::fiber& f) {
 
 extern "C" [[gnu::noinline]] void gdb_checkpoint() { asm volatile("" ::: "memory"); }
 
-int main() {
+int main(int argc, char** argv) {
+  const bool one_thread = argc > 1 && std::strcmp(argv[1], "one-thread") == 0;
   cospace::fiber alpha([] { alpha_waits_here(2); }, {.name = "alpha"});
   cospace::fiber beta([] { beta_waits_here(); }, {.name = "beta"});
   cospace::fiber gamma([] { ++g_steps; }, {.name = "gamma"});
@@ -97,16 +101,21 @@ int main() {
   print_fiber("omega", omega);
   print_fiber("tau", tau);
   print_fiber("sigma", sigma);
-  std::thread other([] {
-    try {
-      cospace::fiber epsilon([] { epsilon_spins_here(); }, {.name = "epsilon"});
-      epsilon.resume();
-    } catch (const cospace::fiber_error& e) {
-      // The sjlj backend refuses a stack above the creating thread's own.
-      std::printf("fiber epsilon could not start: %s\n", e.what());
-      g_epsilon_started.store(true);
-    }
-  });
+  std::thread other;
+  if (one_thread) {
+    g_epsilon_started.store(true);
+  } else {
+    other = std::thread([] {
+      try {
+        cospace::fiber epsilon([] { epsilon_spins_here(); }, {.name = "epsilon"});
+        epsilon.resume();
+      } catch (const cospace::fiber_error& e) {
+        // The sjlj backend refuses a stack above the creating thread's own.
+        std::printf("fiber epsilon could not start: %s\n", e.what());
+        g_epsilon_started.store(true);
+      }
+    });
+  }
   while (!g_epsilon_started.load()) {
   }
   std::fflush(stdout);
@@ -114,7 +123,7 @@ int main() {
   gdb_checkpoint();
 
   g_epsilon_may_finish.store(true);
-  other.join();
+  if (other.joinable()) other.join();
 
   alpha.resume();
   beta.resume();
