@@ -20,7 +20,10 @@
 #         (stack.owner_region) and carries the region's id: between carving
 #         a region and constructing the record the two disagree, and the
 #         fiber is shown as "(no record)". The slicing machinery's own stacks
-#         (shared stacks, copiers) are regions too, and are left out.
+#         (shared stacks, copiers) are regions too, and are left out: known
+#         from the sliced fibers on them, their names, and each thread's
+#         `t_slicing` (src/slice/thread_slicing.cpp), where gdb can read
+#         thread-locals.
 # fixed   Every mapping of the fixed-stack pool is on a list from
 #         `cospace_debug_fixed_stacks` (src/fiber/fixed_stacks.cpp), its
 #         header at the top of the mapping; a mapping lent to a fiber
@@ -195,6 +198,13 @@ def _region_fibers(types, shared_regions, fibers):
     region_pointer_type = types["region"].pointer()
     stack = _lookup_enum("cospace::detail::region_kind", "stack")
     live = _lookup_enum("cospace::detail::region_state", "live")
+    found = []
+
+    def machinery():
+        if not found:
+            found.append(_slicing_regions())
+        return found[0]
+
     for address, region in _walk(space.dereference()["lowest_"], lambda r: r["above"].cast(region_pointer_type),
                                  "the global space's region list"):
         if int(region["kind"]) != stack or int(region["state"]) != live:
@@ -207,11 +217,50 @@ def _region_fibers(types, shared_regions, fibers):
         except gdb.MemoryError:
             record = None
         if record is None and (address in shared_regions
-                               or _c_string(int(region["name"])) in _MACHINERY_NAMES):
+                               or _c_string(int(region["name"])) in _MACHINERY_NAMES
+                               or address in machinery()):
             continue  # the slicing machinery's own stack, not a fiber's
         fiber = Fiber("region", record_address, record, zone_hi, top, top - zone_hi, int(region["id"]))
         fiber.region_address = address
         fibers.append(fiber)
+
+
+_THREAD_SLICING = "'cospace::detail::(anonymous namespace)::t_slicing'"
+
+
+def _vector_items(vector):
+    """The elements of a std::vector (libstdc++ or libc++ layout)."""
+    try:
+        start, finish = vector["_M_impl"]["_M_start"], vector["_M_impl"]["_M_finish"]
+    except gdb.error:
+        start, finish = vector["__begin_"], vector["__end_"]
+    count = int(finish - start)
+    if not 0 <= count <= _MAX_ITEMS:
+        return []
+    return [(start + i).dereference() for i in range(count)]
+
+
+def _slicing_regions():
+    """The regions of every live thread's slicing copier and pooled shared
+    stacks (src/slice/thread_slicing.cpp keeps them in a thread-local), as
+    far as gdb can read thread-locals; an empty set where it cannot."""
+    regions = set()
+    with _SelectionKeeper():
+        for thread in gdb.selected_inferior().threads():
+            if not thread.is_valid() or thread.is_running():
+                continue
+            try:
+                thread.switch()
+                slicing = gdb.parse_and_eval(_THREAD_SLICING)
+                regions.add(int(slicing["copier_region_"]))
+                for group in _vector_items(slicing["groups_"]):
+                    for pooled in _vector_items(group["stacks"]):
+                        if int(pooled) != 0:
+                            regions.add(int(pooled.dereference()["stack"]["owner_region"]))
+            except (gdb.error, gdb.MemoryError):
+                continue
+    regions.discard(0)
+    return regions
 
 
 def _fixed_fibers(types, fibers):

@@ -212,8 +212,15 @@ if(no_sliced EQUAL -1)
   expect_regex("\n${tau_id} +tau +suspended +sliced +${tau_use}\n" info)
   expect_regex("\n${sigma_id} +sigma +suspended +sliced +${sigma_use}\n" info)
 endif()
-# The slicing machinery's own stacks (shared stack, copier) are not fibers.
-expect_not("(no record)" info)
+# The slicing machinery's own stacks (shared stacks, copier) are not fibers.
+# An idle shared stack (psi's) is known only from a thread-local, which gdb
+# cannot read through qemu-user's gdbstub: there it shows as "(no record)".
+if(QEMU)
+  string(REGEX REPLACE "\n[0-9]+ +- +\\(no record\\) +region +[0-9]+\n" "\n" info_but_idle "${info}")
+  expect_not("(no record)" info_but_idle)
+else()
+  expect_not("(no record)" info)
+endif()
 
 section(bt_gamma "fiber bt gamma")
 expect("was created but never resumed" bt_gamma)

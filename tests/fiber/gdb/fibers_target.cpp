@@ -6,6 +6,8 @@
 //   omega        suspended on a fixed stack
 //   tau, sigma   suspended sliced fibers on one shared stack: sigma ran last,
 //                so its slice is resident and tau's is saved in the heap
+//   psi          a sliced fiber that ran and ended: the shared stack it had to
+//                itself stays pooled, idle, and must not be taken for a fiber
 //   epsilon      running, on a second thread (if the backend allows it there),
 //                unless the argument is `one-thread` (qemu-user's gdbstub
 //                cannot be relied on to stop a second thread)
@@ -85,10 +87,14 @@ int main(int argc, char** argv) {
   try {
     tau = cospace::fiber([] { tau_waits_here(); }, {.stack = cospace::stack_kind::sliced, .name = "tau"});
     sigma = cospace::fiber([] { sigma_waits_here(); }, {.stack = cospace::stack_kind::sliced, .name = "sigma"});
+    // Another limit, so another shared stack, left idle when psi ends.
+    cospace::fiber psi([] { ++g_steps; }, {.stack = cospace::stack_kind::sliced, .name = "psi", .max_stack = 1 << 20});
+    psi.resume();
   } catch (const cospace::fiber_error& e) {  // ThreadSanitizer builds have no sliced stacks
     std::printf("sliced fibers are not available: %s\n", e.what());
     tau = cospace::fiber([] { ++g_steps; });
     sigma = cospace::fiber([] { ++g_steps; });
+    ++g_steps;
   }
   alpha.resume();
   beta.resume();
@@ -134,5 +140,5 @@ int main(int argc, char** argv) {
   const bool all_done = alpha.done() && beta.done() && gamma.done() && delta.done() && omega.done() &&
                         tau.done() && sigma.done();
   std::printf("fibers finished: %s, %d steps\n", all_done ? "all done" : "NOT all done", g_steps);
-  return all_done && g_steps == 9 ? 0 : 1;
+  return all_done && g_steps == 10 ? 0 : 1;
 }
