@@ -92,9 +92,9 @@ int main(int argc, char** argv) {
     psi.resume();
   } catch (const cospace::fiber_error& e) {  // ThreadSanitizer builds have no sliced stacks
     std::printf("sliced fibers are not available: %s\n", e.what());
-    tau = cospace::fiber([] { ++g_steps; });
-    sigma = cospace::fiber([] { ++g_steps; });
-    ++g_steps;
+    tau = cospace::fiber([] { tau_waits_here(); });  // on region stacks instead
+    sigma = cospace::fiber([] { sigma_waits_here(); });
+    ++g_steps;  // psi's step
   }
   alpha.resume();
   beta.resume();
