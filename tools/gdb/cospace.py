@@ -41,9 +41,13 @@
 # (the frame its context switch left on its stack, src/context/*_frame.h)
 # into the thread, runs gdb's own `bt`, and puts back every register it
 # changed, whatever happens. The program itself is never called and never
-# runs. A sliced fiber's frames are walked in place, so only while its slice
-# is resident (none of its bytes saved in the heap). Types come from the
-# library's debug information (any build with -g, such as RelWithDebInfo).
+# runs. A sliced fiber's frames hold the addresses they had on its shared
+# stack, so they are walked in place: if some of its slice is saved in the
+# heap (another fiber of that stack ran since), those bytes are written back
+# at their place for the backtrace, and what was there is written back after
+# it, whatever happens (all-stop mode only: nothing runs meanwhile). Types
+# come from the library's debug information (any build with -g, such as
+# RelWithDebInfo).
 
 import struct
 
@@ -518,14 +522,17 @@ short-location`).
 
 The fiber must be suspended: a running fiber's frames are on its thread's
 stack (use `thread N` then `bt`), a created one has not run yet and a done one
-has no frames left. A sliced fiber's slice must be resident: while some of
-its bytes are saved in the heap (another fiber of its shared stack ran since),
-its frames cannot be walked, because they hold the addresses they had on the
-stack. The program must be stopped.
+has no frames left. The program must be stopped.
 
 How: the selected thread's registers are set for a moment to those the fiber
 saved when it suspended, gdb's `backtrace` runs, and every register changed is
-put back, even if the backtrace fails. The program is not called.
+put back, even if the backtrace fails. The program is not called. A sliced
+fiber's frames hold the addresses they had on its shared stack: if part of
+its slice is saved in the heap (another fiber of that stack ran since), those
+bytes are written back at their place for the backtrace and what was there
+is restored after it, even if it fails. That needs all-stop mode (the
+default): in non-stop mode another thread could be using the stack, and the
+command refuses.
 
 Any fiber `info fibers` lists can be named. Needs cospace's asm context
 backend (the default) on x86-64, AArch64 or RISC-V 64."""
@@ -544,9 +551,16 @@ backend (the default) on x86-64, AArch64 or RISC-V 64."""
         fiber = _find(fibers, wanted)
         self._refuse_unless_suspended(fiber, fibers)
         frame = self._saved_frame(fiber)
-        gdb.write("%s, suspended (shown on the registers of thread %d):\n"
-                  % (fiber.describe()[0].upper() + fiber.describe()[1:], thread.num))
-        _with_registers(frame, lambda: gdb.execute(("backtrace " + backtrace_options).strip()))
+        borrowed = _saved_slice(fiber)
+        how = "" if borrowed is None else ("; its slice's %d saved bytes copied back onto its "
+                                           "shared stack meanwhile" % len(borrowed[1]))
+        gdb.write("%s, suspended (shown on the registers of thread %d%s):\n"
+                  % (fiber.describe()[0].upper() + fiber.describe()[1:], thread.num, how))
+        backtrace = lambda: gdb.execute(("backtrace " + backtrace_options).strip())
+        if borrowed is None:
+            _with_registers(frame, backtrace)
+        else:
+            _with_memory(borrowed, lambda: _with_registers(frame, backtrace))
 
     @staticmethod
     def _refuse_unless_suspended(fiber, fibers):
@@ -554,8 +568,6 @@ backend (the default) on x86-64, AArch64 or RISC-V 64."""
             raise gdb.GdbError("cospace: %s has no fiber record yet (or any more): it is being "
                                "made or destroyed" % fiber.describe())
         if fiber.state == "suspended":
-            if fiber.slice is not None:
-                FiberBacktrace._refuse_unless_resident(fiber)
             return
         if fiber.state == "running":
             thread = _running_threads(fibers).get(fiber.record_address)
@@ -569,18 +581,6 @@ backend (the default) on x86-64, AArch64 or RISC-V 64."""
             raise gdb.GdbError("cospace: %s is done: its body has returned and it has no frames "
                                "left" % fiber.describe())
         raise gdb.GdbError("cospace: %s is in an unknown state (%s)" % (fiber.describe(), fiber.state))
-
-    @staticmethod
-    def _refuse_unless_resident(fiber):
-        piece = fiber.slice
-        saved = int(piece["saved_size"])
-        if saved == 0 and bool(piece["resident"]):
-            return
-        size = int(piece["base"]) - int(piece["low"])
-        raise gdb.GdbError("cospace: %s is sliced and not resident: %d of its %d bytes of stack "
-                           "are saved in the heap while other fibers use its shared stack, and "
-                           "its frames can be walked only in place; look again when it has run"
-                           % (fiber.describe(), saved, size))
 
     @staticmethod
     def _saved_frame(fiber):
@@ -635,6 +635,56 @@ def _find(fibers, wanted):
 
 
 _NOT_LISTED = " (see `info fibers`; fibers in spaces of their own are not listed)"
+
+
+def _saved_slice(fiber):
+    """For a sliced fiber whose slice is partly or wholly saved in the heap:
+    (address, saved bytes) to put back at its place on the shared stack while
+    its frames are walked (they hold the addresses they had there). None when
+    nothing is saved (region and fixed fibers, resident slices)."""
+    piece = fiber.slice
+    if piece is None:
+        return None
+    saved = int(piece["saved_size"])
+    low, base = int(piece["low"]), int(piece["base"])
+    resident = bool(piece["resident"])
+    if saved == 0 and resident:
+        return None
+    # What is not saved must be on the stack (slice.hpp: the saved part is a
+    # prefix from `low`, the rest is resident while the slice is listed).
+    if saved > base - low or (not resident and saved != base - low):
+        raise gdb.GdbError("cospace: %s's slice is inconsistent (%d bytes saved of %d, %s): "
+                           "is memory corrupt?" % (fiber.describe(), saved, base - low,
+                                                   "listed resident" if resident else "not resident"))
+    if gdb.parameter("non-stop"):
+        raise gdb.GdbError("cospace: %s is sliced and %d of its bytes are saved in the heap; its "
+                           "frames can be walked only in place, and in non-stop mode another "
+                           "thread may be using its shared stack" % (fiber.describe(), saved))
+    inferior = gdb.selected_inferior()
+    return low, bytes(inferior.read_memory(int(piece["saved"]), saved))
+
+
+def _with_memory(borrowed, action):
+    """Runs action() with `borrowed` = (address, bytes) written over the
+    program's memory there, then writes back what was there (on any exit).
+    The program is stopped (all-stop mode), so nothing else sees the change."""
+    address, data = borrowed
+    inferior = gdb.selected_inferior()
+    try:
+        original = bytes(inferior.read_memory(address, len(data)))
+    except gdb.MemoryError:
+        raise gdb.GdbError("cospace: the shared stack at 0x%x is not readable for %d bytes, so the "
+                           "fiber's saved slice cannot be put back there for the backtrace"
+                           % (address, len(data)))
+    try:
+        inferior.write_memory(address, data)
+        action()
+    finally:
+        try:
+            inferior.write_memory(address, original)
+        except gdb.error as error:
+            gdb.write("cospace: could not put back %d bytes of the shared stack at 0x%x (%s); "
+                      "the program's memory is wrong now\n" % (len(data), address, error), gdb.STDERR)
 
 
 def _with_registers(values, action):
