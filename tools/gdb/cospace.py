@@ -225,7 +225,6 @@ def _region_fibers(types, shared_regions, fibers):
                                or address in machinery()):
             continue  # the slicing machinery's own stack, not a fiber's
         fiber = Fiber("region", record_address, record, zone_hi, top, top - zone_hi, int(region["id"]))
-        fiber.region_address = address
         fibers.append(fiber)
 
 
