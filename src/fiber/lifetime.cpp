@@ -14,6 +14,7 @@
 #include "fiber_control.hpp"
 #include "fiber_locals.hpp"
 #include "reuse.hpp"
+#include "sliced_registry.hpp"
 #include "space/fault_handler.hpp"
 #include "slice/slice.hpp"
 #include "slice/thread_slicing.hpp"
@@ -188,6 +189,7 @@ fiber_control* create_fiber(const fiber_options& options, const fiber_body_ops& 
     throw;
   }
   f->body_on_heap = !body_in_record;
+  if (sliced) register_sliced(f);  // for debuggers (sliced_registry.hpp)
   return f;
 }
 
@@ -202,6 +204,7 @@ void release_record(fiber_control* f) noexcept {
   const bool sliced = stack.kind == stack_kind::sliced;  // the record is its heap block
   if (stack.sliced != nullptr) drop_slice(*stack.sliced);
   delete f->extras;  // locals and arena have ended by now
+  if (sliced) unregister_sliced(f);
   f->~fiber_control();  // the record lives on the stack: destroy it before the stack goes
   if (sliced) ::operator delete(static_cast<void*>(f));
   release_fiber_stack(stack);

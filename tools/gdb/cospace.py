@@ -5,29 +5,49 @@
 #   (gdb) info fibers
 #   (gdb) fiber bt alpha        (or: fiber bt 3, fiber bt alpha full)
 #
-# How fibers are found, at no cost to the running program: the library keeps a
-# pointer to the global space in the C symbol `cospace_debug_global_space`
-# (src/space/space.cpp). The space's regions partition its reservation in
-# address order, from `lowest_` upward through `above` (src/space/region.hpp);
-# each live stack region holds one fiber, whose record (fiber_control,
-# src/fiber/fiber_control.hpp) sits at the very top of the stack, where
-# create_fiber (src/fiber/lifetime.cpp) placed it:
+# How fibers are found, at no cost to the running program but for sliced
+# fibers (below), by kind of stack:
 #
-#     record = align_down(region.top - sizeof(fiber_control), alignof(fiber_control))
+# region  The library keeps a pointer to the global space in the C symbol
+#         `cospace_debug_global_space` (src/space/space.cpp). The space's
+#         regions partition its reservation in address order, from `lowest_`
+#         upward through `above` (src/space/region.hpp); each live stack
+#         region holds one fiber, whose record (fiber_control,
+#         src/fiber/fiber_control.hpp) sits at the very top of the stack,
+#         where create_fiber (src/fiber/lifetime.cpp) placed it:
+#             record = align_down(region.top - sizeof(fiber_control), alignof(fiber_control))
+#         A record is trusted only if it points back at its region
+#         (stack.owner_region) and carries the region's id: between carving
+#         a region and constructing the record the two disagree, and the
+#         fiber is shown as "(no record)". The slicing machinery's own stacks
+#         (shared stacks, copiers) are regions too, and are left out: known
+#         from the sliced fibers on them, their names, and each thread's
+#         `t_slicing` (src/slice/thread_slicing.cpp), where gdb can read
+#         thread-locals.
+# fixed   Every mapping of the fixed-stack pool is on a list from
+#         `cospace_debug_fixed_stacks` (src/fiber/fixed_stacks.cpp), its
+#         header at the top of the mapping; a mapping lent to a fiber
+#         (not `pooled`) has the record just below the header, found and
+#         checked as for a region (stack.top is the header's address).
+# sliced  A sliced fiber's record is a heap block: each thread registers
+#         its sliced fibers in an array (src/fiber/sliced_registry.cpp), all
+#         arrays on a list from `cospace_debug_sliced_registries`. A record
+#         is trusted if it is sliced and its stack.debug_slot is its index.
 #
-# A record is trusted only if it points back at its region (stack.owner_region)
-# and carries the region's id: between carving a region and constructing the
-# record the two disagree, and the fiber is shown as "(no record)".
-#
-# What is not listed: fibers on fixed stacks (they are not in any space) and
-# region fibers of spaces other than the global one (fiber_options::space).
+# Not listed: region fibers of spaces other than the global one
+# (fiber_options::space): nothing in the program lists spaces.
 #
 # `fiber bt` borrows the selected thread: it loads the fiber's saved registers
-# (the frame its context switch left on its stack, src/context/x86_64_frame.h)
+# (the frame its context switch left on its stack, src/context/*_frame.h)
 # into the thread, runs gdb's own `bt`, and puts back every register it
 # changed, whatever happens. The program itself is never called and never
-# runs. Types come from the library's debug information (any build with -g,
-# such as RelWithDebInfo).
+# runs. A sliced fiber's frames hold the addresses they had on its shared
+# stack, so they are walked in place: if some of its slice is saved in the
+# heap (another fiber of that stack ran since), those bytes are written back
+# at their place for the backtrace, and what was there is written back after
+# it, whatever happens (all-stop mode only: nothing runs meanwhile). Types
+# come from the library's debug information (any build with -g, such as
+# RelWithDebInfo).
 
 import struct
 
@@ -36,12 +56,18 @@ import gdb
 _SPACE_TYPE = "cospace::detail::space_impl"
 _REGION_TYPE = "cospace::detail::region"
 _RECORD_TYPE = "cospace::detail::fiber_control"
+_FIXED_TYPE = "cospace::detail::fixed_header"
+_REGISTRY_TYPE = "cospace::detail::sliced_registry"
 _GLOBAL_SPACE = "cospace_debug_global_space"
+_FIXED_STACKS = "cospace_debug_fixed_stacks"
+_SLICED_REGISTRIES = "cospace_debug_sliced_registries"
+# The names the slicing machinery gives its own regions (src/slice/thread_slicing.cpp).
+_MACHINERY_NAMES = ("shared stack", "cospace slicing copier")
 
 # Longer names are refused by create_fiber (max_name in src/fiber/lifetime.cpp).
 _MAX_NAME = 255
-# A guard against walking a corrupt region list forever.
-_MAX_REGIONS = 1 << 22
+# A guard against walking a corrupt list forever.
+_MAX_ITEMS = 1 << 22
 
 
 def _short(enum_field_name):
@@ -60,7 +86,8 @@ def _enum_name(value):
 
 def _lookup_types():
     types = {}
-    for key, name in (("space", _SPACE_TYPE), ("region", _REGION_TYPE), ("record", _RECORD_TYPE)):
+    for key, name in (("space", _SPACE_TYPE), ("region", _REGION_TYPE), ("record", _RECORD_TYPE),
+                      ("fixed", _FIXED_TYPE), ("registry", _REGISTRY_TYPE)):
         try:
             types[key] = gdb.lookup_type(name)
         except gdb.error:
@@ -82,17 +109,15 @@ def _require_process():
     return inferior, thread
 
 
-def _global_space(types):
-    """The global space_impl, or None while it does not exist yet."""
+def _debug_pointer(symbol, pointee):
+    """The value of the library's pointer `symbol` (to a `pointee`), or None if null."""
     try:
-        address = gdb.parse_and_eval("&" + _GLOBAL_SPACE)
+        address = gdb.parse_and_eval("&" + symbol)
     except gdb.error:
-        raise gdb.GdbError("cospace: this program has no symbol %s; is it linked with cospace?"
-                           % _GLOBAL_SPACE)
-    pointer = address.cast(types["space"].pointer().pointer()).dereference()
-    if int(pointer) == 0:
-        return None
-    return pointer.dereference()
+        raise gdb.GdbError("cospace: this program has no symbol %s; is it linked with a cospace "
+                           "as recent as this script?" % symbol)
+    pointer = address.cast(pointee.pointer().pointer()).dereference()
+    return None if int(pointer) == 0 else pointer
 
 
 def _string_view(value):
@@ -111,28 +136,52 @@ def _string_view(value):
     raise gdb.GdbError("cospace: cannot read a std::string_view laid out as %s" % view)
 
 
-class Fiber(object):
-    """One live stack region of the global space and the fiber it holds."""
+def _c_string(address, limit=64):
+    """A short NUL-terminated string of the program, or None if unreadable."""
+    if address == 0:
+        return None
+    try:
+        data = bytes(gdb.selected_inferior().read_memory(address, limit))
+    except gdb.MemoryError:
+        return None
+    return data.split(b"\0", 1)[0].decode("utf-8", errors="replace")
 
-    def __init__(self, region_address, region, record_address, record):
-        self.region_address = region_address
-        self.region = region
+
+def _walk(first, step, what):
+    """Follows a linked list of gdb.Values from `first` by `step`, guarding against loops."""
+    seen = set()
+    pointer = first
+    while pointer is not None and int(pointer) != 0:
+        address = int(pointer)
+        if address in seen or len(seen) >= _MAX_ITEMS:
+            raise gdb.GdbError("cospace: %s loops at 0x%x; is memory corrupt?" % (what, address))
+        seen.add(address)
+        node = pointer.dereference()
+        yield address, node
+        pointer = step(node)
+
+
+class Fiber(object):
+    """One fiber: its record (None if it has no valid one) and where its stack is."""
+
+    def __init__(self, kind, record_address, record, stack_lo, stack_hi, in_use, fallback_id=0):
+        self.kind = kind
         self.record_address = record_address
-        self.record = record  # None: no valid record yet (or any more)
-        self.top = int(region["top"])
-        self.zone_hi = int(region["zone_hi"])
-        self.lo = int(region["lo"])
-        self.in_use = self.top - self.zone_hi
+        self.record = record
+        # Where the fiber's frames may be: [stack_lo, stack_hi).
+        self.stack_lo = stack_lo
+        self.stack_hi = stack_hi
+        self.in_use = in_use
+        self.slice = None      # sliced fibers: their slice
+        self.registry = None   # sliced fibers: the registry (its thread) they are on
         if record is not None:
             self.id = int(record["id"])
             self.name = _string_view(record["name"])
             self.state = _enum_name(record["state"])
-            self.kind = _enum_name(record["stack"]["kind"])
         else:
-            self.id = int(region["id"])
+            self.id = fallback_id
             self.name = ""
             self.state = "(no record)"
-            self.kind = "region"
 
     def describe(self):
         if self.name:
@@ -140,39 +189,153 @@ class Fiber(object):
         return "fiber %d" % self.id
 
 
-def _fibers(types):
-    """Every live stack region of the global space, lowest address first."""
-    space = _global_space(types)
+def _record_below(top, record_type):
+    address = (top - record_type.sizeof) & ~(record_type.alignof - 1)
+    return address, gdb.Value(address).cast(record_type.pointer()).dereference()
+
+
+def _region_fibers(types, shared_regions, fibers):
+    """Fibers on live stack regions of the global space, lowest address first."""
+    space = _debug_pointer(_GLOBAL_SPACE, types["space"])
     if space is None:
-        return None
-    record_type = types["record"]
+        return
     region_pointer_type = types["region"].pointer()
-    size, alignment = record_type.sizeof, record_type.alignof
     stack = _lookup_enum("cospace::detail::region_kind", "stack")
     live = _lookup_enum("cospace::detail::region_state", "live")
-    fibers = []
-    seen = set()
-    pointer = space["lowest_"]
-    while int(pointer) != 0:
-        address = int(pointer)
-        if address in seen or len(seen) >= _MAX_REGIONS:
-            raise gdb.GdbError("cospace: the global space's region list loops at 0x%x; "
-                               "is memory corrupt?" % address)
-        seen.add(address)
-        region = pointer.dereference()
-        if int(region["kind"]) == stack and int(region["state"]) == live:
-            record_address = (int(region["top"]) - size) & ~(alignment - 1)
-            record = gdb.Value(record_address).cast(record_type.pointer()).dereference()
+    found = []
+
+    def machinery():
+        if not found:
+            found.append(_slicing_regions())
+        return found[0]
+
+    for address, region in _walk(space.dereference()["lowest_"], lambda r: r["above"].cast(region_pointer_type),
+                                 "the global space's region list"):
+        if int(region["kind"]) != stack or int(region["state"]) != live:
+            continue
+        top, zone_hi = int(region["top"]), int(region["zone_hi"])
+        record_address, record = _record_below(top, types["record"])
+        try:
+            if int(record["stack"]["owner_region"]) != address or int(record["id"]) != int(region["id"]):
+                record = None
+        except gdb.MemoryError:
+            record = None
+        if record is None and (address in shared_regions
+                               or _c_string(int(region["name"])) in _MACHINERY_NAMES
+                               or address in machinery()):
+            continue  # the slicing machinery's own stack, not a fiber's
+        fiber = Fiber("region", record_address, record, zone_hi, top, top - zone_hi, int(region["id"]))
+        fibers.append(fiber)
+
+
+_THREAD_SLICING = "'cospace::detail::(anonymous namespace)::t_slicing'"
+
+
+def _vector_items(vector):
+    """The elements of a std::vector (libstdc++ or libc++ layout)."""
+    try:
+        start, finish = vector["_M_impl"]["_M_start"], vector["_M_impl"]["_M_finish"]
+    except gdb.error:
+        start, finish = vector["__begin_"], vector["__end_"]
+    count = int(finish - start)
+    if not 0 <= count <= _MAX_ITEMS:
+        return []
+    return [(start + i).dereference() for i in range(count)]
+
+
+def _slicing_regions():
+    """The regions of every live thread's slicing copier and pooled shared
+    stacks (src/slice/thread_slicing.cpp keeps them in a thread-local), as
+    far as gdb can read thread-locals; an empty set where it cannot."""
+    regions = set()
+    with _SelectionKeeper():
+        for thread in gdb.selected_inferior().threads():
+            if not thread.is_valid() or thread.is_running():
+                continue
             try:
-                owner = int(record["stack"]["owner_region"])
-                if owner != address or int(record["id"]) != int(region["id"]):
-                    record = None
-                fiber = Fiber(address, region, record_address, record)
+                thread.switch()
+                slicing = gdb.parse_and_eval(_THREAD_SLICING)
+                regions.add(int(slicing["copier_region_"]))
+                for group in _vector_items(slicing["groups_"]):
+                    for pooled in _vector_items(group["stacks"]):
+                        if int(pooled) != 0:
+                            regions.add(int(pooled.dereference()["stack"]["owner_region"]))
+            except (gdb.error, gdb.MemoryError):
+                continue
+    regions.discard(0)
+    return regions
+
+
+def _fixed_fibers(types, fibers):
+    """Fibers on stacks lent out by the fixed-stack pool."""
+    head = _debug_pointer(_FIXED_STACKS, types["fixed"])
+    if head is None:
+        return
+    fixed = _lookup_enum("cospace::stack_kind", "fixed")
+    for address, header in _walk(head, lambda h: h["next"], "the fixed-stack pool's list"):
+        if bool(header["pooled"]):
+            continue
+        mapping = address + types["fixed"].sizeof - int(header["mapping_size"])
+        record_address, record = _record_below(address, types["record"])
+        try:
+            stack = record["stack"]
+            bottom = int(stack["bottom"])
+            if int(stack["kind"]) != fixed or int(stack["top"]) != address or not mapping < bottom < address:
+                continue  # being made or destroyed, or a fiber_context's stack
+        except gdb.MemoryError:
+            continue
+        # In use: the whole stack, as fiber::stack_in_use says of a fixed stack.
+        fibers.append(Fiber("fixed", record_address, record, bottom, address, address - bottom))
+
+
+def _sliced_fibers(types, fibers):
+    """Sliced fibers, from each thread's registry; returns how many were left
+    out (their registry could not grow) and the regions of their shared stacks."""
+    left_out, shared_regions = 0, set()
+    head = _debug_pointer(_SLICED_REGISTRIES, types["registry"])
+    if head is None:
+        return left_out, shared_regions
+    sliced = _lookup_enum("cospace::stack_kind", "sliced")
+    running = _lookup_enum("cospace::detail::fiber_state", "running")
+    record_pointer = types["record"].pointer()
+    for _, registry in _walk(head, lambda r: r["next"], "the list of sliced-fiber registries"):
+        left_out += int(registry["left_out"])
+        count = int(registry["count"])
+        if count > _MAX_ITEMS:
+            raise gdb.GdbError("cospace: a sliced-fiber registry claims %d fibers; is memory corrupt?" % count)
+        array = registry["fibers"]
+        for index in range(count):
+            record_address = int(array[index])
+            record = gdb.Value(record_address).cast(record_pointer).dereference()
+            try:
+                stack = record["stack"]
+                if int(stack["kind"]) != sliced or int(stack["debug_slot"]) != index:
+                    continue  # being registered or unregistered right now
+                piece = stack["sliced"].dereference()
+                shared = piece["stack"].dereference()
+                base, low = int(piece["base"]), int(piece["low"])
+                shared_regions.add(int(shared["owner_region"]))
+                if int(record["state"]) != running:
+                    in_use = base - low
+                else:  # as fiber::stack_in_use: the shared stack's depth
+                    region = shared["owner_region"].dereference()
+                    in_use = int(region["top"]) - int(region["zone_hi"])
+                fiber = Fiber("sliced", record_address, record, int(shared["bottom"]), base, in_use)
             except gdb.MemoryError:
-                fiber = Fiber(address, region, record_address, None)
+                continue
+            fiber.slice = piece
+            fiber.registry = registry
             fibers.append(fiber)
-        pointer = region["above"].cast(region_pointer_type)
-    return fibers
+    return left_out, shared_regions
+
+
+def _fibers(types):
+    """Every fiber that can be found, and how many sliced ones were left out."""
+    fibers = []
+    left_out, shared_regions = _sliced_fibers(types, fibers)
+    _region_fibers(types, shared_regions, fibers)
+    _fixed_fibers(types, fibers)
+    return fibers, left_out
 
 
 def _lookup_enum(type_name, short_name):
@@ -225,7 +388,7 @@ def _select_level(level):
 
 
 def _running_threads(fibers):
-    """For running fibers: region address -> the thread whose stack is in it."""
+    """For running fibers: record address -> the thread whose stack is in its stack."""
     running = [f for f in fibers if f.state == "running"]
     if not running:
         return {}
@@ -239,8 +402,8 @@ def _running_threads(fibers):
             except gdb.error:
                 continue
             for fiber in running:
-                if fiber.lo <= sp < fiber.top:
-                    where[fiber.region_address] = thread
+                if fiber.stack_lo <= sp < fiber.stack_hi:
+                    where[fiber.record_address] = thread
     return where
 
 
@@ -249,17 +412,18 @@ class InfoFibers(gdb.Command):
 
 Usage: info fibers
 
-Shows one line per fiber on a region stack of the global space (the default
-for cospace::fiber): its id, its name, its state (created, running, suspended
-or done), its stack kind and the bytes of stack in use (from the stack's top
-to the deepest page made usable). A running fiber also names the thread it
-runs on.
+Shows one line per fiber: its id, its name, its state (created, running,
+suspended or done), its stack kind (region, fixed or sliced) and the bytes
+of stack in use, as fiber::stack_in_use() would say (a region stack: from its
+top to the deepest page made usable; a fixed one: all of it; a suspended
+sliced one: its slice, wherever its bytes are now). A running fiber also
+names the thread it runs on.
 
-Only region fibers of the global space are listed: fibers on fixed stacks
-(stack_kind::fixed) and fibers placed in a space of their own
-(fiber_options::space) are not in it. The program itself is not called;
-cospace's debug information is needed (any build with -g).
-See also: fiber bt."""
+Listed: region fibers of the global space, fibers on fixed stacks, sliced
+fibers. Not listed: fibers placed in a space of their own
+(fiber_options::space), which nothing in the program lists. The program
+itself is not called; cospace's debug information is needed (any build with
+-g). See also: fiber bt."""
 
     def __init__(self):
         super(InfoFibers, self).__init__("info fibers", gdb.COMMAND_STATUS, gdb.COMPLETE_NONE)
@@ -268,26 +432,26 @@ See also: fiber bt."""
         if argument.strip():
             raise gdb.GdbError("usage: info fibers")
         _require_process()
-        fibers = _fibers(_lookup_types())
-        if fibers is None:
-            gdb.write("No fibers: the global space does not exist yet.\n")
-            return
+        fibers, left_out = _fibers(_lookup_types())
         if not fibers:
-            gdb.write("No fibers in the global space.\n")
-            return
-        fibers.sort(key=lambda fiber: (fiber.record is None, fiber.id))
-        threads = _running_threads(fibers)
-        rows = [("Id", "Name", "State", "Stack", "In use (bytes)")]
-        for fiber in fibers:
-            state = fiber.state
-            thread = threads.get(fiber.region_address)
-            if thread is not None:
-                state += " (thread %d)" % thread.num
-            rows.append((str(fiber.id), fiber.name or "-", state, fiber.kind, str(fiber.in_use)))
-        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-        for row in rows:
-            cells = [cell.ljust(width) for cell, width in zip(row, widths)] + [row[-1]]
-            gdb.write("  ".join(cells).rstrip() + "\n")
+            gdb.write("No fibers.\n")
+        else:
+            fibers.sort(key=lambda fiber: (fiber.record is None, fiber.id))
+            threads = _running_threads(fibers)
+            rows = [("Id", "Name", "State", "Stack", "In use (bytes)")]
+            for fiber in fibers:
+                state = fiber.state
+                thread = threads.get(fiber.record_address)
+                if thread is not None:
+                    state += " (thread %d)" % thread.num
+                rows.append((str(fiber.id), fiber.name or "-", state, fiber.kind, str(fiber.in_use)))
+            widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+            for row in rows:
+                cells = [cell.ljust(width) for cell, width in zip(row, widths)] + [row[-1]]
+                gdb.write("  ".join(cells).rstrip() + "\n")
+        if left_out:
+            gdb.write("Not listed: up to %d sliced fibers made while memory was too short to "
+                      "register them.\n" % left_out)
 
 
 class FiberPrefix(gdb.Command):
@@ -299,15 +463,35 @@ class FiberPrefix(gdb.Command):
 
 # Where a suspended context keeps its registers, per architecture (gdb's name):
 # the frame the asm backend's jump leaves at the handle's address, as
-# (register, offset) pairs, the offset the stack pointer resumes at, and the
-# frame's size. x86-64: src/context/x86_64_frame.h.
-_X86_64_FRAME = {
-    "registers": (("rip", 0x38), ("rbp", 0x30), ("rbx", 0x28), ("r15", 0x20),
-                  ("r14", 0x18), ("r13", 0x10), ("r12", 0x08)),
-    "stack_pointer": ("rsp", 0x40),
-    "size": 0x40,
+# (register, offset) pairs, then the register that gets the resume address
+# (the saved return address) and the stack pointer with the offset it resumes
+# at, and the frame's size. From src/context/x86_64_frame.h, aarch64_frame.h
+# and riscv64_frame.h. The floating-point callee-saved registers (AArch64
+# d8-d15, RISC-V fs0-fs11) are not loaded: unwinding does not need them, but a
+# float local the innermost frames keep in one shows the thread's value.
+_FRAMES = {
+    "i386:x86-64": {
+        "registers": (("rbp", 0x30), ("rbx", 0x28), ("r15", 0x20), ("r14", 0x18), ("r13", 0x10),
+                      ("r12", 0x08)),
+        "pc": ("rip", 0x38),
+        "stack_pointer": ("rsp", 0x40),
+        "size": 0x40,
+    },
+    "aarch64": {
+        "registers": tuple(("x%d" % n, 0x50 + 8 * (n - 19)) for n in range(19, 31)),
+        "pc": ("pc", 0xa8),
+        "stack_pointer": ("sp", 0xb0),
+        "size": 0xb0,
+    },
+    "riscv:rv64": {
+        "registers": tuple(("s%d" % n, 0x68 + 8 * (n - 1)) for n in range(1, 12))
+                     + (("fp", 0xc0), ("ra", 0xc8)),
+        "pc": ("pc", 0xc8),
+        "stack_pointer": ("sp", 0xd0),
+        "size": 0xd0,
+    },
 }
-_FRAMES = {"i386:x86-64": _X86_64_FRAME}
+_ARCHITECTURES = "x86-64, AArch64 and RISC-V 64"
 
 
 def _symbol_exists(name):
@@ -341,11 +525,16 @@ has no frames left. The program must be stopped.
 
 How: the selected thread's registers are set for a moment to those the fiber
 saved when it suspended, gdb's `backtrace` runs, and every register changed is
-put back, even if the backtrace fails. The program is not called.
+put back, even if the backtrace fails. The program is not called. A sliced
+fiber's frames hold the addresses they had on its shared stack: if part of
+its slice is saved in the heap (another fiber of that stack ran since), those
+bytes are written back at their place for the backtrace and what was there
+is restored after it, even if it fails. That needs all-stop mode (the
+default): in non-stop mode another thread could be using the stack, and the
+command refuses.
 
-Only region fibers of the global space can be named (see `info fibers`). Needs
-x86-64 and cospace's asm context backend (the default); other architectures
-and backends are not supported yet."""
+Any fiber `info fibers` lists can be named. Needs cospace's asm context
+backend (the default) on x86-64, AArch64 or RISC-V 64."""
 
     def __init__(self):
         super(FiberBacktrace, self).__init__("fiber bt", gdb.COMMAND_STACK, gdb.COMPLETE_NONE)
@@ -357,15 +546,20 @@ and backends are not supported yet."""
             raise gdb.GdbError("usage: fiber bt ID|NAME [BACKTRACE-OPTIONS]")
         wanted, backtrace_options = words[0], (words[1] if len(words) > 1 else "")
         _, thread = _require_process()
-        fibers = _fibers(_lookup_types())
-        if fibers is None:
-            raise gdb.GdbError("cospace: no fibers: the global space does not exist yet")
+        fibers, _ = _fibers(_lookup_types())
         fiber = _find(fibers, wanted)
         self._refuse_unless_suspended(fiber, fibers)
         frame = self._saved_frame(fiber)
-        gdb.write("%s, suspended (shown on the registers of thread %d):\n"
-                  % (fiber.describe()[0].upper() + fiber.describe()[1:], thread.num))
-        _with_registers(frame, lambda: gdb.execute(("backtrace " + backtrace_options).strip()))
+        borrowed = _saved_slice(fiber)
+        how = "" if borrowed is None else ("; its slice's %d saved bytes copied back onto its "
+                                           "shared stack meanwhile" % len(borrowed[1]))
+        gdb.write("%s, suspended (shown on the registers of thread %d%s):\n"
+                  % (fiber.describe()[0].upper() + fiber.describe()[1:], thread.num, how))
+        backtrace = lambda: gdb.execute(("backtrace " + backtrace_options).strip())
+        if borrowed is None:
+            _with_registers(frame, backtrace)
+        else:
+            _with_memory(borrowed, lambda: _with_registers(frame, backtrace))
 
     @staticmethod
     def _refuse_unless_suspended(fiber, fibers):
@@ -375,7 +569,7 @@ and backends are not supported yet."""
         if fiber.state == "suspended":
             return
         if fiber.state == "running":
-            thread = _running_threads(fibers).get(fiber.region_address)
+            thread = _running_threads(fibers).get(fiber.record_address)
             where = "thread %d" % thread.num if thread is not None else "its thread"
             raise gdb.GdbError("cospace: %s is running, so its frames are on %s's stack: "
                                "select that thread and use `bt`" % (fiber.describe(), where))
@@ -393,24 +587,26 @@ and backends are not supported yet."""
         architecture = gdb.newest_frame().architecture().name()
         layout = _FRAMES.get(architecture)
         if layout is None:
-            raise gdb.GdbError("cospace: fiber bt is not supported yet on %s (only x86-64)"
-                               % architecture)
+            raise gdb.GdbError("cospace: fiber bt is not supported on %s (only %s)"
+                               % (architecture, _ARCHITECTURES))
         if not _symbol_exists("cospace_asm_jump"):
             raise gdb.GdbError("cospace: fiber bt supports only the asm context backend; this "
                                "program uses another (sjlj or ucontext)")
         others = [b for b in ("sjlj", "ucontext") if _symbol_exists("cospace_%s_jump" % b)]
         handle = int(fiber.record["context"])
         size = layout["size"]
-        if handle % 16 != 0 or not fiber.zone_hi <= handle <= fiber.record_address - size:
+        highest = fiber.record_address if fiber.slice is None else int(fiber.slice["base"])
+        if handle % 16 != 0 or not fiber.stack_lo <= handle <= highest - size:
             raise gdb.GdbError("cospace: %s's saved context 0x%x is not on its stack [0x%x, 0x%x)"
-                               % (fiber.describe(), handle, fiber.zone_hi, fiber.record_address))
+                               % (fiber.describe(), handle, fiber.stack_lo, highest))
         raw = bytes(gdb.selected_inferior().read_memory(handle, size))
         registers = {}
         for name, offset in layout["registers"]:
             registers[name] = struct.unpack_from("<Q", raw, offset)[0]
+        pc_name, pc_offset = layout["pc"]
+        registers[pc_name] = pc = struct.unpack_from("<Q", raw, pc_offset)[0]
         sp_name, sp_offset = layout["stack_pointer"]
         registers[sp_name] = handle + sp_offset
-        pc = registers["rip"]
         # A program that links several backends (the benchmarks do) gives no
         # sign of which one the library uses: trust the frame only if its
         # resume address is code.
@@ -421,24 +617,73 @@ and backends are not supported yet."""
         return registers
 
 
-_NOT_LISTED = (" (see `info fibers`; fibers on fixed stacks and in spaces of their own are "
-               "not listed)")
-
-
 def _find(fibers, wanted):
     if wanted.isdigit():
         number = int(wanted)
         for fiber in fibers:
             if fiber.id == number:
                 return fiber
-        raise gdb.GdbError("cospace: no fiber with id %d in the global space%s" % (number, _NOT_LISTED))
+        raise gdb.GdbError("cospace: no fiber with id %d%s" % (number, _NOT_LISTED))
     named = [fiber for fiber in fibers if fiber.name == wanted]
     if not named:
-        raise gdb.GdbError("cospace: no fiber named '%s' in the global space%s" % (wanted, _NOT_LISTED))
+        raise gdb.GdbError("cospace: no fiber named '%s'%s" % (wanted, _NOT_LISTED))
     if len(named) > 1:
         raise gdb.GdbError("cospace: %d fibers are named '%s' (ids %s): give an id"
                            % (len(named), wanted, ", ".join(str(f.id) for f in named)))
     return named[0]
+
+
+_NOT_LISTED = " (see `info fibers`; fibers in spaces of their own are not listed)"
+
+
+def _saved_slice(fiber):
+    """For a sliced fiber whose slice is partly or wholly saved in the heap:
+    (address, saved bytes) to put back at its place on the shared stack while
+    its frames are walked (they hold the addresses they had there). None when
+    nothing is saved (region and fixed fibers, resident slices)."""
+    piece = fiber.slice
+    if piece is None:
+        return None
+    saved = int(piece["saved_size"])
+    low, base = int(piece["low"]), int(piece["base"])
+    resident = bool(piece["resident"])
+    if saved == 0 and resident:
+        return None
+    # What is not saved must be on the stack (slice.hpp: the saved part is a
+    # prefix from `low`, the rest is resident while the slice is listed).
+    if saved > base - low or (not resident and saved != base - low):
+        raise gdb.GdbError("cospace: %s's slice is inconsistent (%d bytes saved of %d, %s): "
+                           "is memory corrupt?" % (fiber.describe(), saved, base - low,
+                                                   "listed resident" if resident else "not resident"))
+    if gdb.parameter("non-stop"):
+        raise gdb.GdbError("cospace: %s is sliced and %d of its bytes are saved in the heap; its "
+                           "frames can be walked only in place, and in non-stop mode another "
+                           "thread may be using its shared stack" % (fiber.describe(), saved))
+    inferior = gdb.selected_inferior()
+    return low, bytes(inferior.read_memory(int(piece["saved"]), saved))
+
+
+def _with_memory(borrowed, action):
+    """Runs action() with `borrowed` = (address, bytes) written over the
+    program's memory there, then writes back what was there (on any exit).
+    The program is stopped (all-stop mode), so nothing else sees the change."""
+    address, data = borrowed
+    inferior = gdb.selected_inferior()
+    try:
+        original = bytes(inferior.read_memory(address, len(data)))
+    except gdb.MemoryError:
+        raise gdb.GdbError("cospace: the shared stack at 0x%x is not readable for %d bytes, so the "
+                           "fiber's saved slice cannot be put back there for the backtrace"
+                           % (address, len(data)))
+    try:
+        inferior.write_memory(address, data)
+        action()
+    finally:
+        try:
+            inferior.write_memory(address, original)
+        except gdb.error as error:
+            gdb.write("cospace: could not put back %d bytes of the shared stack at 0x%x (%s); "
+                      "the program's memory is wrong now\n" % (len(data), address, error), gdb.STDERR)
 
 
 def _with_registers(values, action):

@@ -2,16 +2,19 @@
 # checks `info fibers` and `fiber bt`: what they show, what they refuse, and
 # that the program runs on to its end afterwards (every register put back).
 # Arguments: -DGDB=<gdb or empty> -DTARGET=<program> -DSCRIPT=<cospace.py>
-#            -DBACKEND=<asm|sjlj|ucontext> -DARCH=<x86_64|...>
+#            -DBACKEND=<asm|sjlj|ucontext> -DARCH=<x86_64|aarch64|riscv64>
+# Cross builds also pass -DQEMU=<qemu-user> -DSYSROOT=<the target's sysroot>:
+# the program then runs under qemu-user's gdbstub (on a unix socket) and GDB
+# (gdb-multiarch) attaches to it; the program makes no second thread there.
 cmake_policy(VERSION 3.25)
 if(NOT GDB)
-  message("SKIPPED: gdb is not installed (Debian package 'gdb')")
+  message("SKIPPED: gdb is not installed (Debian package 'gdb'; 'gdb-multiarch' for cross builds)")
   return()
 endif()
 # LeakSanitizer cannot run under ptrace; in sanitizer builds, leave it out here.
 set(ENV{ASAN_OPTIONS} "detect_leaks=0")
-# fiber bt works on x86-64 with the asm backend; elsewhere it must refuse.
-if(BACKEND STREQUAL "asm" AND ARCH STREQUAL "x86_64")
+# fiber bt works with the asm backend; with the others it must refuse.
+if(BACKEND STREQUAL "asm" AND ARCH MATCHES "^(x86_64|aarch64|riscv64)$")
   set(backtraces ON)
 else()
   set(backtraces OFF)
@@ -56,6 +59,48 @@ function(section out from)
   set(${out} "${rest}" PARENT_SCOPE)
 endfunction()
 
+# Runs the program under gdb with the given -ex commands after the common
+# ones; `start` (the first command) runs it to its first stop. Leaves gdb's
+# output, then the program's, in `all`.
+function(run_gdb)
+  set(common -batch -nx -ex "set debuginfod enabled off" -ex "set width 0" -ex "source ${SCRIPT}")
+  set(commands "")
+  foreach(command IN LISTS ARGN)
+    if(command STREQUAL "start")
+      if(QEMU)
+        set(command "continue")
+      else()
+        set(command "run")
+      endif()
+    endif()
+    list(APPEND commands -ex "${command}")
+  endforeach()
+  if(NOT QEMU)
+    execute_process(COMMAND ${GDB} ${common} ${commands} ${TARGET}
+                    OUTPUT_VARIABLE out ERROR_VARIABLE out TIMEOUT 120)
+    set(all "${out}" PARENT_SCOPE)
+    return()
+  endif()
+  string(RANDOM LENGTH 12 token)
+  set(socket "/tmp/cospace-gdb-${token}.sock")
+  set(program_output "/tmp/cospace-gdb-${token}.out")
+  # A small reservation: qemu-user is slow to map the default one.
+  execute_process(COMMAND sh -c "COSPACE_RESERVATION=16G \"$0\" -L \"$1\" -g \"$2\" \"$3\" one-thread >\"$4\" 2>&1 &"
+                          ${QEMU} ${SYSROOT} ${socket} ${TARGET} ${program_output})
+  foreach(_ RANGE 100)
+    if(EXISTS "${socket}")
+      break()
+    endif()
+    execute_process(COMMAND sleep 0.1)
+  endforeach()
+  execute_process(COMMAND ${GDB} ${common} -ex "set sysroot ${SYSROOT}" -ex "file ${TARGET}"
+                          -ex "target remote ${socket}" ${commands}
+                  OUTPUT_VARIABLE out ERROR_VARIABLE out TIMEOUT 120)
+  file(READ "${program_output}" printed)
+  file(REMOVE "${socket}" "${program_output}")
+  set(all "${out}${printed}" PARENT_SCOPE)
+endfunction()
+
 # A backtrace that is clean and ends at the fiber's root.
 macro(expect_fiber_backtrace what waits_in)
   # yield's frame first (code inlined into it may come before it).
@@ -74,41 +119,39 @@ macro(expect_fiber_backtrace what waits_in)
 endmacro()
 
 # First run: stop inside beta while it runs, then at the checkpoint.
-execute_process(
-  COMMAND ${GDB} -batch -nx
-          -ex "set debuginfod enabled off"
-          -ex "set width 0"
-          -ex "source ${SCRIPT}"
-          -ex "break beta_waits_here"
-          -ex "break gdb_checkpoint"
-          -ex "run"
-          -ex "echo @@ in beta\\n"
-          -ex "info fibers"
-          -ex "echo @@ in beta: fiber bt beta\\n"
-          -ex "fiber bt beta"
-          -ex "echo @@ in beta: fiber bt alpha\\n"
-          -ex "fiber bt alpha"
-          -ex "echo @@ to checkpoint\\n"
-          -ex "continue"
-          -ex "echo @@ info fibers\\n"
-          -ex "info fibers"
-          -ex "up"
-          -ex "echo @@ fiber bt alpha\\n"
-          -ex "fiber bt alpha"
-          -ex "echo @@ selected frame\\n"
-          -ex "frame"
-          -ex "echo @@ fiber bt gamma\\n"
-          -ex "fiber bt gamma"
-          -ex "echo @@ fiber bt delta\\n"
-          -ex "fiber bt delta"
-          -ex "echo @@ fiber bt omega\\n"
-          -ex "fiber bt omega"
-          -ex "echo @@ fiber bt epsilon\\n"
-          -ex "fiber bt epsilon"
-          -ex "echo @@ continue\\n"
-          -ex "continue"
-          ${TARGET}
-  OUTPUT_VARIABLE all ERROR_VARIABLE all RESULT_VARIABLE rc TIMEOUT 120)
+run_gdb(
+        "break beta_waits_here"
+        "break gdb_checkpoint"
+        start
+        "echo @@ in beta\\n"
+        "info fibers"
+        "echo @@ in beta: fiber bt beta\\n"
+        "fiber bt beta"
+        "echo @@ in beta: fiber bt alpha\\n"
+        "fiber bt alpha"
+        "echo @@ to checkpoint\\n"
+        "continue"
+        "echo @@ info fibers\\n"
+        "info fibers"
+        "up"
+        "echo @@ fiber bt alpha\\n"
+        "fiber bt alpha"
+        "echo @@ selected frame\\n"
+        "frame"
+        "echo @@ fiber bt gamma\\n"
+        "fiber bt gamma"
+        "echo @@ fiber bt delta\\n"
+        "fiber bt delta"
+        "echo @@ fiber bt omega\\n"
+        "fiber bt omega"
+        "echo @@ fiber bt tau\\n"
+        "fiber bt tau"
+        "echo @@ fiber bt sigma\\n"
+        "fiber bt sigma"
+        "echo @@ fiber bt epsilon\\n"
+        "fiber bt epsilon"
+        "echo @@ continue\\n"
+        "continue")
 message("${all}")
 
 string(REGEX MATCH "fiber alpha has id ([0-9]+), ([0-9]+) bytes in use" _ "${all}")
@@ -117,7 +160,13 @@ set(alpha_use "${CMAKE_MATCH_2}")
 string(REGEX MATCH "fiber beta has id ([0-9]+), ([0-9]+) bytes in use" _ "${all}")
 set(beta_id "${CMAKE_MATCH_1}")
 set(beta_use "${CMAKE_MATCH_2}")
-if(alpha_id STREQUAL "" OR beta_id STREQUAL "")
+foreach(name omega tau sigma)
+  string(REGEX MATCH "fiber ${name} has id ([0-9]+), ([0-9]+) bytes in use" _ "${all}")
+  set(${name}_id "${CMAKE_MATCH_1}")
+  set(${name}_use "${CMAKE_MATCH_2}")
+endforeach()
+string(FIND "${all}" "sliced fibers are not available" no_sliced)
+if(alpha_id STREQUAL "" OR beta_id STREQUAL "" OR omega_id STREQUAL "")
   message(FATAL_ERROR "the program did not print its fibers' ids: did it reach the checkpoint?")
 endif()
 
@@ -151,20 +200,51 @@ expect_regex("\n[0-9]+ +delta +done +region +[0-9]+\n" info)
 # A fiber running on a second thread; only the sjlj backend may refuse to
 # make it there (its stacks must lie below the thread's).
 string(FIND "${all}" "fiber epsilon could not start" epsilon_refused)
-if(epsilon_refused EQUAL -1 OR BACKEND STREQUAL "asm")
+if(NOT QEMU AND (epsilon_refused EQUAL -1 OR BACKEND STREQUAL "asm"))
   # Its thread's number varies (sanitizers start threads of their own): not 1.
   expect_regex("\n[0-9]+ +epsilon +running \\(thread [2-9][0-9]*\\) +region +[0-9]+\n" info)
   section(bt_epsilon "fiber bt epsilon")
   expect_regex("is running, so its frames are on thread [2-9][0-9]*'s stack" bt_epsilon)
 endif()
-expect_not("omega" info)  # a fixed stack: not in the space
+# The other kinds of stack, each as fiber::stack_in_use() says.
+expect_regex("\n${omega_id} +omega +suspended +fixed +${omega_use}\n" info)
+if(no_sliced EQUAL -1)
+  expect_regex("\n${tau_id} +tau +suspended +sliced +${tau_use}\n" info)
+  expect_regex("\n${sigma_id} +sigma +suspended +sliced +${sigma_use}\n" info)
+endif()
+# The slicing machinery's own stacks (shared stacks, copier) are not fibers.
+# An idle shared stack (psi's) is known only from a thread-local, which gdb
+# cannot read through qemu-user's gdbstub: there it shows as "(no record)".
+if(QEMU)
+  string(REGEX REPLACE "\n[0-9]+ +- +\\(no record\\) +region +[0-9]+\n" "\n" info_but_idle "${info}")
+  expect_not("(no record)" info_but_idle)
+else()
+  expect_not("(no record)" info)
+endif()
 
 section(bt_gamma "fiber bt gamma")
 expect("was created but never resumed" bt_gamma)
 section(bt_delta "fiber bt delta")
 expect("is done" bt_delta)
 section(bt_omega "fiber bt omega")
-expect("no fiber named 'omega'" bt_omega)
+section(bt_sigma "fiber bt sigma")
+if(backtraces)
+  expect_fiber_backtrace(bt_omega omega_waits_here)
+else()
+  expect("fiber bt supports only the asm context backend" bt_omega)
+endif()
+if(no_sliced EQUAL -1 AND backtraces)
+  # tau's slice was saved in the heap when sigma started on the same shared
+  # stack: it is put back there for the backtrace, and taken away again, so
+  # that sigma's backtrace (next) and both fibers' ends (below) are intact.
+  section(bt_tau "fiber bt tau")
+  expect("its slice's ${tau_use} saved bytes copied back onto its shared stack meanwhile" bt_tau)
+  expect_fiber_backtrace(bt_tau tau_waits_here)
+  expect_not("sigma_waits_here" bt_tau)
+  expect_fiber_backtrace(bt_sigma sigma_waits_here)  # resident: it ran last on the shared stack
+  expect_not("tau_waits_here" bt_sigma)
+  expect_not("copied back" bt_sigma)
+endif()
 
 section(finish "continue")
 expect("fibers finished: all done" finish)
@@ -172,21 +252,15 @@ expect("exited normally" finish)
 
 # Second run: the same fibers by id, and ids that name nothing.
 if(backtraces)
-  execute_process(
-    COMMAND ${GDB} -batch -nx
-            -ex "set debuginfod enabled off"
-            -ex "set width 0"
-            -ex "source ${SCRIPT}"
-            -ex "break gdb_checkpoint"
-            -ex "run"
-            -ex "echo @@ fiber bt ${beta_id}\\n"
-            -ex "fiber bt ${beta_id}"
-            -ex "echo @@ fiber bt 999999\\n"
-            -ex "fiber bt 999999"
-            -ex "echo @@ second continue\\n"
-            -ex "continue"
-            ${TARGET}
-    OUTPUT_VARIABLE all ERROR_VARIABLE all RESULT_VARIABLE rc TIMEOUT 120)
+  run_gdb(
+          "break gdb_checkpoint"
+          start
+          "echo @@ fiber bt ${beta_id}\\n"
+          "fiber bt ${beta_id}"
+          "echo @@ fiber bt 999999\\n"
+          "fiber bt 999999"
+          "echo @@ second continue\\n"
+          "continue")
   message("${all}")
   expect("fiber beta has id ${beta_id}," all)  # the same ids as in the first run
   section(bt_beta "fiber bt ${beta_id}")
@@ -198,6 +272,23 @@ if(backtraces)
   section(finish "second continue")
   expect("fibers finished: all done" finish)
   expect("exited normally" finish)
+endif()
+
+# Third run: in non-stop mode another thread could be using a shared stack,
+# so a sliced fiber whose slice is in the heap is refused (qemu-user's
+# gdbstub has no non-stop mode).
+if(no_sliced EQUAL -1 AND backtraces AND NOT QEMU)
+  run_gdb("set non-stop on"
+          "break gdb_checkpoint"
+          start
+          "echo @@ non-stop: fiber bt tau\\n"
+          "fiber bt tau"
+          "echo @@ non-stop: continue\\n"
+          "continue")
+  message("${all}")
+  section(bt_tau "non-stop: fiber bt tau")
+  expect("fiber ${tau_id} 'tau' is sliced and ${tau_use} of its bytes are saved in the heap; its frames can be walked only in place, and in non-stop mode" bt_tau)
+  expect("fibers finished: all done" all)
 endif()
 
 if(failures)

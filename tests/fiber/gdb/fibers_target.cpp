@@ -3,13 +3,21 @@
 //   alpha, beta  suspended, each inside its own distinctive function
 //   gamma        created (never resumed)
 //   delta        done (its body returned; the handle still holds it)
-//   omega        on a fixed stack: not in the space, so not listed
-//   epsilon      running, on a second thread (if the backend allows it there)
+//   omega        suspended on a fixed stack
+//   tau, sigma   suspended sliced fibers on one shared stack: sigma ran last,
+//                so its slice is resident and tau's is saved in the heap
+//   psi          a sliced fiber that ran and ended: the shared stack it had to
+//                itself stays pooled, idle, and must not be taken for a fiber
+//   epsilon      running, on a second thread (if the backend allows it there),
+//                unless the argument is `one-thread` (qemu-user's gdbstub
+//                cannot be relied on to stop a second thread)
 #include <cospace/fiber.hpp>
+#include <cospace/slicing.hpp>
 
 #include <atomic>
 #include <cinttypes>
 #include <cstdio>
+#include <cstring>
 #include <thread>
 
 namespace {
@@ -32,6 +40,24 @@ int g_steps = 0;
   ++g_steps;
 }
 
+[[gnu::noinline]] void omega_waits_here() {
+  cospace::this_fiber::yield();
+  asm volatile("" ::: "memory");
+  ++g_steps;
+}
+
+[[gnu::noinline]] void tau_waits_here() {
+  cospace::this_fiber::yield();
+  asm volatile("" ::: "memory");
+  ++g_steps;
+}
+
+[[gnu::noinline]] void sigma_waits_here() {
+  cospace::this_fiber::yield();
+  asm volatile("" ::: "memory");
+  ++g_steps;
+}
+
 std::atomic<bool> g_epsilon_started{false};
 std::atomic<bool> g_epsilon_may_finish{false};
 
@@ -49,28 +75,53 @@ void print_fiber(const char* what, const cospace::fiber& f) {
 
 extern "C" [[gnu::noinline]] void gdb_checkpoint() { asm volatile("" ::: "memory"); }
 
-int main() {
+int main(int argc, char** argv) {
+  const bool one_thread = argc > 1 && std::strcmp(argv[1], "one-thread") == 0;
   cospace::fiber alpha([] { alpha_waits_here(2); }, {.name = "alpha"});
   cospace::fiber beta([] { beta_waits_here(); }, {.name = "beta"});
   cospace::fiber gamma([] { ++g_steps; }, {.name = "gamma"});
   cospace::fiber delta([] { ++g_steps; }, {.name = "delta"});
-  cospace::fiber omega([] { cospace::this_fiber::yield(); }, {.stack = cospace::stack_kind::fixed, .name = "omega"});
+  cospace::fiber omega([] { omega_waits_here(); }, {.stack = cospace::stack_kind::fixed, .name = "omega"});
+  cospace::configure_slicing({.shared_stacks = 1});
+  cospace::fiber tau, sigma;
+  try {
+    tau = cospace::fiber([] { tau_waits_here(); }, {.stack = cospace::stack_kind::sliced, .name = "tau"});
+    sigma = cospace::fiber([] { sigma_waits_here(); }, {.stack = cospace::stack_kind::sliced, .name = "sigma"});
+    // Another limit, so another shared stack, left idle when psi ends.
+    cospace::fiber psi([] { ++g_steps; }, {.stack = cospace::stack_kind::sliced, .name = "psi", .max_stack = 1 << 20});
+    psi.resume();
+  } catch (const cospace::fiber_error& e) {  // ThreadSanitizer builds have no sliced stacks
+    std::printf("sliced fibers are not available: %s\n", e.what());
+    tau = cospace::fiber([] { tau_waits_here(); });  // on region stacks instead
+    sigma = cospace::fiber([] { sigma_waits_here(); });
+    ++g_steps;  // psi's step
+  }
   alpha.resume();
   beta.resume();
   delta.resume();
   omega.resume();
+  tau.resume();
+  sigma.resume();
   print_fiber("alpha", alpha);
   print_fiber("beta", beta);
-  std::thread other([] {
-    try {
-      cospace::fiber epsilon([] { epsilon_spins_here(); }, {.name = "epsilon"});
-      epsilon.resume();
-    } catch (const cospace::fiber_error& e) {
-      // The sjlj backend refuses a stack above the creating thread's own.
-      std::printf("fiber epsilon could not start: %s\n", e.what());
-      g_epsilon_started.store(true);
-    }
-  });
+  print_fiber("omega", omega);
+  print_fiber("tau", tau);
+  print_fiber("sigma", sigma);
+  std::thread other;
+  if (one_thread) {
+    g_epsilon_started.store(true);
+  } else {
+    other = std::thread([] {
+      try {
+        cospace::fiber epsilon([] { epsilon_spins_here(); }, {.name = "epsilon"});
+        epsilon.resume();
+      } catch (const cospace::fiber_error& e) {
+        // The sjlj backend refuses a stack above the creating thread's own.
+        std::printf("fiber epsilon could not start: %s\n", e.what());
+        g_epsilon_started.store(true);
+      }
+    });
+  }
   while (!g_epsilon_started.load()) {
   }
   std::fflush(stdout);
@@ -78,13 +129,16 @@ int main() {
   gdb_checkpoint();
 
   g_epsilon_may_finish.store(true);
-  other.join();
+  if (other.joinable()) other.join();
 
   alpha.resume();
   beta.resume();
   gamma.resume();
   omega.resume();
-  const bool all_done = alpha.done() && beta.done() && gamma.done() && delta.done() && omega.done();
+  tau.resume();
+  sigma.resume();
+  const bool all_done = alpha.done() && beta.done() && gamma.done() && delta.done() && omega.done() &&
+                        tau.done() && sigma.done();
   std::printf("fibers finished: %s, %d steps\n", all_done ? "all done" : "NOT all done", g_steps);
-  return all_done && g_steps == 6 ? 0 : 1;
+  return all_done && g_steps == 10 ? 0 : 1;
 }
