@@ -18,6 +18,7 @@
 #include <string>
 
 #include "os.hpp"
+#include "prefault.hpp"
 #include "protection.hpp"
 #include "space_impl.hpp"
 
@@ -84,7 +85,7 @@ region* space_impl::acquire_stack(const stack_request& request) {
   }
   const bool nested =
       (request.nested || options_.placement == placement_policy::nested) && request.parent != nullptr;
-  prefault_stack();
+  prefault_stack_if_needed();
   lock_.lock();
   region* r = nullptr;
   bool fresh = true;

@@ -16,6 +16,7 @@
 #include <cstdio>
 
 #include "os.hpp"
+#include "prefault.hpp"
 #include "protection.hpp"
 #include "sanitizer.hpp"
 #include "space_impl.hpp"
@@ -82,7 +83,7 @@ void space_impl::release_arena(region* arena) noexcept {
 void space_impl::release_stack(region* r) noexcept {
   if (r->arena != nullptr) release_arena(r->arena);
   forget_stack_poison(r->zone_hi, r->top);
-  prefault_stack();
+  prefault_stack_if_needed();
   lock_.lock();
   --live_;
   // Requests that want nesting never take a parked region (placement.cpp),

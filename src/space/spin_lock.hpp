@@ -3,7 +3,8 @@
 // The SIGSEGV handler takes it to grow a stack, which is safe because the
 // fault is synchronous: it interrupts user code, never the space's own
 // critical sections, provided those cannot fault on a guard. Every path that
-// locks first prefaults a little stack (see prefault_stack), so a critical
+// locks first prefaults a little stack (see prefault_stack; the warm paths
+// skip it where no fault could need the lock: prefault.hpp), so a critical
 // section never grows the stack it runs on. If the handler finds the lock
 // held by its own thread anyway, that is a bug in cospace, reported as such
 // instead of a silent deadlock.
