@@ -77,8 +77,9 @@ void space_impl::make_stack(region* r, std::size_t max_stack) {
 }
 
 region* space_impl::acquire_stack(const stack_request& request) {
+  // (The space's own max_stack was checked when it was made.)
   const std::size_t max_stack = request.max_stack != 0 ? request.max_stack : options_.max_stack;
-  if (max_stack < page_size()) {
+  if (request.max_stack != 0 && max_stack < page_size()) {
     throw space_error(space_error::reason::bad_option,
                       "a fiber's max_stack must be at least one page (" +
                           std::to_string(page_size()) + " bytes)");

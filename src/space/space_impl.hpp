@@ -10,6 +10,7 @@
 
 #include <cospace/space.hpp>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -113,5 +114,16 @@ class space_impl {
   std::size_t quarantined_ = 0;
   space_stats counters_;
 };
+
+// The global space's allocator, once space::global() has made it (null
+// before). Making a fiber reads it here: one load instead of a call to
+// space::global() and its function-local static's guard.
+extern std::atomic<space_impl*> g_global_space;
+
+inline space_impl& global_space() {
+  space_impl* const s = g_global_space.load(std::memory_order_acquire);
+  if (s != nullptr) [[likely]] return *s;
+  return space::global().impl();
+}
 
 }  // namespace cospace::detail
