@@ -58,17 +58,6 @@ struct sanitizer_fiber {
 #endif
 };
 
-#if COSPACE_VALGRIND
-// Out of line: the fast paths only test may_run_under_valgrind().
-[[gnu::noinline]] inline unsigned valgrind_register_stack([[maybe_unused]] std::uintptr_t bottom,
-                                                        [[maybe_unused]] std::uintptr_t top) noexcept {
-  return under_valgrind() ? VALGRIND_STACK_REGISTER(bottom, top) : 0;
-}
-[[gnu::noinline]] inline void valgrind_deregister_stack([[maybe_unused]] unsigned id) noexcept {
-  if (under_valgrind()) VALGRIND_STACK_DEREGISTER(id);
-}
-#endif
-
 inline void on_fiber_created([[maybe_unused]] sanitizer_fiber& s, [[maybe_unused]] std::uintptr_t bottom,
                              [[maybe_unused]] std::uintptr_t top) noexcept {
 #if COSPACE_ASAN || COSPACE_TSAN
@@ -79,7 +68,7 @@ inline void on_fiber_created([[maybe_unused]] sanitizer_fiber& s, [[maybe_unused
   s.fiber.tsan_fiber = __tsan_create_fiber(0);
 #endif
 #if COSPACE_VALGRIND
-  if (may_run_under_valgrind()) [[unlikely]] s.valgrind_stack_id = valgrind_register_stack(bottom, top);
+  if (under_valgrind()) s.valgrind_stack_id = VALGRIND_STACK_REGISTER(bottom, top);
 #endif
 }
 
@@ -98,7 +87,7 @@ inline void on_fiber_destroyed([[maybe_unused]] sanitizer_fiber& s) noexcept {
   if (s.fiber.tsan_fiber != nullptr) __tsan_destroy_fiber(s.fiber.tsan_fiber);
 #endif
 #if COSPACE_VALGRIND
-  if (may_run_under_valgrind()) [[unlikely]] valgrind_deregister_stack(s.valgrind_stack_id);
+  if (under_valgrind()) VALGRIND_STACK_DEREGISTER(s.valgrind_stack_id);
 #endif
 }
 

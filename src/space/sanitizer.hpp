@@ -7,8 +7,8 @@
 // Valgrind's client requests are a magic instruction sequence that does
 // nothing outside Valgrind but still costs a dozen instructions or so, on
 // every fiber made and ended. Whether the process runs under Valgrind cannot
-// change, so it is asked once (under_valgrind), and every request here and
-// in fiber/sanitizer_hooks.hpp is made only when it does.
+// change, so it is asked once (under_valgrind) and every request here and in
+// fiber/sanitizer_hooks.hpp is made only when it does.
 #pragma once
 
 #include <atomic>
@@ -28,25 +28,18 @@ namespace cospace::detail {
 enum class valgrind_presence : unsigned char { unknown, absent, present };
 inline constinit std::atomic<valgrind_presence> g_valgrind_presence{valgrind_presence::unknown};
 
-// The test on the fast paths: one load and one compare, false once the
-// process is known to run outside Valgrind. What it guards is out of line
-// (the functions below), so that the callers keep no registers for it.
-inline bool may_run_under_valgrind() noexcept {
-  return g_valgrind_presence.load(std::memory_order_relaxed) != valgrind_presence::absent;
+[[gnu::noinline]] inline bool ask_valgrind() noexcept {
+  const bool present = RUNNING_ON_VALGRIND != 0;
+  g_valgrind_presence.store(present ? valgrind_presence::present : valgrind_presence::absent,
+                            std::memory_order_relaxed);
+  return present;
 }
 
-// Exact: asks Valgrind on first use.
-[[gnu::noinline]] inline bool under_valgrind() noexcept {
-  valgrind_presence p = g_valgrind_presence.load(std::memory_order_relaxed);
-  if (p == valgrind_presence::unknown) {
-    p = RUNNING_ON_VALGRIND != 0 ? valgrind_presence::present : valgrind_presence::absent;
-    g_valgrind_presence.store(p, std::memory_order_relaxed);
-  }
-  return p == valgrind_presence::present;
-}
-
-[[gnu::noinline]] inline void valgrind_make_undefined([[maybe_unused]] std::uintptr_t lo, [[maybe_unused]] std::uintptr_t hi) noexcept {
-  if (under_valgrind()) VALGRIND_MAKE_MEM_UNDEFINED(reinterpret_cast<void*>(lo), hi - lo);
+// One load and one compare outside Valgrind (after the first call).
+inline bool under_valgrind() noexcept {
+  const valgrind_presence p = g_valgrind_presence.load(std::memory_order_relaxed);
+  if (p == valgrind_presence::absent) [[likely]] return false;
+  return p == valgrind_presence::present || ask_valgrind();
 }
 #endif
 
@@ -56,7 +49,7 @@ inline void forget_stack_poison([[maybe_unused]] std::uintptr_t lo,
   __asan_unpoison_memory_region(reinterpret_cast<void*>(lo), hi - lo);
 #endif
 #if COSPACE_VALGRIND
-  if (may_run_under_valgrind()) [[unlikely]] valgrind_make_undefined(lo, hi);
+  if (under_valgrind()) VALGRIND_MAKE_MEM_UNDEFINED(reinterpret_cast<void*>(lo), hi - lo);
 #endif
 }
 

@@ -10,6 +10,8 @@
 // instead of a silent deadlock.
 #pragma once
 
+#include <sched.h>
+
 #include <atomic>
 
 namespace cospace::detail {
@@ -26,11 +28,14 @@ inline const void* this_thread_mark() noexcept { return &t_lock_owner_mark; }
 class spin_lock {
  public:
   void lock() noexcept {
-    const void* expected = nullptr;
-    if (owner_.compare_exchange_strong(expected, this_thread_mark(), std::memory_order_acquire,
-                                       std::memory_order_relaxed)) [[likely]]
-      return;
-    lock_contended();
+    const void* const self = this_thread_mark();
+    for (unsigned spins = 0;; ++spins) {
+      const void* expected = nullptr;
+      if (owner_.compare_exchange_weak(expected, self, std::memory_order_acquire,
+                                       std::memory_order_relaxed))
+        return;
+      if (spins > 64) sched_yield();
+    }
   }
   void unlock() noexcept { owner_.store(nullptr, std::memory_order_release); }
   bool held_by_this_thread() const noexcept {
@@ -38,9 +43,6 @@ class spin_lock {
   }
 
  private:
-  // Out of line, so that the callers' fast paths need no registers for it.
-  [[gnu::noinline]] void lock_contended() noexcept;
-
   std::atomic<const void*> owner_{nullptr};  // the owner's this_thread_mark()
 };
 
