@@ -99,7 +99,8 @@ region* space_impl::acquire_stack(const stack_request& request) {
   // parked region may be a small nested one, too small for the stacks its
   // fiber will carve below itself. (The space's own max_stack was checked
   // when it was made; a request's own is checked on the other path.)
-  const bool nested = request.nested || (options_.placement == placement_policy::nested && request.parent != nullptr);
+  const bool nested =
+      request.nested || (options_.placement == placement_policy::nested && request.parent != nullptr);
   if (!nested && (request.max_stack == 0 || request.max_stack >= page_)) [[likely]] {
     prefault_stack_if_needed();
     lock_.lock();
