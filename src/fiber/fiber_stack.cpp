@@ -12,6 +12,9 @@
 namespace cospace::detail {
 
 void check_fiber_options(const fiber_options& o) {
+  // The common case first: a region stack, and nothing set that does not apply to it.
+  if (o.stack == stack_kind::region && o.fixed_size == 0 && o.name.size() <= max_fiber_name) [[likely]]
+    return;
   if (o.stack != stack_kind::region && o.stack != stack_kind::sliced && o.stack != stack_kind::fixed)
     throw fiber_error("cospace: fiber_options::stack is not a known stack_kind");
   if (o.fixed_size != 0 && o.stack != stack_kind::fixed)
@@ -29,14 +32,14 @@ void check_fiber_options(const fiber_options& o) {
 fiber_stack acquire_fiber_stack(const fiber_options& options, region* parent) {
   switch (options.stack) {
     case stack_kind::region: {
-      space& in = options.space != nullptr ? *options.space : space::global();
+      space_impl& in = options.space != nullptr ? options.space->impl() : global_space();
       stack_request request;
       request.max_stack = options.max_stack;
-      request.parent = parent != nullptr && parent->space == &in.impl() ? parent : nullptr;
+      request.parent = parent != nullptr && parent->space == &in ? parent : nullptr;
       // The sjlj backend can only enter a stack below the caller's: from
       // inside a fiber, carve the new stack from the creator's own region.
       request.nested = context::selected.needs_stack_below_caller;
-      region* r = in.impl().acquire_stack(request);
+      region* r = in.acquire_stack(request);
       fiber_stack s;
       s.kind = stack_kind::region;
       s.top = r->top;

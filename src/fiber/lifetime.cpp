@@ -143,7 +143,10 @@ fiber_control* create_fiber(const fiber_options& options, const fiber_body_ops& 
   // downwards), or at the start of its heap block (see heap_layout).
   std::uintptr_t cursor =
       sliced ? block_at(0) : align_down(stack.top - sizeof(fiber_control), alignof(fiber_control));
-  auto* f = ::new (reinterpret_cast<void*>(cursor)) fiber_control();
+  // Default-initialised, not value-initialised (`fiber_control()`): every
+  // member has its own initialiser, so this sets each field once instead of
+  // zeroing the whole record first and then setting it again.
+  auto* f = ::new (reinterpret_cast<void*>(cursor)) fiber_control;
   f->stack = stack;
   f->ops = &ops;
   f->id = next_id();

@@ -1,8 +1,8 @@
 // What AddressSanitizer, ThreadSanitizer and Valgrind must be told when a
 // fiber is made, switched to and from, and ended. Every hook compiles to
-// nothing unless its tool is in use (Valgrind's client requests are a few
-// no-op instructions outside Valgrind and are made only at creation and end,
-// never on a switch).
+// nothing unless its tool is in use (Valgrind's client requests, made only at
+// creation and end, never on a switch, are skipped after one compare when the
+// process does not run under Valgrind: see space/sanitizer.hpp).
 //
 // The protocol, for a switch from A to B:
 //   A: before_switch(A's hooks, B's stack)      -- ASan: start_switch_fiber; TSan: switch_to_fiber
@@ -22,10 +22,7 @@
 #include <sanitizer/tsan_interface.h>
 #define COSPACE_TSAN 1
 #endif
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#define COSPACE_VALGRIND 1
-#endif
+#include "space/sanitizer.hpp"  // COSPACE_VALGRIND, under_valgrind()
 
 namespace cospace::detail {
 
@@ -71,7 +68,7 @@ inline void on_fiber_created([[maybe_unused]] sanitizer_fiber& s, [[maybe_unused
   s.fiber.tsan_fiber = __tsan_create_fiber(0);
 #endif
 #if COSPACE_VALGRIND
-  s.valgrind_stack_id = VALGRIND_STACK_REGISTER(bottom, top);
+  if (under_valgrind()) s.valgrind_stack_id = VALGRIND_STACK_REGISTER(bottom, top);
 #endif
 }
 
@@ -90,7 +87,7 @@ inline void on_fiber_destroyed([[maybe_unused]] sanitizer_fiber& s) noexcept {
   if (s.fiber.tsan_fiber != nullptr) __tsan_destroy_fiber(s.fiber.tsan_fiber);
 #endif
 #if COSPACE_VALGRIND
-  VALGRIND_STACK_DEREGISTER(s.valgrind_stack_id);
+  if (under_valgrind()) VALGRIND_STACK_DEREGISTER(s.valgrind_stack_id);
 #endif
 }
 

@@ -18,6 +18,7 @@
 #include <string>
 
 #include "os.hpp"
+#include "prefault.hpp"
 #include "protection.hpp"
 #include "space_impl.hpp"
 
@@ -75,9 +76,48 @@ void space_impl::make_stack(region* r, std::size_t max_stack) {
   r->growths = 0;
 }
 
+region* space_impl::take_parked(std::size_t max_stack) noexcept {
+  if (parked_count_ == 0) return nullptr;
+  region* r = parked_[--parked_count_];
+  r->state = region_state::live;
+  r->max_stack = max_stack;
+  return r;
+}
+
+void space_impl::hand_out(region* r, const stack_request& request) noexcept {
+  r->name = request.name;
+  r->id = request.id != 0 ? request.id : next_id_++;
+  r->nested_request = request.nested;
+  ++live_;
+  ++counters_.regions_acquired;
+}
+
 region* space_impl::acquire_stack(const stack_request& request) {
+  // The warm path, lean (the rest is out of line): a parked region still has
+  // its guard zone and its top page; reusing it makes no system call. Not for
+  // requests that want nesting (the sjlj backend, or a nested space): a
+  // parked region may be a small nested one, too small for the stacks its
+  // fiber will carve below itself. (The space's own max_stack was checked
+  // when it was made; a request's own is checked on the other path.)
+  const bool nested =
+      request.nested || (options_.placement == placement_policy::nested && request.parent != nullptr);
+  if (!nested && (request.max_stack == 0 || request.max_stack >= page_)) [[likely]] {
+    prefault_stack_if_needed();
+    lock_.lock();
+    if (region* r = take_parked(request.max_stack != 0 ? request.max_stack : options_.max_stack)) {
+      hand_out(r, request);
+      lock_.unlock();
+      return r;
+    }
+    lock_.unlock();
+  }
+  return acquire_stack_slow(request);
+}
+
+region* space_impl::acquire_stack_slow(const stack_request& request) {
+  // (The space's own max_stack was checked when it was made.)
   const std::size_t max_stack = request.max_stack != 0 ? request.max_stack : options_.max_stack;
-  if (max_stack < page_size()) {
+  if (request.max_stack != 0 && max_stack < page_size()) {
     throw space_error(space_error::reason::bad_option,
                       "a fiber's max_stack must be at least one page (" +
                           std::to_string(page_size()) + " bytes)");
@@ -88,16 +128,8 @@ region* space_impl::acquire_stack(const stack_request& request) {
   lock_.lock();
   region* r = nullptr;
   bool fresh = true;
-  if (!nested && !request.nested && !parked_.empty()) {
-    // The warm path: a parked region still has its guard zone and its top
-    // page; reusing it makes no system call. Not for requests that want
-    // nesting (the sjlj backend): a parked region may be a small nested one,
-    // too small for the stacks its fiber will carve below itself.
-    r = parked_.back();
-    parked_.pop_back();
-    r->state = region_state::live;
-    r->max_stack = max_stack;
-    fresh = false;
+  if (!nested && !request.nested && (r = take_parked(max_stack)) != nullptr) {
+    fresh = false;  // parked meanwhile, by another thread
   } else {
     region* victim = nested ? request.parent : heap_.largest();
     if (victim != nullptr && victim->kind == region_kind::open && victim->free_bytes() >= min_region_) {
@@ -116,11 +148,7 @@ region* space_impl::acquire_stack(const stack_request& request) {
     make_stack(r, max_stack);
     heap_.changed(r);
   }
-  r->name = request.name;
-  r->id = request.id != 0 ? request.id : next_id_++;
-  r->nested_request = request.nested;
-  ++live_;
-  ++counters_.regions_acquired;
+  hand_out(r, request);
   lock_.unlock();
 
   if (fresh) {

@@ -16,6 +16,7 @@
 #include <cstdio>
 
 #include "os.hpp"
+#include "prefault.hpp"
 #include "protection.hpp"
 #include "sanitizer.hpp"
 #include "space_impl.hpp"
@@ -79,21 +80,40 @@ void space_impl::release_arena(region* arena) noexcept {
   release_now(arena);
 }
 
-void space_impl::release_stack(region* r) noexcept {
-  if (r->arena != nullptr) release_arena(r->arena);
-  forget_stack_poison(r->zone_hi, r->top);
-  prefault_stack();
-  lock_.lock();
-  --live_;
+bool space_impl::park(region* r) noexcept {
   // Requests that want nesting never take a parked region (placement.cpp),
   // so their regions are not parked either: they go back to their parent.
-  if (parked_.size() < options_.parked_regions && r->zone_hi == r->initial_zone_hi && !r->nested_request) {
-    r->state = region_state::parked;
-    r->name = nullptr;
-    parked_.push_back(r);
+  if (parked_count_ == parked_.size() || r->zone_hi != r->initial_zone_hi || r->nested_request)
+    return false;
+  --live_;
+  r->state = region_state::parked;
+  r->name = nullptr;
+  parked_[parked_count_++] = r;
+  return true;
+}
+
+void space_impl::release_stack(region* r) noexcept {
+  forget_stack_poison(r->zone_hi, r->top);
+  if (r->arena == nullptr) [[likely]] {
+    // The warm path, lean (the rest is out of line).
+    prefault_stack_if_needed();
+    lock_.lock();
+    const bool parked = park(r);
+    lock_.unlock();
+    if (parked) return;
+  }
+  release_stack_slow(r);
+}
+
+void space_impl::release_stack_slow(region* r) noexcept {
+  if (r->arena != nullptr) release_arena(r->arena);
+  prefault_stack();
+  lock_.lock();
+  if (park(r)) {
     lock_.unlock();
     return;
   }
+  --live_;
   lock_.unlock();
   release_now(r);
 }

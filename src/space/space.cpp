@@ -33,6 +33,10 @@ extern "C" {
 COSPACE_API cospace::detail::space_impl* cospace_debug_global_space = nullptr;
 }
 
+namespace cospace::detail {
+std::atomic<space_impl*> g_global_space{nullptr};
+}
+
 namespace cospace {
 
 space& space::global() {
@@ -40,6 +44,7 @@ space& space::global() {
   static space* const instance = [] {
     auto* s = new space();
     cospace_debug_global_space = &s->impl();
+    detail::g_global_space.store(&s->impl(), std::memory_order_release);
     return s;
   }();
   return *instance;

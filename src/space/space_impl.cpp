@@ -50,6 +50,7 @@ space_impl::space_impl(const space_options& options)
     : options_(normalised(options)), mode_(protection_mode::guard_install) {
   // The smallest region: the colour offset (whole pages plus part of one),
   // the initial stack and one guard zone.
+  page_ = page_size();
   min_region_ = (colour_pages + 1) * page_size() + options_.initial_stack + options_.guard_size;
   const reservation res = reserve(options_.reservation, min_region_, options_);
   base_ = res.base;
@@ -58,7 +59,7 @@ space_impl::space_impl(const space_options& options)
   // Own before acting: from here the destructor unmaps.
   try {
     heap_.reserve(1024);
-    parked_.reserve(options_.parked_regions);
+    parked_.resize(options_.parked_regions);
     region* open = new_region();
     open->lo = base_;
     open->hi = base_ + size_;
@@ -106,7 +107,7 @@ space_stats space_impl::stats() const {
   lock_.lock();
   space_stats s = counters_;
   s.live_regions = live_;
-  s.parked_regions = parked_.size();
+  s.parked_regions = parked_count_;
   s.reserved_bytes = size_;
   s.largest_free_span = heap_.empty() ? 0 : heap_.largest()->free_bytes();
   s.mode = mode_;
@@ -119,12 +120,11 @@ void space_impl::trim() {
   prefault_stack();
   for (;;) {
     lock_.lock();
-    if (parked_.empty()) {
+    if (parked_count_ == 0) {
       lock_.unlock();
       return;
     }
-    region* r = parked_.back();
-    parked_.pop_back();
+    region* r = parked_[--parked_count_];
     lock_.unlock();
     release_now(r);
   }
@@ -177,7 +177,7 @@ std::string space_impl::check_invariants() const {
   }
   if (problem.empty() && expected_lo != base_ + size_) problem = "regions do not cover the reservation";
   if (problem.empty() && counted_live != live_) problem = "live region count is wrong";
-  if (problem.empty() && counted_parked != parked_.size()) problem = "parked region count is wrong";
+  if (problem.empty() && counted_parked != parked_count_) problem = "parked region count is wrong";
   if (problem.empty() && in_heap != heap_.size()) problem = "the heap holds regions not in the list";
   if (problem.empty() && !heap_.well_ordered()) problem = "the free-part heap is out of order";
   lock_.unlock();

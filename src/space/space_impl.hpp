@@ -10,6 +10,7 @@
 
 #include <cospace/space.hpp>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -84,6 +85,11 @@ class space_impl {
  private:
   region* new_region();
   void free_region(region* r) noexcept;
+  [[gnu::noinline]] region* acquire_stack_slow(const stack_request& request);  // carving, errors
+  region* take_parked(std::size_t max_stack) noexcept;           // lock held; null if none
+  void hand_out(region* r, const stack_request& request) noexcept;  // lock held: r is live now
+  [[gnu::noinline]] void release_stack_slow(region* r) noexcept;  // arena, unparkable: syscalls
+  bool park(region* r) noexcept;  // lock held: parks r (no longer live) if it may be parked
   region* carve_below(region* victim, std::size_t bytes);  // lock held
   void make_stack(region* r, std::size_t max_stack);       // lock held
   void retire(region* r) noexcept;                          // lock held: merge into the region above
@@ -100,11 +106,13 @@ class space_impl {
   std::uintptr_t base_ = 0;
   std::size_t size_ = 0;
   std::size_t min_region_ = 0;
+  std::size_t page_ = 0;  // page_size(), for the warm path
 
   mutable spin_lock lock_;
   std::deque<region> pool_;
   std::vector<region*> spare_;
-  std::vector<region*> parked_;
+  std::vector<region*> parked_;  // [0, parked_count_) are parked (sized once: no allocation)
+  std::size_t parked_count_ = 0;
   free_heap heap_;
   region* lowest_ = nullptr;
   std::uint64_t next_id_ = 1;
@@ -113,5 +121,16 @@ class space_impl {
   std::size_t quarantined_ = 0;
   space_stats counters_;
 };
+
+// The global space's allocator, once space::global() has made it (null
+// before). Making a fiber reads it here: one load instead of a call to
+// space::global() and its function-local static's guard.
+extern std::atomic<space_impl*> g_global_space;
+
+inline space_impl& global_space() {
+  space_impl* const s = g_global_space.load(std::memory_order_acquire);
+  if (s != nullptr) [[likely]] return *s;
+  return space::global().impl();
+}
 
 }  // namespace cospace::detail

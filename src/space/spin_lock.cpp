@@ -8,6 +8,8 @@ namespace {
 [[gnu::tls_model("initial-exec")]] thread_local int t_thread_id = 0;
 }
 
+[[gnu::tls_model("initial-exec")]] thread_local constinit char t_lock_owner_mark = 0;
+
 int this_thread_id() noexcept {
   if (t_thread_id == 0) t_thread_id = static_cast<int>(syscall(SYS_gettid));
   return t_thread_id;

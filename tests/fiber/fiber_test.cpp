@@ -8,11 +8,13 @@
 #include <cospace/context.h>
 
 #include "../support/fiber_error_of.hpp"
+#include "../support/near_guard.hpp"
 #include "../support/no_core_dumps.hpp"
 
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "space/fault_handler.hpp"
 #include "space/space_impl.hpp"
 
 #include <array>
@@ -436,6 +438,30 @@ TEST(FiberRegion, TrimStackGivesPagesBack) {
   });
   f.resume();
   EXPECT_GE(trimmed - deep, std::size_t{7} << 20);
+}
+
+// Making, running and destroying a fiber from a stack whose guard zone is
+// closer than the space's critical sections may reach: the stack is grown
+// (prefaulted) before the space's lock is taken, not inside it.
+TEST(FiberRegion, MakesRunsAndDestroysAFiberFromJustAboveItsGuardZone) {
+  fiber warm([] {});  // leaves a parked region: the warm path
+  warm.resume();
+  std::uint32_t before = 0, after = 0;
+  bool ran = false;
+  fiber f([&] {
+    const cospace::detail::region& r = *cospace::detail::current_region();
+    cospace::test::near_guard(r, 8 * 1024, [&] {
+      before = r.growths;
+      fiber inner([&] { ran = true; });
+      inner.resume();
+      EXPECT_TRUE(inner.done());
+      after = r.growths;
+    });
+  });
+  f.resume();
+  EXPECT_TRUE(f.done());
+  EXPECT_TRUE(ran);
+  EXPECT_GT(after, before) << "the stack did not grow before the space's lock was taken";
 }
 
 TEST(FiberRegion, ArenaServesAllocationsFromTheFibersRegion) {

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "../support/near_guard.hpp"
 #include "../support/region_fiber.hpp"
 #include "space/arena_resource.hpp"
 #include "space/os.hpp"
@@ -28,6 +29,7 @@ using cospace::space_options;
 using cospace::detail::region;
 using cospace::detail::space_impl;
 using cospace::detail::stack_request;
+using cospace::test::near_guard;
 using cospace::test::recurse;
 using cospace::test::region_fiber;
 
@@ -235,6 +237,42 @@ TEST_P(SpaceModes, AStackGrowsOnDemandAndIsReleasedWhenItEnds) {
   }
   EXPECT_GE(s.stats().bytes_released, 32 * MiB) << "a grown stack gives its pages back when it ends";
   EXPECT_EQ(s.stats().live_regions, 0u);
+  expect_invariants(s);
+}
+
+// The lock is taken with the guard zone less than the critical sections'
+// 16 KiB below the caller: the warm paths must still prefault (the fault
+// handler cannot grow a stack while its own thread holds the lock), so the
+// stack grows before the lock, and both calls succeed.
+TEST_P(SpaceModes, AcquireAndReleaseFromJustAboveTheGuardZoneGrowTheStackFirst) {
+  if (GetParam() == protection_mode::guard_install &&
+      space(small(GiB)).stats().mode != protection_mode::guard_install)
+    GTEST_SKIP() << "madvise(MADV_GUARD_INSTALL) does not guard here";
+  space_options o = small(8 * GiB);
+  o.force_mode = true;
+  o.mode = GetParam();
+  space s(o);
+  region_fiber warm(s.impl(), [](region_fiber&) {});  // parks a region: the warm path
+  warm.resume();
+  std::uint32_t before_acquire = 0, after_acquire = 0, before_release = 0, after_release = 0;
+  region_fiber f(s.impl(), [&](region_fiber& self) {
+    region& r = *self.region();
+    auto acquire_release = [&] {
+      before_acquire = r.growths;
+      region* other = s.impl().acquire_stack({});
+      after_acquire = r.growths;
+      near_guard(r, 8 * KiB, [&] {  // the acquire's prefault moved the zone: go down again
+        before_release = r.growths;
+        s.impl().release_stack(other);
+        after_release = r.growths;
+      });
+    };
+    near_guard(r, 8 * KiB, acquire_release);
+  });
+  f.resume();
+  EXPECT_TRUE(f.done());
+  EXPECT_GT(after_acquire, before_acquire) << "acquire_stack did not prefault near the guard zone";
+  EXPECT_GT(after_release, before_release) << "release_stack did not prefault near the guard zone";
   expect_invariants(s);
 }
 
