@@ -2,6 +2,7 @@
 // handler installed), destruction, statistics, and the invariant check the
 // randomised tests run after every step.
 #include "space_impl.hpp"
+#include "space_registry.hpp"
 
 #include <cstdio>
 #include <cstdlib>
@@ -71,9 +72,11 @@ space_impl::space_impl(const space_options& options)
     os().munmap(reinterpret_cast<void*>(base_), size_);
     throw;
   }
+  register_space(this);
 }
 
 space_impl::~space_impl() {
+  unregister_space(this);
   trim();
   if (live_ != 0) {
     std::fprintf(stderr,

@@ -82,6 +82,10 @@ class space_impl {
   // else a description of the first one broken.
   std::string check_invariants() const;
 
+  // Links of the debuggers' list of live spaces (space_registry.hpp).
+  space_impl* debug_next = nullptr;
+  space_impl* debug_prev = nullptr;
+
  private:
   region* new_region();
   void free_region(region* r) noexcept;

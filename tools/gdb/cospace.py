@@ -8,8 +8,9 @@
 # How fibers are found, at no cost to the running program but for sliced
 # fibers (below), by kind of stack:
 #
-# region  The library keeps a pointer to the global space in the C symbol
-#         `cospace_debug_global_space` (src/space/space.cpp). The space's
+# region  Every live space is on a list from the C symbol
+#         `cospace_debug_spaces` (src/space/space_registry.cpp), the global
+#         one and those a program makes (fiber_options::space). A space's
 #         regions partition its reservation in address order, from `lowest_`
 #         upward through `above` (src/space/region.hpp); each live stack
 #         region holds one fiber, whose record (fiber_control,
@@ -34,9 +35,6 @@
 #         arrays on a list from `cospace_debug_sliced_registries`. A record
 #         is trusted if it is sliced and its stack.debug_slot is its index.
 #
-# Not listed: region fibers of spaces other than the global one
-# (fiber_options::space): nothing in the program lists spaces.
-#
 # `fiber bt` borrows the selected thread: it loads the fiber's saved registers
 # (the frame its context switch left on its stack, src/context/*_frame.h)
 # into the thread, runs gdb's own `bt`, and puts back every register it
@@ -59,6 +57,7 @@ _RECORD_TYPE = "cospace::detail::fiber_control"
 _FIXED_TYPE = "cospace::detail::fixed_header"
 _REGISTRY_TYPE = "cospace::detail::sliced_registry"
 _GLOBAL_SPACE = "cospace_debug_global_space"
+_SPACES = "cospace_debug_spaces"
 _FIXED_STACKS = "cospace_debug_fixed_stacks"
 _SLICED_REGISTRIES = "cospace_debug_sliced_registries"
 # The names the slicing machinery gives its own regions (src/slice/thread_slicing.cpp).
@@ -194,11 +193,29 @@ def _record_below(top, record_type):
     return address, gdb.Value(address).cast(record_type.pointer()).dereference()
 
 
+def _spaces(types):
+    """Every live space: the library's list, or the global space alone for a
+    library older than that list."""
+    try:
+        gdb.parse_and_eval("&" + _SPACES)
+    except gdb.error:
+        space = _debug_pointer(_GLOBAL_SPACE, types["space"])
+        return [] if space is None else [space]
+    space_pointer_type = types["space"].pointer()
+    head = _debug_pointer(_SPACES, types["space"])
+    spaces = [node.address for _, node in _walk(head, lambda s: s["debug_next"].cast(space_pointer_type),
+                                                  "the list of spaces")]
+    spaces.reverse()  # oldest first: the global space's fibers before those of spaces made later
+    return spaces
+
+
 def _region_fibers(types, shared_regions, fibers):
-    """Fibers on live stack regions of the global space, lowest address first."""
-    space = _debug_pointer(_GLOBAL_SPACE, types["space"])
-    if space is None:
-        return
+    """Fibers on live stack regions of every space, space by space, lowest address first."""
+    for space in _spaces(types):
+        _space_region_fibers(types, space, shared_regions, fibers)
+
+
+def _space_region_fibers(types, space, shared_regions, fibers):
     region_pointer_type = types["region"].pointer()
     stack = _lookup_enum("cospace::detail::region_kind", "stack")
     live = _lookup_enum("cospace::detail::region_state", "live")
@@ -210,7 +227,7 @@ def _region_fibers(types, shared_regions, fibers):
         return found[0]
 
     for address, region in _walk(space.dereference()["lowest_"], lambda r: r["above"].cast(region_pointer_type),
-                                 "the global space's region list"):
+                                 "a space's region list"):
         if int(region["kind"]) != stack or int(region["state"]) != live:
             continue
         top, zone_hi = int(region["top"]), int(region["zone_hi"])
@@ -419,10 +436,9 @@ top to the deepest page made usable; a fixed one: all of it; a suspended
 sliced one: its slice, wherever its bytes are now). A running fiber also
 names the thread it runs on.
 
-Listed: region fibers of the global space, fibers on fixed stacks, sliced
-fibers. Not listed: fibers placed in a space of their own
-(fiber_options::space), which nothing in the program lists. The program
-itself is not called; cospace's debug information is needed (any build with
+Listed: region fibers of every space (the global one and those the program
+made, fiber_options::space), fibers on fixed stacks, sliced fibers. The
+program itself is not called; cospace's debug information is needed (any build with
 -g). See also: fiber bt."""
 
     def __init__(self):
@@ -633,7 +649,7 @@ def _find(fibers, wanted):
     return named[0]
 
 
-_NOT_LISTED = " (see `info fibers`; fibers in spaces of their own are not listed)"
+_NOT_LISTED = " (see `info fibers`)"
 
 
 def _saved_slice(fiber):

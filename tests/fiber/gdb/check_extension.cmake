@@ -144,6 +144,8 @@ run_gdb(
         "fiber bt delta"
         "echo @@ fiber bt omega\\n"
         "fiber bt omega"
+        "echo @@ fiber bt kappa\\n"
+        "fiber bt kappa"
         "echo @@ fiber bt tau\\n"
         "fiber bt tau"
         "echo @@ fiber bt sigma\\n"
@@ -160,7 +162,7 @@ set(alpha_use "${CMAKE_MATCH_2}")
 string(REGEX MATCH "fiber beta has id ([0-9]+), ([0-9]+) bytes in use" _ "${all}")
 set(beta_id "${CMAKE_MATCH_1}")
 set(beta_use "${CMAKE_MATCH_2}")
-foreach(name omega tau sigma)
+foreach(name omega kappa tau sigma)
   string(REGEX MATCH "fiber ${name} has id ([0-9]+), ([0-9]+) bytes in use" _ "${all}")
   set(${name}_id "${CMAKE_MATCH_1}")
   set(${name}_use "${CMAKE_MATCH_2}")
@@ -208,6 +210,8 @@ if(NOT QEMU AND (epsilon_refused EQUAL -1 OR BACKEND STREQUAL "asm"))
 endif()
 # The other kinds of stack, each as fiber::stack_in_use() says.
 expect_regex("\n${omega_id} +omega +suspended +fixed +${omega_use}\n" info)
+# A region fiber of a space the program made, not the global one.
+expect_regex("\n${kappa_id} +kappa +suspended +region +${kappa_use}\n" info)
 if(no_sliced EQUAL -1)
   expect_regex("\n${tau_id} +tau +suspended +sliced +${tau_use}\n" info)
   expect_regex("\n${sigma_id} +sigma +suspended +sliced +${sigma_use}\n" info)
@@ -228,8 +232,11 @@ section(bt_delta "fiber bt delta")
 expect("is done" bt_delta)
 section(bt_omega "fiber bt omega")
 section(bt_sigma "fiber bt sigma")
+section(bt_kappa "fiber bt kappa")
 if(backtraces)
   expect_fiber_backtrace(bt_omega omega_waits_here)
+  expect_fiber_backtrace(bt_kappa kappa_waits_here)
+  expect_not("omega_waits_here" bt_kappa)
 else()
   expect("fiber bt supports only the asm context backend" bt_omega)
 endif()

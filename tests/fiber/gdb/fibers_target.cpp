@@ -4,6 +4,7 @@
 //   gamma        created (never resumed)
 //   delta        done (its body returned; the handle still holds it)
 //   omega        suspended on a fixed stack
+//   kappa        suspended, on a region of a space the program made
 //   tau, sigma   suspended sliced fibers on one shared stack: sigma ran last,
 //                so its slice is resident and tau's is saved in the heap
 //   psi          a sliced fiber that ran and ended: the shared stack it had to
@@ -13,6 +14,7 @@
 //                cannot be relied on to stop a second thread)
 #include <cospace/fiber.hpp>
 #include <cospace/slicing.hpp>
+#include <cospace/space.hpp>
 
 #include <atomic>
 #include <cinttypes>
@@ -41,6 +43,12 @@ int g_steps = 0;
 }
 
 [[gnu::noinline]] void omega_waits_here() {
+  cospace::this_fiber::yield();
+  asm volatile("" ::: "memory");
+  ++g_steps;
+}
+
+[[gnu::noinline]] void kappa_waits_here() {
   cospace::this_fiber::yield();
   asm volatile("" ::: "memory");
   ++g_steps;
@@ -82,6 +90,8 @@ int main(int argc, char** argv) {
   cospace::fiber gamma([] { ++g_steps; }, {.name = "gamma"});
   cospace::fiber delta([] { ++g_steps; }, {.name = "delta"});
   cospace::fiber omega([] { omega_waits_here(); }, {.stack = cospace::stack_kind::fixed, .name = "omega"});
+  cospace::space own_space({.reservation = std::size_t{1} << 32});  // outlives kappa
+  cospace::fiber kappa([] { kappa_waits_here(); }, {.name = "kappa", .space = &own_space});
   cospace::configure_slicing({.shared_stacks = 1});
   cospace::fiber tau, sigma;
   try {
@@ -100,11 +110,13 @@ int main(int argc, char** argv) {
   beta.resume();
   delta.resume();
   omega.resume();
+  kappa.resume();
   tau.resume();
   sigma.resume();
   print_fiber("alpha", alpha);
   print_fiber("beta", beta);
   print_fiber("omega", omega);
+  print_fiber("kappa", kappa);
   print_fiber("tau", tau);
   print_fiber("sigma", sigma);
   std::thread other;
@@ -135,10 +147,11 @@ int main(int argc, char** argv) {
   beta.resume();
   gamma.resume();
   omega.resume();
+  kappa.resume();
   tau.resume();
   sigma.resume();
   const bool all_done = alpha.done() && beta.done() && gamma.done() && delta.done() && omega.done() &&
-                        tau.done() && sigma.done();
+                        kappa.done() && tau.done() && sigma.done();
   std::printf("fibers finished: %s, %d steps\n", all_done ? "all done" : "NOT all done", g_steps);
-  return all_done && g_steps == 10 ? 0 : 1;
+  return all_done && g_steps == 11 ? 0 : 1;
 }
