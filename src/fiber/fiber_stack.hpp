@@ -17,7 +17,7 @@ struct pooled_stack;
 
 struct fiber_stack {
   stack_kind kind = stack_kind::region;
-  std::uint32_t debug_slot = 0;  // sliced stacks: the record's place in debug_registry.hpp (in padding)
+  std::uint32_t debug_slot = 0;  // sliced stacks: the record's place in sliced_registry.hpp (in padding)
   std::uintptr_t top = 0;     // 16-byte aligned; the fiber's record sits just below
   std::uintptr_t bottom = 0;  // the lowest address the stack may ever use
   region* owner_region = nullptr;  // region stacks

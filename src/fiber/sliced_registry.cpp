@@ -53,7 +53,9 @@ std::atomic_ref<std::uint32_t> slot_of(fiber_control* f) noexcept { return std::
 
 struct give_back_at_exit {
   ~give_back_at_exit() {
-    if (t_registry != nullptr) t_registry->owner_thread.store(0, std::memory_order_release);
+    if (t_registry == nullptr) return;
+    t_registry->owner_thread.store(0, std::memory_order_release);
+    t_registry = nullptr;  // another thread may adopt it from now on
   }
 };
 
