@@ -32,7 +32,9 @@
 // the loop would run next (the older head of the worker's queues) resumes
 // inside park(): it switches straight to it (this_fiber::switch_to), one
 // switch instead of two, and leaves its own commit to that task, which
-// settles it first thing (settle_handoff(), in park() after the switch). A
+// settles it first thing (settle_handoff(), in park() after the switch; for
+// a pinned task it may defer the commit until it switches away itself, see
+// worker::uncommitted, so that a wake from this thread needs no CAS). A
 // task that yielded resumes in this_fiber::yield(), where nothing would
 // settle, and a task not started would have its fiber made on the parking
 // fiber's stack: such heads go through the loop. Every 61st round is the
@@ -329,6 +331,12 @@ void unpark(task_record* t) noexcept {
   // the one claimer of its waiter unparks it.
   worker* const here = t_worker;
   if (here == t->home) {
+    if (here->uncommitted == t) {  // its commit was deferred: it never left the count
+      here->uncommitted = nullptr;
+      t->park.store(park_state::notified, std::memory_order_relaxed);
+      here->push_own(t, false);  // pinned
+      return;
+    }
     const park_state was = t->park.load(std::memory_order_relaxed);
     t->park.store(park_state::notified, std::memory_order_relaxed);
     if (was == park_state::parked) here->schedule_own(t);
@@ -579,9 +587,9 @@ task_record* worker::hand_over(task_record* t, fresh_tasks fresh) noexcept {
 task_record* worker::take_woken(task_record* t) noexcept {
   // Ours (then only this thread touches its scheduling fields), committed
   // (so off its stack), resuming in park() (which settles our fiber).
-  if (t == nullptr || t->home != this || !t->waits_in_park || t->sliced ||
-      t->park.load(std::memory_order_relaxed) != park_state::parked)
-    return nullptr;
+  if (t == nullptr || t->home != this || !t->waits_in_park || t->sliced) return nullptr;
+  const bool deferred = t == uncommitted;  // its park not committed yet: none to undo
+  if (!deferred && t->park.load(std::memory_order_relaxed) != park_state::parked) return nullptr;
   // It must be what the loop would run next: nothing older queued, not the
   // loop's round.
   if (next_local != nullptr || next_stealable.load(std::memory_order_relaxed) != nullptr ||
@@ -589,7 +597,8 @@ task_record* worker::take_woken(task_record* t) noexcept {
       sched->stage.load(std::memory_order_acquire) == phase::unwinding)
     return nullptr;
   // As unpark() + schedule_own() + take_for_handoff() would, minus the queue.
-  if (active_debt < 0) ++active_debt;
+  if (deferred) uncommitted = nullptr;
+  else if (active_debt < 0) ++active_debt;
   else sched->active.fetch_add(1, std::memory_order_seq_cst);
   ++rounds;
   t->park.store(park_state::running, std::memory_order_relaxed);
@@ -599,8 +608,20 @@ task_record* worker::take_woken(task_record* t) noexcept {
 void worker::settle_handoff() noexcept {
   if (task_record* const t = std::exchange(handed_over, nullptr)) {
     if (t->job_ended) keep_fiber(t);
-    else commit_park(t);
+    else defer_commit(t);
   }
+}
+
+void worker::defer_commit(task_record* t) noexcept {
+  if (!t->pinned()) {  // another worker may steal it once woken: commit now
+    commit_park(t);
+    return;
+  }
+  if (task_record* const older = std::exchange(uncommitted, t)) commit_park(older);
+}
+
+void worker::commit_deferred() noexcept {
+  if (task_record* const t = std::exchange(uncommitted, nullptr)) commit_park(t);
 }
 
 void worker::pass_fiber(task_record* ended, task_record* next) noexcept {
@@ -774,6 +795,7 @@ void worker::run_task(task_record* t) noexcept {
   // After handoffs (park()) the fiber that came back may be another one.
   task_record* const back = t_task;
   t_task = nullptr;
+  commit_deferred();  // before the loop may look for work (or sleep)
   if (back->fiber.done()) {
     finish(back);
     --active_debt;

@@ -167,10 +167,20 @@ class worker {
   // as usual.
   task_record* take_woken(task_record* t) noexcept;
   // Commits the park of the task that handed this worker over to the running
-  // fiber (or keeps its fiber, if its job had ended), if any. Called by
-  // every fiber as soon as it runs again.
+  // fiber, or defers that commit (`uncommitted`), or keeps its fiber if its
+  // job had ended; if any. Called by every fiber as soon as it runs again.
   void settle_handoff() noexcept;
   task_record* handed_over = nullptr;  // the task whose park (or end) awaits settling
+  // A pinned task that switched out of park() here, whose commit is put off
+  // until the fiber now running on this worker switches away (the next
+  // settle_handoff(), or the loop: commit_deferred()). Only this worker can
+  // run it, and it is busy until then, so a wake from another thread loses
+  // no time (the commit fails and queues it); a wake from this thread, the
+  // common case (a ping-pong partner, a joined task ending), just queues it
+  // (unpark(), take_woken()): no compare-and-swap at all. Its thread only.
+  task_record* uncommitted = nullptr;
+  void defer_commit(task_record* t) noexcept;
+  void commit_deferred() noexcept;
 
   // Fibers whose task ended, kept (suspended at the top of their loop) for
   // the next reusable task that starts here, instead of a new fiber each

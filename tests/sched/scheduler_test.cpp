@@ -202,6 +202,33 @@ TEST(Scheduler, SpawnAndJoinLoopLeavesAYieldingFiberItsTurns) {
   yielder.join();
 }
 
+// A fiber that parks by handing its worker to another has its park
+// committed only when that other fiber switches away (worker::uncommitted).
+// A wake from another thread in between must not be lost: here the fiber
+// handed over to keeps the worker busy until a plain thread has woken the
+// parked one, then ends.
+TEST(Scheduler, AWakeFromAThreadWhileTheParkIsDeferredIsNotLost) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
+  scheduler s({.threads = 1});
+  cospace::channel<int> to_b, to_a;
+  std::atomic<bool> b_runs{false}, sent{false};
+  auto b = s.spawn([&] {
+    to_b.recv();   // parked first, so that A's park hands over to it
+    b_runs = true;  // A has switched out of its park, not committed yet
+    while (!sent.load()) std::this_thread::yield();
+  });
+  auto a = s.spawn([&] {
+    int one = 1;
+    while (to_b.try_send(one) != cospace::channel_status::ok) cospace::this_fiber::yield();  // until B waits
+    return to_a.recv().value();
+  });
+  while (!b_runs.load()) std::this_thread::yield();
+  to_a.send(7);  // claims A, parked with its commit deferred
+  sent = true;
+  EXPECT_EQ(a.join(), 7);
+  b.join();
+}
+
 // A fiber that blocks while a task not started yet heads its worker's queue
 // must not have that task's fiber made on its own stack (making a region
 // stack prefaults 16 KiB below the caller): a fiber on the smallest fixed
