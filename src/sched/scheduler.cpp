@@ -32,7 +32,9 @@
 // the loop would run next (the older head of the worker's queues) resumes
 // inside park(): it switches straight to it (this_fiber::switch_to), one
 // switch instead of two, and leaves its own commit to that task, which
-// settles it first thing (settle_handoff(), in park() after the switch). A
+// settles it first thing (settle_handoff(), in park() after the switch; for
+// a pinned task it may defer the commit until it switches away itself, see
+// worker::uncommitted, so that a wake from this thread needs no CAS). A
 // task that yielded resumes in this_fiber::yield(), where nothing would
 // settle, and a task not started would have its fiber made on the parking
 // fiber's stack: such heads go through the loop. Every 61st round is the
@@ -146,18 +148,24 @@ void run_body(task_record* t) {
   }
 }
 
-// Marks a task finished and wakes its joiner.
-void complete(task_record* t) noexcept {
+// Marks a task finished and claims its joiner, if any, for the caller to wake.
+wake_token finish_claiming_joiner(task_record* t) noexcept {
   wake_token token;
   t->lock.lock();
   t->finished = true;
   if (waiter* const joiner = std::exchange(t->joiner, nullptr)) claim(*joiner, wake_reason::signalled, token);
   t->lock.unlock();
-  wake(token);
+  return token;
 }
+
+// Marks a task finished and wakes its joiner.
+void complete(task_record* t) noexcept { wake(finish_claiming_joiner(t)); }
 
 // A task fiber's task is over (and the fiber fit for another: see
 // end_job_for_reuse): completes it, then finds the fiber its next task:
+//   - its joiner waits in park() on this worker, and nothing else is queued
+//     here: the fiber switches straight to it (take_woken), without queueing
+//     it, and the joiner keeps the fiber (settle_handoff);
 //   - the next task queued here has not started (and is reusable): it runs
 //     in this fiber right away (pass_fiber), no switch at all;
 //   - it waits in park(): the fiber switches straight to it, which keeps the
@@ -173,10 +181,18 @@ void complete(task_record* t) noexcept {
 // Throws only forced_unwind: a kept fiber destroyed while it waits.
 [[gnu::noinline]] task_record* next_job(task_record* t) {
   worker* const here = t_worker;
-  complete(t);  // after the fiber-locals' destructors, as for an ending fiber
+  // After the fiber-locals' destructors, as for an ending fiber.
+  const wake_token joiner = finish_claiming_joiner(t);
   t->job_ended = true;
-  if (here->idle_count == worker::idle_capacity) return nullptr;  // finish() will not complete it again
-  task_record* const next = here->take_for_handoff(fresh_tasks::this_fiber);
+  if (here->idle_count == worker::idle_capacity) {
+    wake(joiner);
+    return nullptr;  // finish() will not complete it again
+  }
+  task_record* next = here->take_woken(joiner.task);
+  if (next == nullptr) {
+    wake(joiner);
+    next = here->take_for_handoff(fresh_tasks::this_fiber);
+  }
   if (next != nullptr && !next->started) {
     here->pass_fiber(t, next);
     return next;
@@ -322,10 +338,17 @@ void unpark(task_record* t) noexcept {
   // The task's own worker thread cannot race with itself: the task is then
   // committed or not (its fiber does not run while this code does), and only
   // the one claimer of its waiter unparks it.
-  if (t_worker == t->home) {
+  worker* const here = t_worker;
+  if (here == t->home) {
+    if (here->uncommitted == t) {  // its commit was deferred: it never left the count
+      here->uncommitted = nullptr;
+      t->park.store(park_state::notified, std::memory_order_relaxed);
+      here->push_own(t, false);  // pinned
+      return;
+    }
     const park_state was = t->park.load(std::memory_order_relaxed);
     t->park.store(park_state::notified, std::memory_order_relaxed);
-    if (was == park_state::parked) t->sched->schedule(t);
+    if (was == park_state::parked) here->schedule_own(t);
   } else if (t->park.exchange(park_state::notified, std::memory_order_acq_rel) == park_state::parked) {
     t->sched->schedule(t);
   }
@@ -401,11 +424,11 @@ clock::time_point worker::next_deadline() noexcept {
 // Run queues
 
 void worker::push(task_record* t, bool to_stealable) noexcept {
-  const bool own = t_worker == this;
-  if (own && !to_stealable && next_local == nullptr && pinned.size_hint() == 0 && stealable.size_hint() == 0) {
-    next_local = t;  // the oldest: nothing else is queued
-    return;
-  }
+  if (t_worker == this) push_own(t, to_stealable);
+  else push_queued(t, to_stealable, false);
+}
+
+void worker::push_queued(task_record* t, bool to_stealable, bool own) noexcept {
   lock.lock();
   t->stamp = next_stamp++;
   (to_stealable ? stealable : pinned).push(t, own);
@@ -423,8 +446,14 @@ void worker::wake() noexcept {
   else poller_interrupt();
 }
 
+task_record* worker::take_next_stealable() noexcept {
+  if (next_stealable.load(std::memory_order_relaxed) == nullptr) return nullptr;
+  return next_stealable.exchange(nullptr, std::memory_order_acq_rel);  // nullptr: a thief was first
+}
+
 task_record* worker::pop_local() noexcept {
   if (next_local != nullptr) return std::exchange(next_local, nullptr);
+  if (task_record* const t = take_next_stealable()) return t;
   if (pinned.size_hint() == 0 && stealable.size_hint() == 0) return nullptr;
   lock.lock();
   // The older of the two heads goes first: one FIFO order over both queues.
@@ -447,7 +476,9 @@ task_record* worker::steal() noexcept {
   const std::size_t start = rng % n;
   for (std::size_t i = 0; i < n; ++i) {
     worker* victim = all[(start + i) % n].get();
-    if (victim == this || victim->stealable.size_hint() == 0) continue;
+    if (victim == this) continue;
+    if (task_record* const t = victim->take_next_stealable()) return t;  // older than its queue
+    if (victim->stealable.size_hint() == 0) continue;
     if (!victim->lock.try_lock()) continue;
     // Take half (at least one): run the first, queue the rest here.
     std::size_t take = (victim->stealable.size_hint() + 1) / 2;
@@ -490,7 +521,8 @@ void worker::idle_sleep() noexcept {
   const std::uint32_t seen = wake_word.load(std::memory_order_seq_cst);
   const bool polls = poller_in_use() && poller_try_acquire();
   sleeping.store(polls ? sleep_mode::poller : sleep_mode::futex, std::memory_order_seq_cst);
-  const bool work = next_local != nullptr || pinned.size_seq_cst() != 0 || stealable.size_seq_cst() != 0 ||
+  const bool work = next_local != nullptr || next_stealable.load(std::memory_order_seq_cst) != nullptr ||
+                    pinned.size_seq_cst() != 0 || stealable.size_seq_cst() != 0 ||
                     sched->stage.load(std::memory_order_seq_cst) == phase::unwinding;
   if (!work) {
     if (polls) poller_wait(deadline);
@@ -513,6 +545,13 @@ task_record* worker::take_for_handoff(fresh_tasks fresh) noexcept {
     t->park.store(park_state::running, std::memory_order_relaxed);
     return t;
   }
+  if (task_record* const t = take_next_stealable()) {  // the oldest; ours now
+    if (!fits_handoff(t, fresh)) {
+      next_stealable.store(t, std::memory_order_release);  // back, for the loop (or a thief)
+      return nullptr;
+    }
+    return hand_over(t, fresh);
+  }
   if (pinned.size_hint() == 0 && stealable.size_hint() == 0) return nullptr;
   lock.lock();
   // The task the loop would pop next (the older head), if it may be switched to.
@@ -524,17 +563,25 @@ task_record* worker::take_for_handoff(fresh_tasks fresh) noexcept {
   // a fiber without making one: making it (stack acquired, prefaulted,
   // callable moved) would happen on the caller's stack, inside its park();
   // the loop makes it on the worker's own stack.
-  const bool fits = t != nullptr && !t->sliced &&
-                    (t->started ? t->waits_in_park
-                                : t->reusable && (fresh == fresh_tasks::this_fiber ||
-                                                  (fresh == fresh_tasks::cached_fiber && idle_count > 0)));
-  if (!fits) {
+  if (t == nullptr || !fits_handoff(t, fresh)) {
     lock.unlock();
     return nullptr;
   }
   if (from_pinned) pinned.pop();
   else stealable.pop();
   lock.unlock();
+  return hand_over(t, fresh);
+}
+
+// Whether a fiber may switch straight to `t` (see take_for_handoff()).
+bool worker::fits_handoff(const task_record* t, fresh_tasks fresh) const noexcept {
+  return !t->sliced && (t->started ? t->waits_in_park
+                                   : t->reusable && (fresh == fresh_tasks::this_fiber ||
+                                                     (fresh == fresh_tasks::cached_fiber && idle_count > 0)));
+}
+
+// `t`, taken off a queue for a handoff, is ready to be switched to.
+task_record* worker::hand_over(task_record* t, fresh_tasks fresh) noexcept {
   ++rounds;
   if (!t->started) {
     if (fresh == fresh_tasks::this_fiber) return t;  // the caller's fiber runs it (pass_fiber)
@@ -546,11 +593,44 @@ task_record* worker::take_for_handoff(fresh_tasks fresh) noexcept {
   return t;
 }
 
+task_record* worker::take_woken(task_record* t) noexcept {
+  // Ours (then only this thread touches its scheduling fields), committed
+  // (so off its stack), resuming in park() (which settles our fiber).
+  if (t == nullptr || t->home != this || !t->waits_in_park || t->sliced) return nullptr;
+  const bool deferred = t == uncommitted;  // its park not committed yet: none to undo
+  if (!deferred && t->park.load(std::memory_order_relaxed) != park_state::parked) return nullptr;
+  // It must be what the loop would run next: nothing older queued, not the
+  // loop's round.
+  if (next_local != nullptr || next_stealable.load(std::memory_order_relaxed) != nullptr ||
+      pinned.size_hint() != 0 || stealable.size_hint() != 0 || (rounds + 1) % 61 == 0 ||
+      sched->stage.load(std::memory_order_acquire) == phase::unwinding)
+    return nullptr;
+  // As unpark() + schedule_own() + take_for_handoff() would, minus the queue.
+  if (deferred) uncommitted = nullptr;
+  else if (active_debt < 0) ++active_debt;
+  else sched->active.fetch_add(1, std::memory_order_seq_cst);
+  ++rounds;
+  t->park.store(park_state::running, std::memory_order_relaxed);
+  return t;
+}
+
 void worker::settle_handoff() noexcept {
   if (task_record* const t = std::exchange(handed_over, nullptr)) {
     if (t->job_ended) keep_fiber(t);
-    else commit_park(t);
+    else defer_commit(t);
   }
+}
+
+void worker::defer_commit(task_record* t) noexcept {
+  if (!t->pinned()) {  // another worker may steal it once woken: commit now
+    commit_park(t);
+    return;
+  }
+  if (task_record* const older = std::exchange(uncommitted, t)) commit_park(older);
+}
+
+void worker::commit_deferred() noexcept {
+  if (task_record* const t = std::exchange(uncommitted, nullptr)) commit_park(t);
 }
 
 void worker::pass_fiber(task_record* ended, task_record* next) noexcept {
@@ -610,7 +690,7 @@ void worker::commit_park(task_record* t) noexcept {
   if (t->park.compare_exchange_strong(expected, park_state::parked, std::memory_order_acq_rel)) {
     --active_debt;
   } else {
-    push(t, !t->pinned());  // woken while switching out
+    push_own(t, !t->pinned());  // woken while switching out
   }
 }
 
@@ -739,6 +819,7 @@ void worker::run_task(task_record* t) noexcept {
   // After handoffs (park()) the fiber that came back may be another one.
   task_record* const back = t_task;
   t_task = nullptr;
+  commit_deferred();  // before the loop may look for work (or sleep)
   if (back->fiber.done()) {
     finish(back);
     --active_debt;
@@ -748,7 +829,7 @@ void worker::run_task(task_record* t) noexcept {
     back->parking = false;
     commit_park(back);
   } else {
-    push(back, !back->pinned());  // this_fiber::yield()
+    push_own(back, !back->pinned());  // this_fiber::yield()
   }
 }
 
@@ -775,7 +856,7 @@ void worker::run() noexcept {
     if (t == nullptr) t = find_work();
     if (t == nullptr) continue;
     if (sched->stage.load(std::memory_order_acquire) == phase::unwinding) {
-      push(t, !t->pinned());  // not run again: unwound below, or discarded
+      push_own(t, !t->pinned());  // not run again: unwound below, or discarded
       break;
     }
     run_task(t);
@@ -813,16 +894,31 @@ scheduler_impl::scheduler_impl(scheduler* owner, const scheduler_options& o) : f
   }
 }
 
+void worker::schedule_own(task_record* t) noexcept {
+  if (active_debt < 0) ++active_debt;  // pays back a retirement not yet published
+  else sched->active.fetch_add(1, std::memory_order_seq_cst);
+  if (t->pinned()) {
+    if (t->home == this) push_own(t, false);
+    else t->home->push(t, false);
+    return;
+  }
+  push_own(t, true);
+  // A worker looking for work will steal it; else wake a sleeping one (if any).
+  if (sched->spinning.load(std::memory_order_seq_cst) == 0) sched->wake_idle_worker(this);
+}
+
 void scheduler_impl::schedule(task_record* t) noexcept {
   worker* const here = current_worker();
-  const bool local = here != nullptr && here->sched == this;
-  if (local && here->active_debt < 0) ++here->active_debt;  // pays back a retirement not yet published
-  else active.fetch_add(1, std::memory_order_seq_cst);
+  if (here != nullptr && here->sched == this) {
+    here->schedule_own(t);
+    return;
+  }
+  active.fetch_add(1, std::memory_order_seq_cst);
   if (t->pinned()) {
     t->home->push(t, false);
     return;
   }
-  worker* target = local ? here : t->home;
+  worker* target = t->home;
   if (target == nullptr) target = workers[round_robin.fetch_add(1, std::memory_order_relaxed) % workers.size()].get();
   target->push(t, true);
   // A worker looking for work will steal it; else wake a sleeping one (if any).
@@ -861,6 +957,8 @@ void scheduler_impl::shutdown() {
   // by their home worker, and are held by `unwound` until now).
   for (auto& w : workers) {
     w->next_local = nullptr;  // started (pinned): unwound already
+    if (task_record* t = w->next_stealable.exchange(nullptr, std::memory_order_relaxed))
+      if (!t->started) discard(t);  // else unwound already
     for (task_queue* q : {&w->pinned, &w->stealable})
       while (task_record* t = q->pop())
         if (!t->started) discard(t);
@@ -906,7 +1004,8 @@ task_record* spawn_task(scheduler_impl* on, const spawn_options& options, const 
   }
   if (options.migrate && !on->migratable_spawned.load(std::memory_order_relaxed))
     on->migratable_spawned.store(true, std::memory_order_relaxed);  // before it is queued (worker::registry_shared)
-  on->schedule(t);
+  if (here != nullptr && here->sched == on) here->schedule_own(t);
+  else on->schedule(t);
   return t;
 }
 

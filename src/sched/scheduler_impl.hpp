@@ -161,11 +161,26 @@ class worker {
   // and resumes in park(); or not started, if `fresh` allows). nullptr: go
   // through the worker loop.
   task_record* take_for_handoff(fresh_tasks fresh) noexcept;
+  // The running fiber has just claimed (woken) the waiter of task `t`: if
+  // the worker would run `t` next anyway, takes it for a direct switch,
+  // without the run queue (e.g. a finished task's joiner). nullptr: wake it
+  // as usual.
+  task_record* take_woken(task_record* t) noexcept;
   // Commits the park of the task that handed this worker over to the running
-  // fiber (or keeps its fiber, if its job had ended), if any. Called by
-  // every fiber as soon as it runs again.
+  // fiber, or defers that commit (`uncommitted`), or keeps its fiber if its
+  // job had ended; if any. Called by every fiber as soon as it runs again.
   void settle_handoff() noexcept;
   task_record* handed_over = nullptr;  // the task whose park (or end) awaits settling
+  // A pinned task that switched out of park() here, whose commit is put off
+  // until the fiber now running on this worker switches away (the next
+  // settle_handoff(), or the loop: commit_deferred()). Only this worker can
+  // run it, and it is busy until then, so a wake from another thread loses
+  // no time (the commit fails and queues it); a wake from this thread, the
+  // common case (a ping-pong partner, a joined task ending), just queues it
+  // (unpark(), take_woken()): no compare-and-swap at all. Its thread only.
+  task_record* uncommitted = nullptr;
+  void defer_commit(task_record* t) noexcept;
+  void commit_deferred() noexcept;
 
   // Fibers whose task ended, kept (suspended at the top of their loop) for
   // the next reusable task that starts here, instead of a new fiber each
@@ -193,6 +208,21 @@ class worker {
   void release_ended() noexcept;
   // Queues a task that may run here (from any thread).
   void push(task_record* t, bool stealable) noexcept;
+  // push() from this worker's own thread (which is then not asleep).
+  void push_own(task_record* t, bool to_stealable) noexcept {
+    if (next_local == nullptr && next_stealable.load(std::memory_order_relaxed) == nullptr &&
+        pinned.size_hint() == 0 && stealable.size_hint() == 0) {
+      // The oldest: nothing else is queued. (Only this thread fills the
+      // slot, so an empty one read here stays empty until it does.)
+      if (to_stealable) next_stealable.store(t, std::memory_order_release);
+      else next_local = t;
+      return;
+    }
+    push_queued(t, to_stealable, true);
+  }
+  [[gnu::noinline]] void push_queued(task_record* t, bool to_stealable, bool own) noexcept;
+  // scheduler_impl::schedule() from this worker's own thread.
+  void schedule_own(task_record* t) noexcept;
   // Wakes the worker if it sleeps (from any thread).
   void wake() noexcept;
   void add_timer(waiter& w, clock::time_point deadline);
@@ -211,6 +241,12 @@ class worker {
   // empty (so it is the oldest): its own, without a lock. Only this
   // worker's thread touches it.
   task_record* next_local = nullptr;
+  // The same for a stealable task (not started, or migratable), as Go's
+  // `runnext`: filled only by this worker's thread, while both queues and
+  // next_local are empty (so it too is the oldest), and taken with one
+  // exchange, by this worker or by a thief (steal()), without the lock.
+  // At most one of next_local and next_stealable is set at a time.
+  std::atomic<task_record*> next_stealable{nullptr};
 
   // Started tasks whose home this is, under `registry_lock` (shutdown unwinds them).
   spinlock registry_lock;
@@ -241,6 +277,9 @@ class worker {
  private:
   task_record* next_task() noexcept;
   task_record* pop_local() noexcept;
+  task_record* take_next_stealable() noexcept;
+  bool fits_handoff(const task_record* t, fresh_tasks fresh) const noexcept;
+  task_record* hand_over(task_record* t, fresh_tasks fresh) noexcept;
   task_record* find_work() noexcept;
   void publish_debt() noexcept;
   task_record* steal() noexcept;

@@ -154,6 +154,81 @@ TEST(Scheduler, SpawnAndJoinFromAFiberOnOneWorker) {
   EXPECT_EQ(outer.join(), 5000L * 4999 / 2 + 1);
 }
 
+// A task spawned onto an idle worker waits in that worker's one-task slot
+// (not under the queue lock); another worker must still be able to steal it
+// while the spawner keeps its thread busy without ever blocking.
+TEST(Scheduler, ATaskSpawnedByABusyFiberIsStolen) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
+  scheduler s({.threads = 2});
+  auto outer = s.spawn([] {
+    std::atomic<long> ran_on{0};
+    auto inner = cospace::spawn([&ran_on] { ran_on = cospace::test::kernel_thread_id(); });
+    // Busy, never yielding: only the other worker can run `inner`.
+    const auto give_up = std::chrono::steady_clock::now() + 30s;
+    while (ran_on.load() == 0 && std::chrono::steady_clock::now() < give_up) std::this_thread::yield();
+    const bool elsewhere = ran_on.load() != 0 && ran_on.load() != cospace::test::kernel_thread_id();
+    inner.join();
+    return elsewhere;
+  });
+  EXPECT_TRUE(outer.join());
+}
+
+// A finished task's joiner may be switched to at once, skipping the run
+// queue, only when nothing else waits there: a fiber that yields in a loop
+// must run between every two spawn + join rounds of another on one worker.
+TEST(Scheduler, SpawnAndJoinLoopLeavesAYieldingFiberItsTurns) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
+  scheduler s({.threads = 1});
+  std::atomic<bool> stop{false};
+  std::atomic<long> turns{0};
+  auto yielder = s.spawn([&] {
+    while (!stop.load()) {
+      ++turns;
+      cospace::this_fiber::yield();
+    }
+  });
+  auto joiner = s.spawn([&] {
+    while (turns.load() == 0) cospace::this_fiber::yield();  // both running
+    long starved = 0;
+    for (long i = 0; i < 2000; ++i) {
+      const long before = turns.load();
+      cospace::spawn([] {}).join();
+      if (turns.load() == before) ++starved;
+    }
+    stop = true;
+    return starved;
+  });
+  EXPECT_EQ(joiner.join(), 0);
+  yielder.join();
+}
+
+// A fiber that parks by handing its worker to another has its park
+// committed only when that other fiber switches away (worker::uncommitted).
+// A wake from another thread in between must not be lost: here the fiber
+// handed over to keeps the worker busy until a plain thread has woken the
+// parked one, then ends.
+TEST(Scheduler, AWakeFromAThreadWhileTheParkIsDeferredIsNotLost) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
+  scheduler s({.threads = 1});
+  cospace::channel<int> to_b, to_a;
+  std::atomic<bool> b_runs{false}, sent{false};
+  auto b = s.spawn([&] {
+    to_b.recv();   // parked first, so that A's park hands over to it
+    b_runs = true;  // A has switched out of its park, not committed yet
+    while (!sent.load()) std::this_thread::yield();
+  });
+  auto a = s.spawn([&] {
+    int one = 1;
+    while (to_b.try_send(one) != cospace::channel_status::ok) cospace::this_fiber::yield();  // until B waits
+    return to_a.recv().value();
+  });
+  while (!b_runs.load()) std::this_thread::yield();
+  to_a.send(7);  // claims A, parked with its commit deferred
+  sent = true;
+  EXPECT_EQ(a.join(), 7);
+  b.join();
+}
+
 // A fiber that blocks while a task not started yet heads its worker's queue
 // must not have that task's fiber made on its own stack (making a region
 // stack prefaults 16 KiB below the caller): a fiber on the smallest fixed
