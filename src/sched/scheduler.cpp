@@ -301,7 +301,7 @@ wake_reason park(waiter& w, clock::time_point deadline) {
   struct disarm {  // also when shutdown unwinds the fiber from its park
     waiter& w;
     ~disarm() {
-      if (w.timer_owner != nullptr) worker::cancel_timer(w);
+      worker::cancel_timer(w);
     }
   } timer_guard{w};
   // Already woken (by another thread, or by this one making a fiber fail
@@ -376,18 +376,22 @@ void worker::add_timer(waiter& w, clock::time_point deadline) {
     timer_lock.unlock();
     throw;
   }
-  w.timer_owner = this;
+  w.timer_owner.store(this, std::memory_order_relaxed);
   timer_count.fetch_add(1, std::memory_order_relaxed);
   timer_lock.unlock();
 }
 
+// The waiter's own fiber, as it leaves park(). The owner may be another
+// worker (a migratable fiber woken elsewhere), whose fire_timers may be
+// claiming this waiter right now: the timer lock orders the two.
 void worker::cancel_timer(waiter& w) noexcept {
-  worker* const owner = w.timer_owner;
+  worker* const owner = w.timer_owner.load(std::memory_order_acquire);
+  if (owner == nullptr) return;  // fired (or never armed): fire_timers is done with w
   owner->timer_lock.lock();
-  if (w.timer_owner != nullptr) {  // still armed: the timer did not fire
+  if (w.timer_owner.load(std::memory_order_relaxed) != nullptr) {  // still armed: the timer did not fire
     owner->timers.erase(w.timer);
     owner->timer_count.fetch_sub(1, std::memory_order_relaxed);
-    w.timer_owner = nullptr;
+    w.timer_owner.store(nullptr, std::memory_order_relaxed);
   }
   owner->timer_lock.unlock();
 }
@@ -404,8 +408,11 @@ bool worker::fire_timers() noexcept {
     waiter* const w = timers.begin()->second;
     timers.erase(timers.begin());
     timer_count.fetch_sub(1, std::memory_order_relaxed);
-    w->timer_owner = nullptr;
-    if (claim(*w, wake_reason::timeout, due[n])) ++n;
+    const bool claimed = claim(*w, wake_reason::timeout, due[n]);
+    // The last touch of *w: once its fiber reads null it may leave park()
+    // and its waiter go (due[n] holds what the wake needs).
+    w->timer_owner.store(nullptr, std::memory_order_release);
+    if (claimed) ++n;
   }
   timer_lock.unlock();
   for (std::size_t i = 0; i < n; ++i) detail::wake(due[i]);
@@ -533,6 +540,10 @@ void worker::idle_sleep() noexcept {
 }
 
 task_record* worker::take_for_handoff(fresh_tasks fresh) noexcept {
+  // A deferred park that another thread woke meanwhile is queued by its
+  // commit: commit it first, so that it keeps its turn (a same-thread wake
+  // has cleared `uncommitted` already, so a ping-pong pays nothing here).
+  commit_deferred();
   if ((rounds + 1) % 61 == 0) return nullptr;  // the loop's turn: timers and the poller
   if (sched->stage.load(std::memory_order_acquire) == phase::unwinding) return nullptr;
   if (task_record* const t = next_local) {  // the oldest, if there is one
@@ -598,6 +609,7 @@ task_record* worker::take_woken(task_record* t) noexcept {
   // (so off its stack), resuming in park() (which settles our fiber).
   if (t == nullptr || t->home != this || !t->waits_in_park || t->sliced) return nullptr;
   const bool deferred = t == uncommitted;  // its park not committed yet: none to undo
+  if (!deferred) commit_deferred();  // another deferred park, maybe woken: queued in its turn
   if (!deferred && t->park.load(std::memory_order_relaxed) != park_state::parked) return nullptr;
   // It must be what the loop would run next: nothing older queued, not the
   // loop's round.
@@ -623,6 +635,7 @@ void worker::settle_handoff() noexcept {
 
 void worker::defer_commit(task_record* t) noexcept {
   if (!t->pinned()) {  // another worker may steal it once woken: commit now
+    commit_deferred();  // and an older deferred one first, in its turn
     commit_park(t);
     return;
   }

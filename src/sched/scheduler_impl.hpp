@@ -173,9 +173,11 @@ class worker {
   task_record* handed_over = nullptr;  // the task whose park (or end) awaits settling
   // A pinned task that switched out of park() here, whose commit is put off
   // until the fiber now running on this worker switches away (the next
-  // settle_handoff(), or the loop: commit_deferred()). Only this worker can
-  // run it, and it is busy until then, so a wake from another thread loses
-  // no time (the commit fails and queues it); a wake from this thread, the
+  // settle_handoff(), a handoff taken from the queues (take_for_handoff,
+  // take_woken), or the loop: commit_deferred()). Only this worker can run
+  // it, and it is busy until then, so a wake from another thread loses no
+  // time (the commit fails and queues it, before any task queued later is
+  // taken); a wake from this thread, the
   // common case (a ping-pong partner, a joined task ending), just queues it
   // (unpark(), take_woken()): no compare-and-swap at all. Its thread only.
   task_record* uncommitted = nullptr;

@@ -48,8 +48,12 @@ struct waiter {
   // Claimed only under the lock of the one list it is on (no deadline, not a
   // select): the claim then needs no compare-and-swap. Set before publishing.
   bool one_lock = false;
-  // The pending timer, when the wait has a deadline and the waiter is a fiber.
-  worker* timer_owner = nullptr;
+  // The worker whose timer list holds this waiter, while it does (a fiber
+  // waiting with a deadline). Cleared under that worker's timer lock, by
+  // fire_timers as its very last touch of the waiter (after the claim) or
+  // by cancel_timer; a waiter that reads null (acquire) may go away: no
+  // other thread will touch it again.
+  std::atomic<worker*> timer_owner{nullptr};
   std::multimap<clock::time_point, waiter*>::iterator timer;
 
   bool try_claim() noexcept {

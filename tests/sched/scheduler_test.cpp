@@ -558,4 +558,41 @@ TEST(SchedulerMisuse, TheBackendCanStartFibersOnWorkers) {
   }
 }
 
+// A pinned task that parked and handed its worker over has its park
+// committed late (worker::uncommitted). Woken from another thread in that
+// window, it must still run before tasks queued after the wake: here B, a
+// migratable fiber, spawns and joins in a loop after A's wake, and A must
+// not wait for those rounds.
+TEST(Scheduler, AWakeFromAnotherThreadKeepsItsTurnWhileTheParkIsDeferred) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
+  scheduler s({.threads = 1});
+  cospace::channel<int> to_b, from_thread;
+  std::atomic<bool> b_runs{false}, sent{false};
+  std::atomic<int> rounds{0};
+  auto b = s.spawn(
+      [&] {
+        to_b.recv();
+        b_runs = true;
+        while (!sent.load()) std::this_thread::yield();  // holds the worker until A is woken
+        for (int i = 0; i < 200; ++i) {
+          cospace::spawn([] {}).join();
+          ++rounds;
+        }
+        return 0;
+      },
+      spawn_options{.migrate = true});
+  auto a = s.spawn([&] {
+    for (int k = 0; k < 2; ++k) cospace::spawn([] {}).join();  // a kept fiber in the idle cache
+    int one = 1;
+    while (to_b.try_send(one) != cospace::channel_status::ok) cospace::this_fiber::yield();
+    from_thread.recv();  // parks, handing the worker to B: its commit is deferred
+    return rounds.load();
+  });
+  while (!b_runs.load()) std::this_thread::yield();
+  from_thread.send(7);  // from this thread, while A's park is still uncommitted
+  sent = true;
+  EXPECT_EQ(a.join(), 0) << "rounds of B that ran before A, though A was woken first";
+  b.join();
+}
+
 }  // namespace
