@@ -438,7 +438,9 @@ void worker::push(task_record* t, bool to_stealable) noexcept {
 void worker::push_queued(task_record* t, bool to_stealable, bool own) noexcept {
   lock.lock();
   t->stamp = next_stamp++;
-  (to_stealable ? stealable : pinned).push(t, own);
+  // A stealable task is published seq_cst even by the owner: thieves about
+  // to sleep look for it (stealable_elsewhere).
+  (to_stealable ? stealable : pinned).push(t, own && !to_stealable);
   lock.unlock();
   if (!own) wake();
 }
@@ -523,14 +525,28 @@ task_record* worker::next_task() noexcept {
   return pop_local();
 }
 
+// seq_cst loads: a pusher publishes a stealable task, then reads `spinning`
+// and the sleepers' `sleeping` (schedule_own, scheduler_impl::schedule); a
+// worker about to sleep publishes `sleeping`, then reads these. One of the
+// two sees the other.
+bool worker::stealable_elsewhere() const noexcept {
+  for (const auto& w : sched->workers) {
+    if (w.get() == this) continue;
+    if (w->next_stealable.load(std::memory_order_seq_cst) != nullptr || w->stealable.size_seq_cst() != 0) return true;
+  }
+  return false;
+}
+
 void worker::idle_sleep() noexcept {
   const clock::time_point deadline = next_deadline();
   const std::uint32_t seen = wake_word.load(std::memory_order_seq_cst);
   const bool polls = poller_in_use() && poller_try_acquire();
   sleeping.store(polls ? sleep_mode::poller : sleep_mode::futex, std::memory_order_seq_cst);
+  // Our own queues, and the other workers' stealable tasks: one published
+  // while we were dropping out of `spinning` saw us spinning and woke no one.
   const bool work = next_local != nullptr || next_stealable.load(std::memory_order_seq_cst) != nullptr ||
                     pinned.size_seq_cst() != 0 || stealable.size_seq_cst() != 0 ||
-                    sched->stage.load(std::memory_order_seq_cst) == phase::unwinding;
+                    sched->stage.load(std::memory_order_seq_cst) == phase::unwinding || stealable_elsewhere();
   if (!work) {
     if (polls) poller_wait(deadline);
     else futex_wait(wake_word, seen, deadline);
@@ -558,7 +574,7 @@ task_record* worker::take_for_handoff(fresh_tasks fresh) noexcept {
   }
   if (task_record* const t = take_next_stealable()) {  // the oldest; ours now
     if (!fits_handoff(t, fresh)) {
-      next_stealable.store(t, std::memory_order_release);  // back, for the loop (or a thief)
+      next_stealable.store(t, std::memory_order_seq_cst);  // back, for the loop (or a thief: see push_own)
       return nullptr;
     }
     return hand_over(t, fresh);

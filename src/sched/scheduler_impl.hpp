@@ -216,7 +216,10 @@ class worker {
         pinned.size_hint() == 0 && stealable.size_hint() == 0) {
       // The oldest: nothing else is queued. (Only this thread fills the
       // slot, so an empty one read here stays empty until it does.)
-      if (to_stealable) next_stealable.store(t, std::memory_order_release);
+      // seq_cst: a thief about to sleep looks at the slot after publishing
+      // that it sleeps (idle_sleep); the caller looks at `spinning` and the
+      // sleepers after this store (schedule_own).
+      if (to_stealable) next_stealable.store(t, std::memory_order_seq_cst);
       else next_local = t;
       return;
     }
@@ -283,6 +286,7 @@ class worker {
   bool fits_handoff(const task_record* t, fresh_tasks fresh) const noexcept;
   task_record* hand_over(task_record* t, fresh_tasks fresh) noexcept;
   task_record* find_work() noexcept;
+  bool stealable_elsewhere() const noexcept;
   void publish_debt() noexcept;
   task_record* steal() noexcept;
   bool fire_timers() noexcept;
