@@ -45,8 +45,12 @@ class COSPACE_API fiber_error : public std::logic_error {
   using std::logic_error::logic_error;
 };
 
+class fiber;
+
 namespace detail {
 struct forced_unwind_access;
+// this_fiber::switch_to without its checks, for the scheduler (src/fiber/switch.cpp).
+void handoff_to(fiber& target);
 }
 
 // Thrown inside a suspended fiber whose handle is destroyed, so that its
@@ -152,6 +156,7 @@ class COSPACE_API fiber {
   }
 
   friend void this_fiber::switch_to(fiber& target);
+  friend void detail::handoff_to(fiber& target);
   detail::fiber_control* control_ = nullptr;
 };
 

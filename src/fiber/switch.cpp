@@ -287,23 +287,12 @@ cospace_transfer complete_handover(cospace_transfer t) {
   return {h->from->resumer, h->to};
 }
 
-}  // namespace
-
-void this_fiber::switch_to(fiber& target) {
-  detail::fiber_control* f = detail::t_current;
-  if (f == nullptr) throw fiber_error("cospace: this_fiber::switch_to() was called outside any fiber");
-  detail::fiber_control* g = target.control_;
-  if (g == nullptr) throw fiber_error("cospace: this_fiber::switch_to() an empty fiber");
-  if (g == f) detail::refuse(g, "tried to switch_to itself");
-  if (g->state == detail::fiber_state::running) detail::refuse(g, "was the target of switch_to while it is running");
-  if (g->state == detail::fiber_state::done) detail::refuse(g, "was the target of switch_to after it finished");
-  if (detail::foreign_sliced(g)) detail::refuse(g, detail::moved_sliced);
-  if (detail::sjlj_cannot_start_from_here(g)) {
-    detail::refuse(g, "cannot be started by switch_to on the sjlj backend: its stack is not below "
-                      "the running fiber's (start it with resume() first)");
-  }
-  // g takes f's place: same resumer, same outer fiber, f's exception state
-  // slot arrangement carried over (see exception_state.hpp).
+// The running fiber f hands the thread to g, which takes f's place: same
+// resumer, same outer fiber, f's exception state slot arrangement carried
+// over (see exception_state.hpp). The caller has checked g (switch_to's
+// checks, or the scheduler's own invariants: handoff_to). Inlined into
+// both callers, so that the jump sits under no frame of its own.
+[[gnu::always_inline]] inline void transfer(detail::fiber_control* f, detail::fiber_control* g) {
   g->outer = f->outer;
   g->state = detail::fiber_state::running;
   f->state = detail::fiber_state::suspended;
@@ -319,5 +308,32 @@ void this_fiber::switch_to(fiber& target) {
   detail::fiber_arrived(f->tools);
   f->resumer = t.from;
 }
+
+}  // namespace
+
+void this_fiber::switch_to(fiber& target) {
+  detail::fiber_control* f = detail::t_current;
+  if (f == nullptr) throw fiber_error("cospace: this_fiber::switch_to() was called outside any fiber");
+  detail::fiber_control* g = target.control_;
+  if (g == nullptr) throw fiber_error("cospace: this_fiber::switch_to() an empty fiber");
+  if (g == f) detail::refuse(g, "tried to switch_to itself");
+  if (g->state == detail::fiber_state::running) detail::refuse(g, "was the target of switch_to while it is running");
+  if (g->state == detail::fiber_state::done) detail::refuse(g, "was the target of switch_to after it finished");
+  if (detail::foreign_sliced(g)) detail::refuse(g, detail::moved_sliced);
+  if (detail::sjlj_cannot_start_from_here(g)) {
+    detail::refuse(g, "cannot be started by switch_to on the sjlj backend: its stack is not below "
+                      "the running fiber's (start it with resume() first)");
+  }
+  transfer(f, g);
+}
+
+// The scheduler's switch between its task fibers. It calls this only where
+// its own invariants give what switch_to's checks test: it runs in a task's
+// fiber, and the target is another task's fiber of the same thread,
+// suspended in park() or at the top of its reuse loop (so neither running,
+// finished nor fresh), and not sliced (src/sched/scheduler.cpp:
+// fits_handoff, take_woken). A channel hop would pay for those checks on
+// every switch.
+void detail::handoff_to(fiber& target) { transfer(detail::t_current, target.control_); }
 
 }  // namespace cospace

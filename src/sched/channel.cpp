@@ -84,7 +84,8 @@ void mark_delivered(wait_node& n) noexcept {
 }
 
 // Tries a send without waiting; under the lock. ok or timeout (would wait).
-channel_status send_now(channel_core& ch, void* value, wake_token& token) noexcept {
+// Inlined: with recv_now, the whole of a channel operation that need not wait.
+[[gnu::always_inline]] inline channel_status send_now(channel_core& ch, void* value, wake_token& token) noexcept {
   if (wait_node* r = claim_first(ch.receivers, wake_reason::signalled, token)) {
     ch.ops.move_construct(r->slot, value);
     mark_delivered(*r);
@@ -98,7 +99,7 @@ channel_status send_now(channel_core& ch, void* value, wake_token& token) noexce
 }
 
 // Tries a receive without waiting; under the lock.
-channel_status recv_now(channel_core& ch, void* out, wake_token& token) noexcept {
+[[gnu::always_inline]] inline channel_status recv_now(channel_core& ch, void* out, wake_token& token) noexcept {
   if (!ch.empty()) {
     ch.pop_into(out);
     if (wait_node* s = claim_first(ch.senders, wake_reason::signalled, token)) {
@@ -119,8 +120,8 @@ channel_status recv_now(channel_core& ch, void* out, wake_token& token) noexcept
 // stack, waits: nothing on that stack may be read by others meanwhile.
 class boxed_value {
  public:
-  explicit boxed_value(const channel_ops& ops) : ops_(ops) {
-    if (on_shared_stack()) memory_ = ::operator new(ops.size, std::align_val_t{ops.alignment});
+  boxed_value(const channel_ops& ops, const task_record* self) : ops_(ops) {
+    if (self != nullptr && self->sliced) memory_ = ::operator new(ops.size, std::align_val_t{ops.alignment});
   }
   ~boxed_value() {
     if (memory_ != nullptr) ::operator delete(memory_, std::align_val_t{ops_.alignment});
@@ -140,9 +141,10 @@ class boxed_value {
   void* memory_ = nullptr;
 };
 
-// Parks the caller on `list` with `slot` (ch.lock held; released here).
-wake_reason wait_for_partner(channel_core& ch, wait_list& list, void* slot, clock::time_point until) {
-  return park_on(ch.lock, list, slot, 0, until, [] {});
+// Parks the caller, task `self`, on `list` with `slot` (ch.lock held; released here).
+wake_reason wait_for_partner(channel_core& ch, wait_list& list, void* slot, clock::time_point until,
+                             task_record* self) {
+  return park_on(ch.lock, list, slot, 0, until, [] {}, self);
 }
 
 }  // namespace
@@ -164,10 +166,11 @@ channel_status channel_send(channel_core& ch, void* value, clock::time_point unt
     wake(token);
     return status;
   }
-  boxed_value box(ch.ops);
+  task_record* const self = current_task();
+  boxed_value box(ch.ops, self);
   void* slot = box.slot_for(value);
   box.move(slot, value);
-  switch (wait_for_partner(ch, ch.senders, slot, until)) {
+  switch (wait_for_partner(ch, ch.senders, slot, until, self)) {
     case wake_reason::signalled: return channel_status::ok;  // taken from `slot`
     case wake_reason::closed: status = channel_status::closed; break;
     default: status = channel_status::timeout; break;
@@ -185,9 +188,10 @@ channel_status channel_recv(channel_core& ch, void* out, clock::time_point until
     wake(token);
     return status;
   }
-  boxed_value box(ch.ops);
+  task_record* const self = current_task();
+  boxed_value box(ch.ops, self);
   void* slot = box.slot_for(out);
-  switch (wait_for_partner(ch, ch.receivers, slot, until)) {
+  switch (wait_for_partner(ch, ch.receivers, slot, until, self)) {
     case wake_reason::signalled: box.move(out, slot); return channel_status::ok;
     case wake_reason::closed: return channel_status::closed;
     default: return channel_status::timeout;

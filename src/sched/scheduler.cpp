@@ -30,7 +30,7 @@
 //
 // Direct handoff: park() does not switch to the worker loop when the task
 // the loop would run next (the older head of the worker's queues) resumes
-// inside park(): it switches straight to it (this_fiber::switch_to), one
+// inside park(): it switches straight to it (handoff_to: switch_to without the checks), one
 // switch instead of two, and leaves its own commit to that task, which
 // settles it first thing (settle_handoff(), in park() after the switch; for
 // a pinned task it may defer the commit until it switches away itself, see
@@ -54,9 +54,11 @@
 #include "scheduler_impl.hpp"
 
 namespace cospace::detail {
+
+[[gnu::tls_model("initial-exec")]] constinit thread_local worker* t_worker = nullptr;
+
 namespace {
 
-[[gnu::tls_model("initial-exec")]] thread_local worker* t_worker = nullptr;
 [[gnu::tls_model("initial-exec")]] thread_local task_record* t_task = nullptr;
 
 [[noreturn]] void die(const std::string& message) noexcept {
@@ -201,7 +203,7 @@ void complete(task_record* t) noexcept { wake(finish_claiming_joiner(t)); }
     here->handed_over = t;
     t_task = next;
     try {
-      this_fiber::switch_to(next->fiber);
+      handoff_to(next->fiber);
     } catch (const forced_unwind&) {
       throw;
     } catch (...) {
@@ -262,13 +264,9 @@ bool on_shared_stack() noexcept {
   return t != nullptr && t->sliced;
 }
 
-void wake(const wake_token& token) noexcept {
-  if (token.task != nullptr) {
-    unpark(token.task);
-  } else if (token.word != nullptr) {
-    token.word->store(1, std::memory_order_release);
-    futex_wake(*token.word, 1);  // may reach a waiter that has returned: a harmless spurious wake
-  }
+void wake_thread(std::atomic<std::uint32_t>& word) noexcept {
+  word.store(1, std::memory_order_release);
+  futex_wake(word, 1);  // may reach a waiter that has returned: a harmless spurious wake
 }
 
 wake_reason park(waiter& w, clock::time_point deadline) {
@@ -301,7 +299,8 @@ wake_reason park(waiter& w, clock::time_point deadline) {
   struct disarm {  // also when shutdown unwinds the fiber from its park
     waiter& w;
     ~disarm() {
-      worker::cancel_timer(w);
+      // Null (acquire): never armed, or fired and done with w (cancel_timer's own first test, inline).
+      if (w.timer_owner.load(std::memory_order_acquire) != nullptr) worker::cancel_timer(w);
     }
   } timer_guard{w};
   // Already woken (by another thread, or by this one making a fiber fail
@@ -316,7 +315,7 @@ wake_reason park(waiter& w, clock::time_point deadline) {
       here->handed_over = t;
       t_task = next;
       try {
-        this_fiber::switch_to(next->fiber);
+        handoff_to(next->fiber);
       } catch (const forced_unwind&) {
         throw;  // shutdown unwinds us from this switch
       } catch (...) {
@@ -332,26 +331,6 @@ wake_reason park(waiter& w, clock::time_point deadline) {
   // Woken: `notified` (before or after the switch).
   t->park.store(park_state::running, std::memory_order_relaxed);
   return w.reason;
-}
-
-void unpark(task_record* t) noexcept {
-  // The task's own worker thread cannot race with itself: the task is then
-  // committed or not (its fiber does not run while this code does), and only
-  // the one claimer of its waiter unparks it.
-  worker* const here = t_worker;
-  if (here == t->home) {
-    if (here->uncommitted == t) {  // its commit was deferred: it never left the count
-      here->uncommitted = nullptr;
-      t->park.store(park_state::notified, std::memory_order_relaxed);
-      here->push_own(t, false);  // pinned
-      return;
-    }
-    const park_state was = t->park.load(std::memory_order_relaxed);
-    t->park.store(park_state::notified, std::memory_order_relaxed);
-    if (was == park_state::parked) here->schedule_own(t);
-  } else if (t->park.exchange(park_state::notified, std::memory_order_acq_rel) == park_state::parked) {
-    t->sched->schedule(t);
-  }
 }
 
 void sleep_until(clock::time_point deadline) {

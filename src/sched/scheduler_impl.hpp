@@ -331,13 +331,42 @@ class scheduler_impl {
   bool stopped = false;
 };
 
+// This thread's worker (nullptr outside the workers). Read directly only by
+// code that does not switch fibers between reading it and using it (else
+// current_worker(): see below).
+[[gnu::tls_model("initial-exec")]] extern thread_local constinit worker* t_worker;
+
 // This thread's worker and the task it runs (nullptr outside). Not inlined:
 // a migratable fiber may come back on another thread, and each call must
 // compute the thread-local address afresh.
 [[gnu::noinline]] worker* current_worker() noexcept;
 [[gnu::noinline]] task_record* current_task() noexcept;
 
-// Puts a parked task back on a run queue.
-void unpark(task_record* t) noexcept;
+// Puts a parked task back on a run queue. Inline: every channel send that
+// meets a waiting receiver ends here.
+inline void unpark(task_record* t) noexcept {
+  // The task's own worker thread cannot race with itself: the task is then
+  // committed or not (its fiber does not run while this code does), and only
+  // the one claimer of its waiter unparks it.
+  worker* const here = t_worker;
+  if (here == t->home) {
+    if (here->uncommitted == t) {  // its commit was deferred: it never left the count
+      here->uncommitted = nullptr;
+      t->park.store(park_state::notified, std::memory_order_relaxed);
+      here->push_own(t, false);  // pinned
+      return;
+    }
+    const park_state was = t->park.load(std::memory_order_relaxed);
+    t->park.store(park_state::notified, std::memory_order_relaxed);
+    if (was == park_state::parked) here->schedule_own(t);
+  } else if (t->park.exchange(park_state::notified, std::memory_order_acq_rel) == park_state::parked) {
+    t->sched->schedule(t);
+  }
+}
+
+inline void wake(const wake_token& token) noexcept {
+  if (token.task != nullptr) unpark(token.task);
+  else if (token.word != nullptr) wake_thread(*token.word);
+}
 
 }  // namespace cospace::detail

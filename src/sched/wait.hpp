@@ -91,8 +91,12 @@ inline bool claim(waiter& w, wake_reason reason, wake_token& token) noexcept {
   return true;
 }
 
-// Wakes what claim() took. Call once, after the lock is released.
-void wake(const wake_token& token) noexcept;
+// Wakes a thread waiting in park() on its futex word.
+void wake_thread(std::atomic<std::uint32_t>& word) noexcept;
+
+// Wakes what claim() took. Call once, after the lock is released. Inline
+// (scheduler_impl.hpp): a channel's send pays for it on every hop.
+inline void wake(const wake_token& token) noexcept;
 
 // True when the calling fiber runs on a shared (sliced) stack: then nothing
 // another party reads may live on its stack while it is parked.
@@ -103,8 +107,10 @@ bool on_shared_stack() noexcept;
 template <class T>
 class wait_storage {
  public:
-  wait_storage() {
-    if (on_shared_stack()) heap_ = new T();
+  wait_storage() : wait_storage(on_shared_stack()) {}
+  // `shared`: the caller runs on a shared stack (it knows already).
+  explicit wait_storage(bool shared) {
+    if (shared) heap_ = new T();
   }
   ~wait_storage() { delete heap_; }
   wait_storage(const wait_storage&) = delete;

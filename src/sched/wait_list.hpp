@@ -10,6 +10,7 @@
 #include <type_traits>
 
 #include "lock.hpp"
+#include "scheduler_impl.hpp"
 #include "wait.hpp"
 
 namespace cospace::detail {
@@ -105,17 +106,18 @@ struct own_lock {
 // released here), with `slot` and `tag` in its node, until claimed or the
 // deadline. Takes its node off the list on a timeout and when shutdown
 // unwinds it. `before_park` runs after `guard` is released and before
-// parking (condition_variable unlocks its mutex there).
+// parking (condition_variable unlocks its mutex there). `self`: the
+// calling task (current_task()), if the caller has it at hand already.
 template <class Lock, class BeforePark>
 wake_reason park_on(Lock&& guard, wait_list& list, void* slot, std::uint64_t tag, clock::time_point deadline,
-                    BeforePark&& before_park) {
+                    BeforePark&& before_park, task_record* self = current_task()) {
   struct state {
     waiter w;
     wait_node node;
   };
-  wait_storage<state> storage;
+  wait_storage<state> storage(self != nullptr && self->sliced);
   state& s = storage.get();
-  s.w.task = current_task();
+  s.w.task = self;
   s.w.one_lock = deadline == no_deadline;  // then only holders of `guard` claim it
   s.node.w = &s.w;
   s.node.slot = slot;
