@@ -435,7 +435,12 @@ void worker::wake() noexcept {
 }
 
 task_record* worker::take_next_stealable() noexcept {
-  if (next_stealable.load(std::memory_order_relaxed) == nullptr) return nullptr;
+  task_record* const t = next_stealable.load(std::memory_order_relaxed);
+  if (t == nullptr) return nullptr;
+  if (alone) {  // no thief: this thread is the only one to touch the slot
+    next_stealable.store(nullptr, std::memory_order_relaxed);
+    return t;
+  }
   return next_stealable.exchange(nullptr, std::memory_order_acq_rel);  // nullptr: a thief was first
 }
 
@@ -553,7 +558,8 @@ task_record* worker::take_for_handoff(fresh_tasks fresh) noexcept {
   }
   if (task_record* const t = take_next_stealable()) {  // the oldest; ours now
     if (!fits_handoff(t, fresh)) {
-      next_stealable.store(t, std::memory_order_seq_cst);  // back, for the loop (or a thief: see push_own)
+      // Back, for the loop (or a thief: see push_own).
+      next_stealable.store(t, alone ? std::memory_order_relaxed : std::memory_order_seq_cst);
       return nullptr;
     }
     return hand_over(t, fresh);
@@ -891,7 +897,7 @@ scheduler_impl::scheduler_impl(scheduler* owner, const scheduler_options& o) : f
   if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
   if (n > 4096) throw scheduler_error("cospace: scheduler_options::threads is larger than 4096");
   workers.reserve(n);
-  for (unsigned i = 0; i < n; ++i) workers.push_back(std::make_unique<worker>(this, i));
+  for (unsigned i = 0; i < n; ++i) workers.push_back(std::make_unique<worker>(this, i, n == 1));
   for (auto& w : workers) {
     try {
       w->thread = std::thread([p = w.get()] { p->run(); });
@@ -912,7 +918,7 @@ void worker::schedule_own(task_record* t) noexcept {
   }
   push_own(t, true);
   // A worker looking for work will steal it; else wake a sleeping one (if any).
-  if (sched->spinning.load(std::memory_order_seq_cst) == 0) sched->wake_idle_worker(this);
+  if (!alone && sched->spinning.load(std::memory_order_seq_cst) == 0) sched->wake_idle_worker(this);
 }
 
 void scheduler_impl::schedule(task_record* t) noexcept {

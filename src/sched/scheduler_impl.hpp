@@ -153,7 +153,7 @@ enum class fresh_tasks {
 
 class worker {
  public:
-  worker(scheduler_impl* on, unsigned i) : sched(on), index(i), rng(0x9e3779b9u * (i + 1)) {}
+  worker(scheduler_impl* on, unsigned i, bool only) : sched(on), index(i), alone(only), rng(0x9e3779b9u * (i + 1)) {}
 
   void run() noexcept;
   // park()'s direct handoff: takes the next task of this worker's queues if
@@ -219,8 +219,9 @@ class worker {
       // seq_cst: a thief about to sleep looks at the slot after publishing
       // that it sleeps (idle_sleep); the caller looks at `spinning` and the
       // sleepers after this store (schedule_own).
-      if (to_stealable) next_stealable.store(t, std::memory_order_seq_cst);
-      else next_local = t;
+      if (!to_stealable) next_local = t;
+      else if (alone) next_stealable.store(t, std::memory_order_relaxed);  // no thief: only this thread looks
+      else next_stealable.store(t, std::memory_order_seq_cst);
       return;
     }
     push_queued(t, to_stealable, true);
@@ -235,6 +236,10 @@ class worker {
 
   scheduler_impl* const sched;
   const unsigned index;
+  // The scheduler's only worker (one thread): no other thread ever steals
+  // from it, so the `next_stealable` slot needs no atomic read-modify-write
+  // (a spawn and the join that runs it cost two fewer locked instructions).
+  const bool alone;
 
   // Run queues, under `lock`: pinned tasks only run here; stealable ones
   // (not started, or migratable) may be taken by another worker.
