@@ -49,6 +49,7 @@
 #include <thread>
 
 #include "context/backend.hpp"
+#include "fiber/fiber_control.hpp"
 #include "fiber/reuse.hpp"
 #include "poller.hpp"
 #include "scheduler_impl.hpp"
@@ -269,33 +270,54 @@ void wake_thread(std::atomic<std::uint32_t>& word) noexcept {
   futex_wake(word, 1);  // may reach a waiter that has returned: a harmless spurious wake
 }
 
-wake_reason park(waiter& w, clock::time_point deadline) {
-  task_record* const t = w.task;
-  if (t == nullptr) {  // a thread: sleep on the futex
-    while (w.woken.load(std::memory_order_acquire) == 0) {
-      if (deadline != no_deadline && clock::now() >= deadline) {
-        if (w.try_claim()) return w.reason = wake_reason::timeout;
-        deadline = no_deadline;  // claimed: the claimer is about to wake us
-      }
-      futex_wait(w.woken, 0, deadline);
+namespace {
+
+// park() for a plain thread: sleeps on the waiter's futex word.
+[[gnu::noinline]] wake_reason park_thread(waiter& w, clock::time_point deadline) {
+  while (w.woken.load(std::memory_order_acquire) == 0) {
+    if (deadline != no_deadline && clock::now() >= deadline) {
+      if (w.try_claim()) return w.reason = wake_reason::timeout;
+      deadline = no_deadline;  // claimed: the claimer is about to wake us
     }
-    return w.reason;
+    futex_wait(w.woken, 0, deadline);
   }
+  return w.reason;
+}
+
+// The blocking calls park() refuses: out of line, off every hop's path.
+[[noreturn, gnu::noinline, gnu::cold]] void refuse_park(const task_record* t) {
   if (t->unwinding) {
     die(describe(t) + " blocked while shutdown was unwinding it; destructors run at shutdown must "
                       "not wait for other fibers");
   }
-  if (this_fiber::id() != t->fiber_id) {
-    throw scheduler_error("cospace: a blocking call in a fiber the scheduler does not run (a plain "
-                          "cospace::fiber resumed by a scheduled one) would block its worker; spawn it instead");
+  throw scheduler_error("cospace: a blocking call in a fiber the scheduler does not run (a plain "
+                        "cospace::fiber resumed by a scheduled one) would block its worker; spawn it instead");
+}
+
+// Arms w's timer for `deadline`; true if the deadline has passed already
+// and the caller's timeout claimed w (another claimer may have been first:
+// then it is about to wake the task, and park() goes on as for any wait).
+[[gnu::noinline]] bool timed_out_or_armed(waiter& w, clock::time_point deadline) {
+  if (deadline <= clock::now()) {
+    if (!w.try_claim()) return false;
+    w.reason = wake_reason::timeout;
+    return true;
   }
-  if (deadline != no_deadline) {
-    if (deadline <= clock::now()) {
-      if (w.try_claim()) return w.reason = wake_reason::timeout;
-    } else {
-      current_worker()->add_timer(w, deadline);
-    }
-  }
+  current_worker()->add_timer(w, deadline);
+  return false;
+}
+
+}  // namespace
+
+wake_reason park(waiter& w, clock::time_point deadline) {
+  task_record* const t = w.task;
+  if (t == nullptr) return park_thread(w, deadline);
+  // The task's own fiber runs (not a plain fiber it resumed, which would
+  // block the worker's loop behind it), and shutdown is not unwinding it.
+  const fiber_control* const running = current_fiber();
+  if (t->unwinding || running == nullptr || running->id != t->fiber_id) [[unlikely]]
+    refuse_park(t);
+  if (deadline != no_deadline && timed_out_or_armed(w, deadline)) return wake_reason::timeout;
   struct disarm {  // also when shutdown unwinds the fiber from its park
     waiter& w;
     ~disarm() {
