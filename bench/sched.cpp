@@ -25,6 +25,11 @@
 //   spawn_join            a fiber spawns a trivial fiber and joins it, N times,
 //                         on one worker (Go: go + WaitGroup, GOMAXPROCS=1);
 //                         also as thread CPU time
+//   floor                 what a hop on one thread cannot do without: an
+//                         uncontended locked read-modify-write (an atomic
+//                         exchange on a line this thread owns; a thread-safe
+//                         channel's send and receive each take one) and a
+//                         switch between two plain fibers (this_fiber::switch_to)
 //   million               1,000,000 trivial fibers spawned from one fiber on
 //                         every worker, then waited for with a wait_group; the
 //                         time per fiber and the peak resident memory (VmHWM)
@@ -33,6 +38,7 @@
 // Targets (issue 8): <= 30 ns a hop on one thread; ahead of Go across
 // threads; spawn + join <= 100 ns.
 #include <cospace/channel.hpp>
+#include <cospace/fiber.hpp>
 #include <cospace/scheduler.hpp>
 #include <cospace/sync.hpp>
 
@@ -133,6 +139,38 @@ pingpong_result pingpong(unsigned threads, long rounds, bool apart) {
   ping.close();
   b.join();
   return {0, false, 0};
+}
+
+// Nanoseconds per uncontended atomic exchange, each waiting for the one
+// before (as a channel's lock does: the exchange that takes it comes before
+// the protected reads).
+[[gnu::noinline]] double locked_rmw_ns(long n) {
+  std::atomic<long> word{0};
+  long sum = 0;
+  const auto start = clock_type::now();
+  for (long i = 0; i < n; ++i) sum += word.exchange(i + sum, std::memory_order_acquire);
+  const double ns = ns_since(start) / static_cast<double>(n);
+  return sum == 42 ? ns + 1 : ns;  // `sum` used: the loop is not dropped
+}
+
+// Switches to `to` n times. Both fibers of fiber_switch_ns run it, so each
+// switch returns into the same code it left, as in the channel ping-pong
+// (the return predictor sees one call chain, not two).
+[[gnu::noinline]] void bounce(cospace::fiber& to, long n) {
+  for (long i = 0; i < n; ++i) cospace::this_fiber::switch_to(to);
+}
+
+// Nanoseconds per this_fiber::switch_to between two plain fibers.
+double fiber_switch_ns(long n) {
+  cospace::fiber a, b;
+  clock_type::time_point start;
+  a = cospace::fiber([&] { bounce(b, n); });
+  b = cospace::fiber([&] {
+    start = clock_type::now();
+    bounce(a, n + 1);  // a ends after its n-th switch back: the resume below returns
+  });
+  b.resume();
+  return ns_since(start) / static_cast<double>(2 * n);
 }
 
 timing spawn_join(long n) {
@@ -274,6 +312,15 @@ int main(int argc, char** argv) {
     ours["million_ns_per_fiber"] = median(t);
     ours["million_peak_rss"] = median(rss);
   }
+  {
+    std::vector<double> rmw, sw;
+    for (int k = 0; k < repeat; ++k) {
+      rmw.push_back(locked_rmw_ns(rounds * 10));
+      sw.push_back(fiber_switch_ns(rounds));
+    }
+    ours["locked_rmw"] = median(rmw);
+    ours["fiber_switch"] = median(sw);
+  }
 
   std::map<std::string, double> go;
   std::string go_note;
@@ -325,7 +372,9 @@ int main(int argc, char** argv) {
               {"spawn_join", "spawn + join", "ns"},
               {"spawn_join_cpu", "  the same, thread CPU", "ns"},
               {"million_ns_per_fiber", "10^6 spawned: per fiber", "ns"},
-              {"million_peak_rss", "10^6 spawned: peak RSS", "KiB"}};
+              {"million_peak_rss", "10^6 spawned: peak RSS", "KiB"},
+              {"locked_rmw", "floor: locked RMW", "ns"},
+              {"fiber_switch", "floor: fiber switch", "ns"}};
   for (const auto& r : rows) {
     const double c = ours[r.key];
     const auto g = go.find(r.key);
@@ -343,6 +392,9 @@ int main(int argc, char** argv) {
               go.count("pingpong_forced_apart_distinct") == 0 ? "not measured"
               : go["pingpong_forced_apart_distinct"] == 1 ? "different threads, checked with gettid"
                                                           : "NOT on different threads in the median run");
+  std::printf("floor: a hop on one thread takes two locked read-modify-writes (its send's and its receive's\n"
+              "  channel lock) and one fiber switch: %.1f ns here before any scheduling or channel work.\n",
+              2 * ours["locked_rmw"] + ours["fiber_switch"]);
   std::printf("targets: hop on one thread <= 30 ns: %s; ahead of Go across threads: %s; spawn + join <= 100 ns: %s\n",
               ours["pingpong_one_thread"] <= 30 ? "met" : "not met",
               go.count("pingpong_two_threads") == 0 ? "not compared"
