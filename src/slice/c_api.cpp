@@ -8,6 +8,7 @@
 // context handle: the same "left" protocol as fibers.
 #include <cospace/slice.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <cstdio>
@@ -27,14 +28,16 @@ using cospace::detail::c_succeed;
 
 enum class slice_state : std::uint8_t { fresh, running, suspended, finished };
 
-// 72 bytes (a malloc chunk of 80): every suspended tasklet has one. The
-// context of a suspended slice is not stored: it is where its slice stops
-// (slice_stopped_at), and the state lives in the slice's owner byte.
+// 72 bytes, and in the same heap block the slice's inline area (as much as
+// the last slice of the same function saved: slice.hpp), so that a
+// suspended tasklet is usually one malloc chunk. The context of a suspended
+// slice is not stored: it is where its slice stops (slice_stopped_at), and
+// the state lives in the slice's owner byte.
 struct cospace_slice {
-  cospace::detail::slice bytes;                // its stack is the thread's stack domain
   cospace_slice_function function = nullptr;   // null: an attached slice
   void* arg = nullptr;
   cospace_slice* returns_to = nullptr;  // the slice that last switched to this one
+  cospace::detail::slice bytes;         // last: its inline area follows. Its stack is the thread's stack domain
 
   slice_state state() const noexcept { return static_cast<slice_state>(bytes.owner_byte); }
   void set_state(slice_state s) noexcept { bytes.owner_byte = static_cast<std::uint8_t>(s); }
@@ -55,6 +58,23 @@ using namespace cospace::detail;
 [[gnu::tls_model("initial-exec")]] constinit thread_local slice_jump_args t_request{};
 
 std::uintptr_t align_down(std::uintptr_t a) { return a & ~std::uintptr_t{15}; }
+
+// A cospace_slice with room for `plan`'s inline area after it; null when memory is short.
+cospace_slice* new_slice(inline_plan plan) noexcept {
+  static_assert(offsetof(cospace_slice, bytes) + sizeof(slice) == sizeof(cospace_slice),
+                "the slice's inline area follows the cospace_slice");
+  void* memory = ::operator new(sizeof(cospace_slice) + plan.bytes(), std::nothrow);
+  if (memory == nullptr) return nullptr;
+  auto* s = ::new (memory) cospace_slice;
+  adopt(s->bytes, plan);
+  s->bytes.stack = &declared_stack_domain();
+  return s;
+}
+
+void delete_slice(cospace_slice* s) noexcept {
+  s->~cospace_slice();
+  ::operator delete(static_cast<void*>(s));
+}
 
 // Called on the slice that wakes up with what its jump (or entry) received.
 void woke_up(cospace_transfer t) noexcept {
@@ -143,17 +163,15 @@ cospace_status cospace_slice_attach(cospace_slice** out, void* base) COSPACE_NOE
     return c_fail(COSPACE_ERROR_FIBER_MISUSE,
                   "cospace_slice_attach: this thread already runs a slice; attach once per thread");
   }
-  auto* s = new (std::nothrow) cospace_slice;
+  cospace_slice* s = new_slice({});
   if (s == nullptr) return c_fail(COSPACE_ERROR_OUT_OF_MEMORY, "cospace: out of memory");
-  shared_stack& domain = declared_stack_domain();
-  s->bytes.stack = &domain;
   s->bytes.base = align_down(reinterpret_cast<std::uintptr_t>(base));
   s->bytes.low = here;
   s->set_state(slice_state::running);
   try {
     make_resident(s->bytes);  // it is on the stack: record that it owns its bytes
   } catch (...) {
-    delete s;
+    delete_slice(s);
     return c_fail(COSPACE_ERROR_OUT_OF_MEMORY, "cospace: out of memory");
   }
   t_running = s;
@@ -177,10 +195,8 @@ cospace_status cospace_slice_create(cospace_slice** out, void* base, cospace_sli
   } catch (const std::exception& e) {
     return c_fail(COSPACE_ERROR_SYSTEM, e.what());
   }
-  auto* s = new (std::nothrow) cospace_slice;
+  cospace_slice* s = new_slice(plan_inline(reinterpret_cast<const void*>(fn)));
   if (s == nullptr) return c_fail(COSPACE_ERROR_OUT_OF_MEMORY, "cospace: out of memory");
-  shared_stack& domain = declared_stack_domain();
-  s->bytes.stack = &domain;
   s->bytes.base = top;
   s->bytes.low = top;
   s->function = fn;
@@ -232,7 +248,7 @@ cospace_status cospace_slice_destroy(cospace_slice* slice) COSPACE_NOEXCEPT {
     return c_fail(COSPACE_ERROR_FIBER_MISUSE, "cospace_slice_destroy: the slice belongs to another thread");
   if (slice == t_running) t_running = nullptr;  // the running code detaches
   drop_slice(slice->bytes);
-  delete slice;
+  delete_slice(slice);
   return c_succeed();
 }
 

@@ -565,8 +565,8 @@ backend (the default) on x86-64, AArch64 or RISC-V 64."""
         fibers, _ = _fibers(_lookup_types())
         fiber = _find(fibers, wanted)
         self._refuse_unless_suspended(fiber, fibers)
-        frame = self._saved_frame(fiber)
         borrowed = _saved_slice(fiber)
+        frame = self._saved_frame(fiber, borrowed)
         how = "" if borrowed is None else ("; its slice's %d saved bytes copied back onto its "
                                            "shared stack meanwhile" % len(borrowed[1]))
         gdb.write("%s, suspended (shown on the registers of thread %d%s):\n"
@@ -598,8 +598,10 @@ backend (the default) on x86-64, AArch64 or RISC-V 64."""
         raise gdb.GdbError("cospace: %s is in an unknown state (%s)" % (fiber.describe(), fiber.state))
 
     @staticmethod
-    def _saved_frame(fiber):
-        """{register: value} as the fiber's context switch saved them."""
+    def _saved_frame(fiber, borrowed):
+        """{register: value} as the fiber's context switch saved them. For a
+        sliced fiber whose slice is saved (`borrowed`, from _saved_slice) the
+        frame is among the saved bytes, not on the shared stack."""
         architecture = gdb.newest_frame().architecture().name()
         layout = _FRAMES.get(architecture)
         if layout is None:
@@ -615,7 +617,13 @@ backend (the default) on x86-64, AArch64 or RISC-V 64."""
         if handle % 16 != 0 or not fiber.stack_lo <= handle <= highest - size:
             raise gdb.GdbError("cospace: %s's saved context 0x%x is not on its stack [0x%x, 0x%x)"
                                % (fiber.describe(), handle, fiber.stack_lo, highest))
-        raw = bytes(gdb.selected_inferior().read_memory(handle, size))
+        raw = bytearray(gdb.selected_inferior().read_memory(handle, size))
+        if borrowed is not None:  # overlay what of [handle, handle + size) is saved
+            address, data = borrowed
+            lo, hi = max(handle, address), min(handle + size, address + len(data))
+            if lo < hi:
+                raw[lo - handle:hi - handle] = data[lo - address:hi - address]
+        raw = bytes(raw)
         registers = {}
         for name, offset in layout["registers"]:
             registers[name] = struct.unpack_from("<Q", raw, offset)[0]
@@ -675,8 +683,14 @@ def _saved_slice(fiber):
         raise gdb.GdbError("cospace: %s is sliced and %d of its bytes are saved in the heap; its "
                            "frames can be walked only in place, and in non-stop mode another "
                            "thread may be using its shared stack" % (fiber.describe(), saved))
+    # The saved bytes are the slice's inline area (right after the slice,
+    # inline_units * 16 bytes) followed by its heap block (src/slice/slice.hpp).
     inferior = gdb.selected_inferior()
-    return low, bytes(inferior.read_memory(int(piece["saved"]), saved))
+    in_area = min(saved, int(piece["inline_units"]) * 16)
+    data = bytes(inferior.read_memory(int(piece.address) + piece.type.sizeof, in_area)) if in_area else b""
+    if saved > in_area:
+        data += bytes(inferior.read_memory(int(piece["saved"]), saved - in_area))
+    return low, data
 
 
 def _with_memory(borrowed, action):
