@@ -105,7 +105,7 @@ heap_layout layout_heap_record(const fiber_options& options, const fiber_body_op
 // context there now would overwrite a slice): slice_jump does it then.
 void make_context(fiber_control* f, std::uintptr_t cursor) {
   if (f->stack.kind == stack_kind::sliced) {
-    on_fiber_created(f->tools, f->stack.bottom, f->stack.top);
+    on_fiber_created(f->tools, f->stack.bottom, f->stack.shared->stack.top);
     return;
   }
   const std::uintptr_t context_top = align_down(cursor, context::stack_alignment);
@@ -160,7 +160,7 @@ fiber_control* create_fiber(const fiber_options& options, const fiber_body_ops& 
     f->stack.sliced = ::new (reinterpret_cast<void*>(block_at(layout.slice_at))) slice();
     adopt(*f->stack.sliced, plan);
     f->stack.sliced->stack = &stack.shared->stack;
-    f->stack.sliced->base = align_down(stack.top, context::stack_alignment);
+    f->stack.sliced->base = align_down(stack.shared->stack.top, context::stack_alignment);
     f->stack.sliced->low = f->stack.sliced->base;
   }
   if (!options.name.empty()) {

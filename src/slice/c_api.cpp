@@ -8,11 +8,13 @@
 // context handle: the same "left" protocol as fibers.
 #include <cospace/slice.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <exception>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <exception>
 #include <new>
 #include <string>
 
@@ -28,22 +30,40 @@ using cospace::detail::c_succeed;
 
 enum class slice_state : std::uint8_t { fresh, running, suspended, finished };
 
-// 72 bytes, and in the same heap block the slice's inline area (as much as
+// 56 bytes, and in the same heap block the slice's inline area (as much as
 // the last slice of the same function saved: slice.hpp), so that a
 // suspended tasklet is usually one malloc chunk. The context of a suspended
-// slice is not stored: it is where its slice stops (slice_stopped_at), and
-// the state lives in the slice's owner byte.
+// slice is not stored: it is where its slice stops (slice_stopped_at); the
+// state and the attached flag live in the slice's owner byte; the function
+// and its argument, needed only to start, are kept in the inline area
+// until then (nothing is saved there before the slice first runs), which
+// is why a slice made by cospace_slice_create has at least 16 bytes of it.
 struct cospace_slice {
-  cospace_slice_function function = nullptr;   // null: an attached slice
-  void* arg = nullptr;
   cospace_slice* returns_to = nullptr;  // the slice that last switched to this one
   cospace::detail::slice bytes;         // last: its inline area follows. Its stack is the thread's stack domain
 
-  slice_state state() const noexcept { return static_cast<slice_state>(bytes.owner_byte); }
-  void set_state(slice_state s) noexcept { bytes.owner_byte = static_cast<std::uint8_t>(s); }
+  struct start_request {
+    cospace_slice_function function;
+    void* arg;
+  };
+  static constexpr std::uint8_t attached_bit = 0x80;  // in the owner byte, above the state
+
+  slice_state state() const noexcept { return static_cast<slice_state>(bytes.owner_byte & ~attached_bit); }
+  void set_state(slice_state s) noexcept {
+    bytes.owner_byte = static_cast<std::uint8_t>((bytes.owner_byte & attached_bit) | static_cast<std::uint8_t>(s));
+  }
+  bool attached() const noexcept { return (bytes.owner_byte & attached_bit) != 0; }
+  void set_attached() noexcept { bytes.owner_byte |= attached_bit; }
   // Where a suspended slice resumes (the handle slice_stopped_at recorded).
   cospace_context context() const noexcept {
     return reinterpret_cast<cospace_context>(bytes.low + cospace::context::selected.live_below_handle);
+  }
+  // Only while the slice is fresh (never run).
+  void keep_start(start_request r) noexcept { std::memcpy(bytes.inline_area(), &r, sizeof r); }
+  start_request start() noexcept {
+    start_request r;
+    std::memcpy(&r, bytes.inline_area(), sizeof r);
+    return r;
   }
 };
 
@@ -98,7 +118,8 @@ cospace_transfer jump_to(cospace_slice* from, cospace_slice* to);
   woke_up(t);
   cospace_slice* self = t_running;
   try {
-    self->function(self, self->arg);
+    const cospace_slice::start_request start = self->start();
+    start.function(self, start.arg);
   } catch (...) {
     function_threw();
   }
@@ -167,6 +188,7 @@ cospace_status cospace_slice_attach(cospace_slice** out, void* base) COSPACE_NOE
   if (s == nullptr) return c_fail(COSPACE_ERROR_OUT_OF_MEMORY, "cospace: out of memory");
   s->bytes.base = align_down(reinterpret_cast<std::uintptr_t>(base));
   s->bytes.low = here;
+  s->set_attached();
   s->set_state(slice_state::running);
   try {
     make_resident(s->bytes);  // it is on the stack: record that it owns its bytes
@@ -195,12 +217,14 @@ cospace_status cospace_slice_create(cospace_slice** out, void* base, cospace_sli
   } catch (const std::exception& e) {
     return c_fail(COSPACE_ERROR_SYSTEM, e.what());
   }
-  cospace_slice* s = new_slice(plan_inline(reinterpret_cast<const void*>(fn)));
+  inline_plan plan = plan_inline(reinterpret_cast<const void*>(fn));
+  static_assert(sizeof(cospace_slice::start_request) == 16);
+  plan.units = std::max<std::uint8_t>(plan.units, 1);  // room for the start request
+  cospace_slice* s = new_slice(plan);
   if (s == nullptr) return c_fail(COSPACE_ERROR_OUT_OF_MEMORY, "cospace: out of memory");
   s->bytes.base = top;
   s->bytes.low = top;
-  s->function = fn;
-  s->arg = arg;
+  s->keep_start({fn, arg});
   *out = s;
   return c_succeed();
 }
@@ -241,7 +265,7 @@ cospace_slice* cospace_slice_running(void) COSPACE_NOEXCEPT { return t_running; 
 
 cospace_status cospace_slice_destroy(cospace_slice* slice) COSPACE_NOEXCEPT {
   if (slice == nullptr) return c_succeed();
-  const bool attached = slice->function == nullptr;
+  const bool attached = slice->attached();
   if (slice->state() == slice_state::running && !(attached && slice == t_running))
     return c_fail(COSPACE_ERROR_FIBER_MISUSE, "cospace_slice_destroy: the slice is running");
   if (slice->bytes.stack != &declared_stack_domain())

@@ -135,6 +135,27 @@ def _string_view(value):
     raise gdb.GdbError("cospace: cannot read a std::string_view laid out as %s" % view)
 
 
+def _fiber_name(value):
+    """A fiber record's name: a NUL-terminated text or null (fiber_name in
+    src/fiber/fiber_control.hpp), or a std::string_view in older libraries."""
+    names = [field.name for field in value.type.strip_typedefs().fields()]
+    if "text_" not in names:
+        return _string_view(value)
+    address = int(value["text_"])
+    if address == 0:
+        return ""
+    text = b""
+    try:  # in small steps: the name may end close to the end of a mapping
+        while len(text) <= _MAX_NAME:
+            chunk = bytes(gdb.selected_inferior().read_memory(address + len(text), 16))
+            if b"\0" in chunk:
+                return (text + chunk.split(b"\0", 1)[0]).decode("utf-8", errors="replace")
+            text += chunk
+    except gdb.MemoryError:
+        return "<unreadable name at 0x%x>" % address
+    return "<name of more than %d bytes?>" % _MAX_NAME
+
+
 def _c_string(address, limit=64):
     """A short NUL-terminated string of the program, or None if unreadable."""
     if address == 0:
@@ -175,7 +196,7 @@ class Fiber(object):
         self.registry = None   # sliced fibers: the registry (its thread) they are on
         if record is not None:
             self.id = int(record["id"])
-            self.name = _string_view(record["name"])
+            self.name = _fiber_name(record["name"])
             self.state = _enum_name(record["state"])
         else:
             self.id = fallback_id
