@@ -45,6 +45,8 @@ enum class fiber_state : std::uint8_t {
 // A fiber's name: its copied text, NUL-terminated, or null. 8 bytes instead
 // of a string_view's 16 (every byte of a record counts, see below); the
 // length is counted when asked, which only diagnostics and fiber::name() do.
+// (A name with a NUL inside ends there, as it already did in the overflow
+// diagnostic, which reads the region's copy of the same text.)
 // tools/gdb/cospace.py reads `text_`.
 class fiber_name {
  public:

@@ -12,7 +12,7 @@
 //     base  ->  +--------------------+
 //               | still on the stack |   [low + saved_size, base): resident
 //               +--------------------+
-//               | in the heap block  |   [low, low + saved_size): `saved`
+//               | saved in the heap  |   [low, low + saved_size): the inline area, then `saved`
 //     low   ->  +--------------------+
 //
 // The saved part is always a prefix from `low` upwards, because whoever runs
