@@ -2,8 +2,9 @@
 //
 // make_resident(target) walks the stack's resident list once:
 //   - a slice whose resident part reaches below target's base loses that
-//     part: it is appended to the slice's heap block (the block grows only
-//     when the slice is deeper than it ever was; it is reused otherwise);
+//     part: it is appended to the slice's saved bytes, in its inline area
+//     and, beyond that, its heap block (the block grows only when the slice
+//     is deeper than it ever was; it is reused otherwise);
 //   - a slice left with no resident byte leaves the list;
 // then copies target's saved prefix back to [low, low + saved_size) and puts
 // target at the head of the list. Nothing is copied when target is already
