@@ -18,7 +18,10 @@
 #include <cospace/context.h>
 #include <cospace/fiber.hpp>
 
+#include <concepts>
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <exception>
 #include <string_view>
 
@@ -39,6 +42,31 @@ enum class fiber_state : std::uint8_t {
   done,       // its body returned or threw
 };
 
+// A fiber's name: its copied text, NUL-terminated, or null. 8 bytes instead
+// of a string_view's 16 (every byte of a record counts, see below); the
+// length is counted when asked, which only diagnostics and fiber::name() do.
+// (A name with a NUL inside ends there, as it already did in the overflow
+// diagnostic, which reads the region's copy of the same text.)
+// tools/gdb/cospace.py reads `text_`.
+class fiber_name {
+ public:
+  bool empty() const noexcept { return text_ == nullptr; }
+  const char* data() const noexcept { return text_ != nullptr ? text_ : ""; }
+  std::size_t size() const noexcept { return text_ != nullptr ? std::strlen(text_) : 0; }
+  operator std::string_view() const noexcept { return text_ != nullptr ? std::string_view(text_) : std::string_view(); }
+  // `text` must be NUL-terminated where it ends (names are copied so); a
+  // template so that `name = {}` clears the name unambiguously.
+  template <class T>
+    requires std::same_as<T, std::string_view>
+  fiber_name& operator=(T text) noexcept {
+    text_ = text.empty() ? nullptr : text.data();
+    return *this;
+  }
+
+ private:
+  const char* text_ = nullptr;
+};
+
 // Every byte here is part of each suspended sliced fiber's resident memory
 // (its record is on the heap): keep it small, flags together.
 class fiber_control {
@@ -56,7 +84,7 @@ class fiber_control {
   void* body = nullptr;               // the callable: in the record, or on the heap if large
   fiber_stack stack;                  // sliced fibers: the record is the heap block's start
   std::uint64_t id = 0;
-  std::string_view name;              // the copied name (tools/gdb/cospace.py reads it)
+  fiber_name name;                    // the copied name (tools/gdb/cospace.py reads it)
   // What the body threw, for resume() to rethrow. In the record, not in the
   // extras: keeping it must not allocate (the exception may be bad_alloc).
   std::exception_ptr escaped;

@@ -60,7 +60,6 @@ fiber_stack acquire_fiber_stack(const fiber_options& options, region* parent) {
       pooled_stack* shared = take_shared_stack(options.max_stack);
       fiber_stack s;
       s.kind = stack_kind::sliced;
-      s.top = shared->stack.top;
       s.bottom = shared->stack.bottom;
       s.owner_region = shared->stack.owner_region;
       s.shared = shared;

@@ -15,15 +15,20 @@ namespace cospace::detail {
 struct slice;
 struct pooled_stack;
 
+// Part of every fiber's record, and so of every suspended sliced fiber's
+// memory: what only one kind needs shares its place with what only another
+// kind needs.
 struct fiber_stack {
   stack_kind kind = stack_kind::region;
   std::uint32_t debug_slot = 0;  // sliced stacks: the record's place in sliced_registry.hpp (in padding)
-  std::uintptr_t top = 0;     // 16-byte aligned; the fiber's record sits just below
+  union {
+    std::uintptr_t top = 0;   // region and fixed stacks: 16-byte aligned; the fiber's record sits just below
+    pooled_stack* shared;     // sliced stacks: the shared stack (its top is the slice's base)
+  };
   std::uintptr_t bottom = 0;  // the lowest address the stack may ever use
-  region* owner_region = nullptr;  // region stacks
+  region* owner_region = nullptr;  // region stacks; sliced stacks: the shared stack's
   // (fixed stacks: the mapping is [bottom - one page of guard, top))
-  pooled_stack* shared = nullptr;  // sliced stacks: the shared stack (top, bottom and region are its)
-  slice* sliced = nullptr;         // sliced stacks: the fiber's slice (in its heap record)
+  slice* sliced = nullptr;         // sliced stacks: the fiber's slice (in its heap record); null otherwise
 };
 
 // Names longer than this are refused (they are copied into the fiber's record).

@@ -74,25 +74,29 @@ void fatal(const std::string& message) noexcept {
 namespace {
 
 // A sliced fiber's record cannot sit on its stack (the stack is shared), so
-// it goes in one heap block with the fiber's slice, body and name, packed
+// it goes in one heap block with the fiber's body, name and slice, packed
 // from the block's start (the block is the record: no pointer to it is
-// kept), sized exactly, since it is most of a suspended fiber's memory:
+// kept), sized exactly, since it is most of a suspended fiber's memory. The
+// slice comes last: its inline area follows it, room for as many saved
+// bytes as the last fiber of the same body saved (slice.hpp), so that a
+// suspended fiber is usually this one block:
 //
-//   block -> | fiber_control | slice | body (aligned) | name NUL |
+//   block -> | fiber_control | body (aligned) | name NUL | slice | inline area |
 struct heap_layout {
-  std::size_t slice_at = 0, body_at = 0, name_at = 0, size = 0;
+  std::size_t body_at = 0, name_at = 0, slice_at = 0, size = 0;
 };
 
 std::size_t align_up(std::size_t n, std::size_t alignment) { return (n + alignment - 1) & ~(alignment - 1); }
 
-heap_layout layout_heap_record(const fiber_options& options, const fiber_body_ops& ops, bool body_inside) {
+heap_layout layout_heap_record(const fiber_options& options, const fiber_body_ops& ops, bool body_inside,
+                               inline_plan plan) {
   static_assert(alignof(fiber_control) <= __STDCPP_DEFAULT_NEW_ALIGNMENT__ &&
                 alignof(slice) <= alignof(fiber_control));
   heap_layout l;
-  l.slice_at = align_up(sizeof(fiber_control), alignof(slice));
-  l.body_at = align_up(l.slice_at + sizeof(slice), body_inside ? ops.alignment : 1);
+  l.body_at = align_up(sizeof(fiber_control), body_inside ? ops.alignment : 1);
   l.name_at = l.body_at + (body_inside ? ops.size : 0);
-  l.size = l.name_at + (options.name.empty() ? 0 : options.name.size() + 1);
+  l.slice_at = align_up(l.name_at + (options.name.empty() ? 0 : options.name.size() + 1), alignof(slice));
+  l.size = l.slice_at + sizeof(slice) + plan.bytes();
   return l;
 }
 
@@ -101,7 +105,7 @@ heap_layout layout_heap_record(const fiber_options& options, const fiber_body_op
 // context there now would overwrite a slice): slice_jump does it then.
 void make_context(fiber_control* f, std::uintptr_t cursor) {
   if (f->stack.kind == stack_kind::sliced) {
-    on_fiber_created(f->tools, f->stack.bottom, f->stack.top);
+    on_fiber_created(f->tools, f->stack.bottom, f->stack.shared->stack.top);
     return;
   }
   const std::uintptr_t context_top = align_down(cursor, context::stack_alignment);
@@ -127,9 +131,11 @@ fiber_control* create_fiber(const fiber_options& options, const fiber_body_ops& 
   const bool body_in_record =
       ops.size <= max_record_on_stack && (!sliced || ops.alignment <= __STDCPP_DEFAULT_NEW_ALIGNMENT__);
   heap_layout layout;
+  inline_plan plan;
   void* block = nullptr;
   if (sliced) {
-    layout = layout_heap_record(options, ops, body_in_record);
+    plan = plan_inline(&ops);
+    layout = layout_heap_record(options, ops, body_in_record, plan);
     try {
       block = ::operator new(layout.size);
     } catch (...) {
@@ -152,8 +158,9 @@ fiber_control* create_fiber(const fiber_options& options, const fiber_body_ops& 
   f->id = next_id();
   if (sliced) {
     f->stack.sliced = ::new (reinterpret_cast<void*>(block_at(layout.slice_at))) slice();
+    adopt(*f->stack.sliced, plan);
     f->stack.sliced->stack = &stack.shared->stack;
-    f->stack.sliced->base = align_down(stack.top, context::stack_alignment);
+    f->stack.sliced->base = align_down(stack.shared->stack.top, context::stack_alignment);
     f->stack.sliced->low = f->stack.sliced->base;
   }
   if (!options.name.empty()) {

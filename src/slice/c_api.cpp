@@ -8,10 +8,13 @@
 // context handle: the same "left" protocol as fibers.
 #include <cospace/slice.h>
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
-#include <exception>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <exception>
 #include <new>
 #include <string>
 
@@ -22,25 +25,60 @@
 #include "slice_jump.hpp"
 #include "thread_slicing.hpp"
 
+#if defined(__SANITIZE_THREAD__)
+#include <sanitizer/tsan_interface.h>
+#define COSPACE_SLICE_TSAN 1
+#else
+#define COSPACE_SLICE_TSAN 0
+#endif
+
 using cospace::detail::c_fail;
 using cospace::detail::c_succeed;
 
 enum class slice_state : std::uint8_t { fresh, running, suspended, finished };
 
-// 72 bytes (a malloc chunk of 80): every suspended tasklet has one. The
-// context of a suspended slice is not stored: it is where its slice stops
-// (slice_stopped_at), and the state lives in the slice's owner byte.
+// 56 bytes (64 under ThreadSanitizer), and in the same heap block the slice's inline area (as much as
+// the last slice of the same function saved: slice.hpp), so that a
+// suspended tasklet is usually one malloc chunk. The context of a suspended
+// slice is not stored: it is where its slice stops (slice_stopped_at); the
+// state and the attached flag live in the slice's owner byte; the function
+// and its argument, needed only to start, are kept in the inline area
+// until then (nothing is saved there before the slice first runs), which
+// is why a slice made by cospace_slice_create has at least 16 bytes of it.
 struct cospace_slice {
-  cospace::detail::slice bytes;                // its stack is the thread's stack domain
-  cospace_slice_function function = nullptr;   // null: an attached slice
-  void* arg = nullptr;
   cospace_slice* returns_to = nullptr;  // the slice that last switched to this one
+#if COSPACE_SLICE_TSAN
+  // ThreadSanitizer's fiber for this slice (the thread's own for an attached
+  // slice): each slice gets its own shadow call stack. Without it TSan kept
+  // one per thread, holding the frames of every suspended slice, and
+  // overflowed its 65,536 entries (examples/tiny_runtime with ~3,000
+  // tasklets, fewer with one more frame per switch).
+  void* tsan_fiber = nullptr;
+#endif
+  cospace::detail::slice bytes;         // last: its inline area follows. Its stack is the thread's stack domain
 
-  slice_state state() const noexcept { return static_cast<slice_state>(bytes.owner_byte); }
-  void set_state(slice_state s) noexcept { bytes.owner_byte = static_cast<std::uint8_t>(s); }
+  struct start_request {
+    cospace_slice_function function;
+    void* arg;
+  };
+  static constexpr std::uint8_t attached_bit = 0x80;  // in the owner byte, above the state
+
+  slice_state state() const noexcept { return static_cast<slice_state>(bytes.owner_byte & ~attached_bit); }
+  void set_state(slice_state s) noexcept {
+    bytes.owner_byte = static_cast<std::uint8_t>((bytes.owner_byte & attached_bit) | static_cast<std::uint8_t>(s));
+  }
+  bool attached() const noexcept { return (bytes.owner_byte & attached_bit) != 0; }
+  void set_attached() noexcept { bytes.owner_byte |= attached_bit; }
   // Where a suspended slice resumes (the handle slice_stopped_at recorded).
   cospace_context context() const noexcept {
     return reinterpret_cast<cospace_context>(bytes.low + cospace::context::selected.live_below_handle);
+  }
+  // Only while the slice is fresh (never run).
+  void keep_start(start_request r) noexcept { std::memcpy(bytes.inline_area(), &r, sizeof r); }
+  start_request start() noexcept {
+    start_request r;
+    std::memcpy(&r, bytes.inline_area(), sizeof r);
+    return r;
   }
 };
 
@@ -55,6 +93,23 @@ using namespace cospace::detail;
 [[gnu::tls_model("initial-exec")]] constinit thread_local slice_jump_args t_request{};
 
 std::uintptr_t align_down(std::uintptr_t a) { return a & ~std::uintptr_t{15}; }
+
+// A cospace_slice with room for `plan`'s inline area after it; null when memory is short.
+cospace_slice* new_slice(inline_plan plan) noexcept {
+  static_assert(offsetof(cospace_slice, bytes) + sizeof(slice) == sizeof(cospace_slice),
+                "the slice's inline area follows the cospace_slice");
+  void* memory = ::operator new(sizeof(cospace_slice) + plan.bytes(), std::nothrow);
+  if (memory == nullptr) return nullptr;
+  auto* s = ::new (memory) cospace_slice;
+  adopt(s->bytes, plan);
+  s->bytes.stack = &declared_stack_domain();
+  return s;
+}
+
+void delete_slice(cospace_slice* s) noexcept {
+  s->~cospace_slice();
+  ::operator delete(static_cast<void*>(s));
+}
 
 // Called on the slice that wakes up with what its jump (or entry) received.
 void woke_up(cospace_transfer t) noexcept {
@@ -78,7 +133,8 @@ cospace_transfer jump_to(cospace_slice* from, cospace_slice* to);
   woke_up(t);
   cospace_slice* self = t_running;
   try {
-    self->function(self, self->arg);
+    const cospace_slice::start_request start = self->start();
+    start.function(self, start.arg);
   } catch (...) {
     function_threw();
   }
@@ -110,7 +166,30 @@ cospace_transfer jump_to(cospace_slice* from, cospace_slice* to) {
   args.data = from;
   args.fresh_entry = &slice_entry;
   args.ontop = nullptr;
+#if COSPACE_SLICE_TSAN
+  // From here on TSan counts frames on `to`'s shadow stack: slice_jump's
+  // frame opens there and closes when `to` returns from its own slice_jump,
+  // so every slice's stack stays balanced switch after switch.
+  __tsan_switch_to_fiber(to->tsan_fiber, 0);
+#endif
   return slice_jump(args);
+}
+
+// The switch itself, once the arguments are checked, reached by a tail call
+// from cospace_slice_switch: only this function's small frame (not the
+// checks') stays in the suspended slice's saved bytes, and what follows the
+// jump is a tail call too.
+[[gnu::noinline]] cospace_status back_in(cospace_slice* self, cospace_transfer t) noexcept {
+  woke_up(t);
+  t_running = self;
+  self->set_state(slice_state::running);
+  return c_succeed();
+}
+
+[[gnu::noinline]] cospace_status switch_checked(cospace_slice* from, cospace_slice* to) noexcept {
+  from->set_state(slice_state::suspended);
+  const cospace_transfer t = jump_to(from, to);  // throws nothing now that the copier exists
+  return back_in(from, t);  // only `from` is kept across the jump
 }
 
 // The thread's first switch makes its copier, which may fail.
@@ -143,17 +222,19 @@ cospace_status cospace_slice_attach(cospace_slice** out, void* base) COSPACE_NOE
     return c_fail(COSPACE_ERROR_FIBER_MISUSE,
                   "cospace_slice_attach: this thread already runs a slice; attach once per thread");
   }
-  auto* s = new (std::nothrow) cospace_slice;
+  cospace_slice* s = new_slice({});
   if (s == nullptr) return c_fail(COSPACE_ERROR_OUT_OF_MEMORY, "cospace: out of memory");
-  shared_stack& domain = declared_stack_domain();
-  s->bytes.stack = &domain;
   s->bytes.base = align_down(reinterpret_cast<std::uintptr_t>(base));
   s->bytes.low = here;
+  s->set_attached();
   s->set_state(slice_state::running);
+#if COSPACE_SLICE_TSAN
+  s->tsan_fiber = __tsan_get_current_fiber();
+#endif
   try {
     make_resident(s->bytes);  // it is on the stack: record that it owns its bytes
   } catch (...) {
-    delete s;
+    delete_slice(s);
     return c_fail(COSPACE_ERROR_OUT_OF_MEMORY, "cospace: out of memory");
   }
   t_running = s;
@@ -177,14 +258,17 @@ cospace_status cospace_slice_create(cospace_slice** out, void* base, cospace_sli
   } catch (const std::exception& e) {
     return c_fail(COSPACE_ERROR_SYSTEM, e.what());
   }
-  auto* s = new (std::nothrow) cospace_slice;
+  inline_plan plan = plan_inline(reinterpret_cast<const void*>(fn));
+  static_assert(sizeof(cospace_slice::start_request) == 16);
+  plan.units = std::max<std::uint8_t>(plan.units, 1);  // room for the start request
+  cospace_slice* s = new_slice(plan);
   if (s == nullptr) return c_fail(COSPACE_ERROR_OUT_OF_MEMORY, "cospace: out of memory");
-  shared_stack& domain = declared_stack_domain();
-  s->bytes.stack = &domain;
   s->bytes.base = top;
   s->bytes.low = top;
-  s->function = fn;
-  s->arg = arg;
+  s->keep_start({fn, arg});
+#if COSPACE_SLICE_TSAN
+  s->tsan_fiber = __tsan_create_fiber(0);
+#endif
   *out = s;
   return c_succeed();
 }
@@ -202,11 +286,7 @@ cospace_status cospace_slice_switch(cospace_slice* from, cospace_slice* to) COSP
     const cospace_status status = prepare_copier();
     if (status != COSPACE_OK) return status;
   }
-  from->set_state(slice_state::suspended);
-  woke_up(jump_to(from, to));  // throws nothing now that the copier exists
-  t_running = from;
-  from->set_state(slice_state::running);
-  return c_succeed();
+  return switch_checked(from, to);
 }
 
 int cospace_slice_finished(const cospace_slice* slice) COSPACE_NOEXCEPT {
@@ -225,14 +305,17 @@ cospace_slice* cospace_slice_running(void) COSPACE_NOEXCEPT { return t_running; 
 
 cospace_status cospace_slice_destroy(cospace_slice* slice) COSPACE_NOEXCEPT {
   if (slice == nullptr) return c_succeed();
-  const bool attached = slice->function == nullptr;
+  const bool attached = slice->attached();
   if (slice->state() == slice_state::running && !(attached && slice == t_running))
     return c_fail(COSPACE_ERROR_FIBER_MISUSE, "cospace_slice_destroy: the slice is running");
   if (slice->bytes.stack != &declared_stack_domain())
     return c_fail(COSPACE_ERROR_FIBER_MISUSE, "cospace_slice_destroy: the slice belongs to another thread");
   if (slice == t_running) t_running = nullptr;  // the running code detaches
   drop_slice(slice->bytes);
-  delete slice;
+#if COSPACE_SLICE_TSAN
+  if (!attached) __tsan_destroy_fiber(slice->tsan_fiber);
+#endif
+  delete_slice(slice);
   return c_succeed();
 }
 

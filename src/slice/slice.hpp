@@ -12,7 +12,7 @@
 //     base  ->  +--------------------+
 //               | still on the stack |   [low + saved_size, base): resident
 //               +--------------------+
-//               | in the heap block  |   [low, low + saved_size): `saved`
+//               | saved in the heap  |   [low, low + saved_size): the inline area, then `saved`
 //     low   ->  +--------------------+
 //
 // The saved part is always a prefix from `low` upwards, because whoever runs
@@ -25,7 +25,8 @@
 //      and no slice off the list has any;
 //   2. the resident parts of the slices on the list never overlap, and none
 //      overlaps the running user's area below its base;
-//   3. a slice's heap block holds exactly saved_size valid bytes.
+//   3. a slice's inline area and heap block hold exactly saved_size valid
+//      bytes (the inline area first).
 // Saving is lazy: a slice that stops is not copied anywhere. Its bytes are
 // saved only when another slice is about to be made resident over them, so a
 // slice resumed with nobody in between copies nothing at all.
@@ -50,19 +51,50 @@ struct shared_stack {
 };
 
 // 48 bytes: one lives in every suspended sliced fiber's record and every
-// C tasklet. The heap block's capacity is not stored: it is what malloc
-// says the block holds (malloc_usable_size), so blocks carry no slack of
-// their own beyond malloc's 16-byte granule.
+// C tasklet, followed in the same heap block by its inline area: room for
+// the first `inline_units` * 16 saved bytes, so that a slice whose owner's
+// kind saved about as much before needs no heap block of its own (one
+// malloc header and one rounding less per suspended fiber). What does not
+// fit goes to `saved`, a heap block whose capacity is not stored: it is
+// what malloc says the block holds (malloc_usable_size), so blocks carry no
+// slack of their own beyond malloc's 16-byte granule. The saved bytes are
+// one sequence: its first inline_bytes() in the inline area, the rest in
+// `saved`.
 struct slice {
   shared_stack* stack = nullptr;
   std::uintptr_t base = 0;
   std::uintptr_t low = 0;      // meaningful while the slice is not running
-  unsigned char* saved = nullptr;  // the heap block (malloc), or null
+  unsigned char* saved = nullptr;  // the overflow heap block (malloc), or null
   slice* next_resident = nullptr;
   std::uint32_t saved_size = 0;
   bool resident = false;
   std::uint8_t owner_byte = 0;  // not used here: a byte for the owner (cospace_slice keeps its state in it)
+  std::uint8_t inline_units = 0;  // the inline area's size, in 16-byte units
+  std::uint8_t hint_slot = 0;     // the size hint this slice's saves update (see inline_plan), 0: none
+
+  std::size_t inline_bytes() const noexcept { return std::size_t{inline_units} * 16; }
+  unsigned char* inline_area() noexcept { return reinterpret_cast<unsigned char*>(this + 1); }
+  const unsigned char* inline_area() const noexcept { return reinterpret_cast<const unsigned char*>(this + 1); }
 };
+static_assert(sizeof(slice) == 48, "every byte of a slice is in every suspended fiber and tasklet");
+
+// The inline area for a new slice whose owner is of kind `key` (a fiber's
+// body type, a C slice's function): as large as the last save of a slice
+// of that kind on this thread (saves keep the hint current), none for a
+// kind not seen yet. Whoever makes the slice allocates inline_bytes() more
+// right after it and copies `units` and `slot` into it. A wrong guess
+// costs memory, never correctness: a slice that outgrows its inline area
+// keeps the rest in its heap block.
+struct inline_plan {
+  std::uint8_t units = 0;
+  std::uint8_t slot = 0;
+  std::size_t bytes() const noexcept { return std::size_t{units} * 16; }
+};
+inline_plan plan_inline(const void* key) noexcept;
+inline void adopt(slice& s, inline_plan plan) noexcept {
+  s.inline_units = plan.units;
+  s.hint_slot = plan.slot;
+}
 
 // Counters of the calling thread, for tests and benchmarks.
 struct slice_counters {
@@ -92,7 +124,7 @@ void make_resident(slice& target);
 // A slice that will never run again: forget it (its heap block is freed).
 void drop_slice(slice& s) noexcept;
 
-// Bytes a slice takes on the heap while it is suspended.
+// Bytes a slice can hold saved without growing (inline area and heap block).
 std::size_t slice_heap_bytes(const slice& s) noexcept;
 
 // For tests: checks invariants 1-3 of one stack; returns a description of

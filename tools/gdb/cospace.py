@@ -135,6 +135,27 @@ def _string_view(value):
     raise gdb.GdbError("cospace: cannot read a std::string_view laid out as %s" % view)
 
 
+def _fiber_name(value):
+    """A fiber record's name: a NUL-terminated text or null (fiber_name in
+    src/fiber/fiber_control.hpp), or a std::string_view in older libraries."""
+    names = [field.name for field in value.type.strip_typedefs().fields()]
+    if "text_" not in names:
+        return _string_view(value)
+    address = int(value["text_"])
+    if address == 0:
+        return ""
+    text = b""
+    try:  # in small steps: the name may end close to the end of a mapping
+        while len(text) <= _MAX_NAME:
+            chunk = bytes(gdb.selected_inferior().read_memory(address + len(text), 16))
+            if b"\0" in chunk:
+                return (text + chunk.split(b"\0", 1)[0]).decode("utf-8", errors="replace")
+            text += chunk
+    except gdb.MemoryError:
+        return "<unreadable name at 0x%x>" % address
+    return "<name of more than %d bytes?>" % _MAX_NAME
+
+
 def _c_string(address, limit=64):
     """A short NUL-terminated string of the program, or None if unreadable."""
     if address == 0:
@@ -175,7 +196,7 @@ class Fiber(object):
         self.registry = None   # sliced fibers: the registry (its thread) they are on
         if record is not None:
             self.id = int(record["id"])
-            self.name = _string_view(record["name"])
+            self.name = _fiber_name(record["name"])
             self.state = _enum_name(record["state"])
         else:
             self.id = fallback_id
@@ -565,8 +586,8 @@ backend (the default) on x86-64, AArch64 or RISC-V 64."""
         fibers, _ = _fibers(_lookup_types())
         fiber = _find(fibers, wanted)
         self._refuse_unless_suspended(fiber, fibers)
-        frame = self._saved_frame(fiber)
         borrowed = _saved_slice(fiber)
+        frame = self._saved_frame(fiber, borrowed)
         how = "" if borrowed is None else ("; its slice's %d saved bytes copied back onto its "
                                            "shared stack meanwhile" % len(borrowed[1]))
         gdb.write("%s, suspended (shown on the registers of thread %d%s):\n"
@@ -598,8 +619,10 @@ backend (the default) on x86-64, AArch64 or RISC-V 64."""
         raise gdb.GdbError("cospace: %s is in an unknown state (%s)" % (fiber.describe(), fiber.state))
 
     @staticmethod
-    def _saved_frame(fiber):
-        """{register: value} as the fiber's context switch saved them."""
+    def _saved_frame(fiber, borrowed):
+        """{register: value} as the fiber's context switch saved them. For a
+        sliced fiber whose slice is saved (`borrowed`, from _saved_slice) the
+        frame is among the saved bytes, not on the shared stack."""
         architecture = gdb.newest_frame().architecture().name()
         layout = _FRAMES.get(architecture)
         if layout is None:
@@ -615,7 +638,13 @@ backend (the default) on x86-64, AArch64 or RISC-V 64."""
         if handle % 16 != 0 or not fiber.stack_lo <= handle <= highest - size:
             raise gdb.GdbError("cospace: %s's saved context 0x%x is not on its stack [0x%x, 0x%x)"
                                % (fiber.describe(), handle, fiber.stack_lo, highest))
-        raw = bytes(gdb.selected_inferior().read_memory(handle, size))
+        raw = bytearray(gdb.selected_inferior().read_memory(handle, size))
+        if borrowed is not None:  # overlay what of [handle, handle + size) is saved
+            address, data = borrowed
+            lo, hi = max(handle, address), min(handle + size, address + len(data))
+            if lo < hi:
+                raw[lo - handle:hi - handle] = data[lo - address:hi - address]
+        raw = bytes(raw)
         registers = {}
         for name, offset in layout["registers"]:
             registers[name] = struct.unpack_from("<Q", raw, offset)[0]
@@ -675,8 +704,14 @@ def _saved_slice(fiber):
         raise gdb.GdbError("cospace: %s is sliced and %d of its bytes are saved in the heap; its "
                            "frames can be walked only in place, and in non-stop mode another "
                            "thread may be using its shared stack" % (fiber.describe(), saved))
+    # The saved bytes are the slice's inline area (right after the slice,
+    # inline_units * 16 bytes) followed by its heap block (src/slice/slice.hpp).
     inferior = gdb.selected_inferior()
-    return low, bytes(inferior.read_memory(int(piece["saved"]), saved))
+    in_area = min(saved, int(piece["inline_units"]) * 16)
+    data = bytes(inferior.read_memory(int(piece.address) + piece.type.sizeof, in_area)) if in_area else b""
+    if saved > in_area:
+        data += bytes(inferior.read_memory(int(piece["saved"]), saved - in_area))
+    return low, data
 
 
 def _with_memory(borrowed, action):
