@@ -333,7 +333,13 @@ void this_fiber::switch_to(fiber& target) {
 // suspended in park() or at the top of its reuse loop (so neither running,
 // finished nor fresh), and not sliced (src/sched/scheduler.cpp:
 // fits_handoff, take_woken). A channel hop would pay for those checks on
-// every switch.
-void detail::handoff_to(fiber& target) { transfer(detail::t_current, target.control_); }
+// every switch; it keeps one test (two loads) so that a broken invariant
+// ends in a diagnostic rather than a jump into a running or dead stack.
+void detail::handoff_to(fiber& target) {
+  detail::fiber_control* const g = target.control_;
+  if (g->state != detail::fiber_state::suspended || g->stack.sliced != nullptr) [[unlikely]]
+    detail::fatal(detail::describe(g) + ": the scheduler handed over to a fiber that is not a suspended, unsliced one");
+  transfer(detail::t_current, g);
+}
 
 }  // namespace cospace
