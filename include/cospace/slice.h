@@ -25,7 +25,9 @@
  * cospace_slice_create then fails with COSPACE_ERROR_STACK_NOT_BELOW.
  * Errors are recorded for cospace_last_error() / cospace_last_error_message().
  * Under ThreadSanitizer each slice is also a TSan fiber (so that TSan keeps
- * its frames apart from the other slices'): TSan allows about 8,000 at once.
+ * its frames apart from the other slices'): TSan allows about 8,000 threads
+ * and fibers at once, so a TSan build refuses the 7,001st live slice with
+ * COSPACE_ERROR_EXHAUSTED.
  */
 #ifndef COSPACE_SLICE_H
 #define COSPACE_SLICE_H
@@ -72,7 +74,11 @@ COSPACE_API cospace_slice* cospace_slice_running(void) COSPACE_NOEXCEPT;
 /* Frees a slice that is not running (a suspended one is dropped without
  * running anything more on it); NULL is accepted and ignored. The running
  * attached slice may be destroyed too: that detaches the running code, and
- * the thread may attach again. */
+ * the thread may attach again. The slice the running slice returns to (the
+ * one that last switched to it) is refused (COSPACE_ERROR_FIBER_MISUSE); a
+ * suspended slice whose returns-to slice was destroyed must not let its
+ * function return (cospace aborts with a message if it finds the slice
+ * finished, but cannot tell a freed one). */
 COSPACE_API cospace_status cospace_slice_destroy(cospace_slice* slice) COSPACE_NOEXCEPT;
 
 COSPACE_EXTERN_C_END

@@ -27,6 +27,8 @@
 
 #if defined(__SANITIZE_THREAD__)
 #include <sanitizer/tsan_interface.h>
+
+#include <atomic>
 #define COSPACE_SLICE_TSAN 1
 #else
 #define COSPACE_SLICE_TSAN 0
@@ -37,6 +39,20 @@ using cospace::detail::c_succeed;
 
 enum class slice_state : std::uint8_t { fresh, running, suspended, finished };
 
+#if COSPACE_SLICE_TSAN
+// ThreadSanitizer has room for 8,128 threads and fibers in all and kills the
+// process past that (it cannot refuse a __tsan_create_fiber): slices are
+// refused before, leaving room for threads and region fibers.
+constexpr int tsan_slice_limit = 7000;
+std::atomic<int> g_tsan_slices{0};
+
+bool reserve_tsan_fiber() noexcept {
+  if (g_tsan_slices.fetch_add(1, std::memory_order_relaxed) < tsan_slice_limit) return true;
+  g_tsan_slices.fetch_sub(1, std::memory_order_relaxed);
+  return false;
+}
+#endif
+
 // 56 bytes (64 under ThreadSanitizer), and in the same heap block the slice's inline area (as much as
 // the last slice of the same function saved: slice.hpp), so that a
 // suspended tasklet is usually one malloc chunk. The context of a suspended
@@ -46,7 +62,7 @@ enum class slice_state : std::uint8_t { fresh, running, suspended, finished };
 // until then (nothing is saved there before the slice first runs), which
 // is why a slice made by cospace_slice_create has at least 16 bytes of it.
 struct cospace_slice {
-  cospace_slice* returns_to = nullptr;  // the slice that last switched to this one
+  cospace_slice* returns_to = nullptr;  // the slice that last switched to this one (a finished one's return is no switch)
 #if COSPACE_SLICE_TSAN
   // ThreadSanitizer's fiber for this slice (the thread's own for an attached
   // slice): each slice gets its own shadow call stack. Without it TSan kept
@@ -158,7 +174,9 @@ cospace_transfer jump_to(cospace_slice* from, cospace_slice* to) {
   const bool fresh = to->state() == slice_state::fresh;
   t_running = to;
   to->set_state(slice_state::running);
-  to->returns_to = from;
+  // A finished slice returning is not a switch to be returned to: `to`
+  // keeps the slice it returns to (and may destroy `from` at once).
+  if (from->state() != slice_state::finished) to->returns_to = from;
   slice_jump_args& args = t_request;
   args.from = from->state() == slice_state::finished ? nullptr : &from->bytes;
   args.to_slice = &to->bytes;
@@ -258,11 +276,22 @@ cospace_status cospace_slice_create(cospace_slice** out, void* base, cospace_sli
   } catch (const std::exception& e) {
     return c_fail(COSPACE_ERROR_SYSTEM, e.what());
   }
+#if COSPACE_SLICE_TSAN
+  if (!reserve_tsan_fiber()) {
+    return c_fail(COSPACE_ERROR_EXHAUSTED, "cospace_slice_create: ThreadSanitizer's room for fibers is used up ("
+                                           "about 8,000 threads and fibers at once; this build keeps 7,000 for slices)");
+  }
+#endif
   inline_plan plan = plan_inline(reinterpret_cast<const void*>(fn));
   static_assert(sizeof(cospace_slice::start_request) == 16);
   plan.units = std::max<std::uint8_t>(plan.units, 1);  // room for the start request
   cospace_slice* s = new_slice(plan);
-  if (s == nullptr) return c_fail(COSPACE_ERROR_OUT_OF_MEMORY, "cospace: out of memory");
+  if (s == nullptr) {
+#if COSPACE_SLICE_TSAN
+    g_tsan_slices.fetch_sub(1, std::memory_order_relaxed);
+#endif
+    return c_fail(COSPACE_ERROR_OUT_OF_MEMORY, "cospace: out of memory");
+  }
   s->bytes.base = top;
   s->bytes.low = top;
   s->keep_start({fn, arg});
@@ -310,10 +339,19 @@ cospace_status cospace_slice_destroy(cospace_slice* slice) COSPACE_NOEXCEPT {
     return c_fail(COSPACE_ERROR_FIBER_MISUSE, "cospace_slice_destroy: the slice is running");
   if (slice->bytes.stack != &declared_stack_domain())
     return c_fail(COSPACE_ERROR_FIBER_MISUSE, "cospace_slice_destroy: the slice belongs to another thread");
+  // The running slice's function returns into the slice that last switched
+  // to it (an attached slice has no function: the thread's own code runs).
+  if (t_running != nullptr && t_running != slice && !t_running->attached() && t_running->returns_to == slice) {
+    return c_fail(COSPACE_ERROR_FIBER_MISUSE, "cospace_slice_destroy: the running slice returns to this one when "
+                                              "its function ends (switch back to it, or let it finish, first)");
+  }
   if (slice == t_running) t_running = nullptr;  // the running code detaches
   drop_slice(slice->bytes);
 #if COSPACE_SLICE_TSAN
-  if (!attached) __tsan_destroy_fiber(slice->tsan_fiber);
+  if (!attached) {
+    __tsan_destroy_fiber(slice->tsan_fiber);
+    g_tsan_slices.fetch_sub(1, std::memory_order_relaxed);
+  }
 #endif
   delete_slice(slice);
   return c_succeed();

@@ -51,7 +51,10 @@ struct size_hint {
   const void* key = nullptr;
   std::uint32_t bytes = 0;  // what the last save of a slice of this kind left saved
 };
-constexpr std::size_t hint_slots = 64;
+// 16 slots of 16 bytes: the hints are static TLS (initial-exec), and every
+// byte of the library's static TLS must fit the surplus glibc keeps for a
+// dlopen of libcospace.so (64 slots took it from about 460 to 1,484 bytes).
+constexpr std::size_t hint_slots = 16;
 constexpr std::size_t max_inline_units = 255;  // inline_units is a byte: up to 4,080 bytes inline
 [[gnu::tls_model("initial-exec")]] constinit thread_local size_hint t_hints[hint_slots]{};
 

@@ -211,4 +211,64 @@ TEST(SlicePrimitives, BadInputIsAnErrorWithAMessage) {
   EXPECT_EQ(cospace_slice_destroy(main), COSPACE_OK);
 }
 
+// The slice a running slice returns to cannot be destroyed under it: the
+// running slice's function would return into freed memory.
+struct destroy_probe {
+  cospace_slice* main = nullptr;
+  cospace_status destroying_main = COSPACE_OK;
+};
+
+void try_to_destroy_main(cospace_slice*, void* arg) {
+  auto* p = static_cast<destroy_probe*>(arg);
+  p->destroying_main = cospace_slice_destroy(p->main);
+}
+
+TEST(SlicePrimitives, TheSliceTheRunningOneReturnsToIsNotDestroyed) {
+  SKIP_UNLESS_SUPPORTED();
+  void* base = cospace_stack_position();
+  destroy_probe probe;
+  ASSERT_EQ(cospace_slice_attach(&probe.main, base), COSPACE_OK);
+  cospace_slice* t = nullptr;
+  ASSERT_EQ(cospace_slice_create(&t, base, &try_to_destroy_main, &probe), COSPACE_OK);
+  ASSERT_EQ(cospace_slice_switch(probe.main, t), COSPACE_OK);  // t runs, returns to main
+  EXPECT_EQ(probe.destroying_main, COSPACE_ERROR_FIBER_MISUSE);
+  EXPECT_EQ(cospace_slice_finished(t), 1);
+  EXPECT_EQ(cospace_slice_destroy(t), COSPACE_OK) << "a finished slice that returned to main is not main's to return to";
+  EXPECT_EQ(cospace_slice_destroy(probe.main), COSPACE_OK);
+}
+
+// Under ThreadSanitizer every slice is a TSan fiber, of which TSan allows
+// about 8,000 in all and dies past that: creation is refused first, cleanly.
+// Elsewhere the same number of slices is simply made.
+TEST(SlicePrimitives, ManyLiveSlicesAreMadeOrRefusedCleanly) {
+  SKIP_UNLESS_SUPPORTED();
+  void* base = cospace_stack_position();
+  std::vector<cospace_slice*> made;
+  cospace_status refused = COSPACE_OK;
+  for (int i = 0; i < 9000; ++i) {
+    cospace_slice* s = nullptr;
+    const cospace_status status = cospace_slice_create(&s, base, &never_runs, nullptr);
+    if (status != COSPACE_OK) {
+      refused = status;
+      EXPECT_EQ(s, nullptr);
+      break;
+    }
+    made.push_back(s);
+  }
+#if defined(__SANITIZE_THREAD__)
+  EXPECT_EQ(refused, COSPACE_ERROR_EXHAUSTED);
+  EXPECT_NE(std::string(cospace_last_error_message()).find("ThreadSanitizer"), std::string::npos);
+  EXPECT_GE(made.size(), 6000u);
+#else
+  EXPECT_EQ(refused, COSPACE_OK);
+  EXPECT_EQ(made.size(), 9000u);
+#endif
+  for (cospace_slice* s : made) EXPECT_EQ(cospace_slice_destroy(s), COSPACE_OK);
+  if (!made.empty()) {  // the room comes back
+    cospace_slice* again = nullptr;
+    EXPECT_EQ(cospace_slice_create(&again, base, &never_runs, nullptr), COSPACE_OK);
+    EXPECT_EQ(cospace_slice_destroy(again), COSPACE_OK);
+  }
+}
+
 }  // namespace
