@@ -338,7 +338,12 @@ class scheduler_impl {
 
 // This thread's worker (nullptr outside the workers). Read directly only by
 // code that does not switch fibers between reading it and using it (else
-// current_worker(): see below).
+// current_worker(): see below), and only in functions that, once inlined
+// wherever they are, cannot end up after a switch in the same caller: wake()
+// and unpark() read it, so a function that may switch fibers (park, a
+// condition variable's wait) must reach them only through an out-of-line
+// call (mutex::unlock, in sync.cpp, is one today). On AArch64 and RISC-V the
+// compiler keeps the thread pointer in a register across calls.
 [[gnu::tls_model("initial-exec")]] extern thread_local constinit worker* t_worker;
 
 // This thread's worker and the task it runs (nullptr outside). Not inlined:
