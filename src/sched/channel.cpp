@@ -163,7 +163,7 @@ channel_status channel_send(channel_core& ch, void* value, clock::time_point unt
   channel_status status = send_now(ch, value, token);
   if (status == channel_status::ok || until == no_wait) {
     ch.lock.unlock();
-    wake(token);
+    wake_inline(token);
     return status;
   }
   task_record* const self = current_task();
@@ -185,7 +185,7 @@ channel_status channel_recv(channel_core& ch, void* out, clock::time_point until
   const channel_status status = recv_now(ch, out, token);
   if (status != channel_status::timeout || until == no_wait) {
     ch.lock.unlock();
-    wake(token);
+    wake_inline(token);
     return status;
   }
   task_record* const self = current_task();

@@ -265,6 +265,8 @@ bool on_shared_stack() noexcept {
   return t != nullptr && t->sliced;
 }
 
+void wake(const wake_token& token) noexcept { wake_inline(token); }
+
 void wake_thread(std::atomic<std::uint32_t>& word) noexcept {
   word.store(1, std::memory_order_release);
   futex_wake(word, 1);  // may reach a waiter that has returned: a harmless spurious wake

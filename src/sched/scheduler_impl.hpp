@@ -339,11 +339,10 @@ class scheduler_impl {
 // This thread's worker (nullptr outside the workers). Read directly only by
 // code that does not switch fibers between reading it and using it (else
 // current_worker(): see below), and only in functions that, once inlined
-// wherever they are, cannot end up after a switch in the same caller: wake()
-// and unpark() read it, so a function that may switch fibers (park, a
-// condition variable's wait) must reach them only through an out-of-line
-// call (mutex::unlock, in sync.cpp, is one today). On AArch64 and RISC-V the
-// compiler keeps the thread pointer in a register across calls.
+// wherever they are, cannot end up after a switch in the same caller (on
+// AArch64 and RISC-V the compiler keeps the thread pointer in a register
+// across calls): unpark() and wake_inline() read it, so they are called
+// only where nothing parks (a channel operation that did not wait).
 [[gnu::tls_model("initial-exec")]] extern thread_local constinit worker* t_worker;
 
 // This thread's worker and the task it runs (nullptr outside). Not inlined:
@@ -374,7 +373,11 @@ inline void unpark(task_record* t) noexcept {
   }
 }
 
-inline void wake(const wake_token& token) noexcept {
+// wake(), inline, for the channel operations that wake a partner and return
+// without parking (every hop has one). Reads t_worker (unpark): see the rule
+// there; every other caller, in particular any function that may also park,
+// calls the out-of-line wake().
+inline void wake_inline(const wake_token& token) noexcept {
   if (token.task != nullptr) unpark(token.task);
   else if (token.word != nullptr) wake_thread(*token.word);
 }

@@ -94,9 +94,9 @@ inline bool claim(waiter& w, wake_reason reason, wake_token& token) noexcept {
 // Wakes a thread waiting in park() on its futex word.
 void wake_thread(std::atomic<std::uint32_t>& word) noexcept;
 
-// Wakes what claim() took. Call once, after the lock is released. Inline
-// (scheduler_impl.hpp): a channel's send pays for it on every hop.
-inline void wake(const wake_token& token) noexcept;
+// Wakes what claim() took. Call once, after the lock is released. (A
+// channel's send and receive use the inline copy, wake_inline.)
+void wake(const wake_token& token) noexcept;
 
 // True when the calling fiber runs on a shared (sliced) stack: then nothing
 // another party reads may live on its stack while it is parked.
