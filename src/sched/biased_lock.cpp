@@ -32,15 +32,15 @@ bool membarrier_ready() noexcept {
   return ok;
 }
 
+#if defined(__SANITIZE_THREAD__)
+constexpr bool thread_sanitizer = true;  // it cannot follow membarrier's ordering
+#else
+constexpr bool thread_sanitizer = false;
+#endif
+
 }  // namespace
 
-bool biased_lock::bias_supported() noexcept {
-#if defined(__SANITIZE_THREAD__)
-  return false;
-#else
-  return membarrier_ready();
-#endif
-}
+bool biased_lock::bias_supported() noexcept { return !thread_sanitizer && membarrier_ready(); }
 
 biased_lock::held biased_lock::lock_shared(std::uintptr_t me) noexcept {
   spin_.lock();
