@@ -40,6 +40,7 @@ using cospace::detail::c_succeed;
 enum class slice_state : std::uint8_t { fresh, running, suspended, finished };
 
 #if COSPACE_SLICE_TSAN
+namespace {
 // ThreadSanitizer has room for 8,128 threads and fibers in all and kills the
 // process past that (it cannot refuse a __tsan_create_fiber): slices are
 // refused before, leaving room for threads and region fibers.
@@ -51,6 +52,7 @@ bool reserve_tsan_fiber() noexcept {
   g_tsan_slices.fetch_sub(1, std::memory_order_relaxed);
   return false;
 }
+}  // namespace
 #endif
 
 // 56 bytes (64 under ThreadSanitizer), and in the same heap block the slice's inline area (as much as
