@@ -160,8 +160,10 @@ void run_body(task_record* t) {
 wake_token finish_claiming_joiner(task_record* t, worker* here) noexcept {
   std::uintptr_t state = t->completion.load(std::memory_order_acquire);
   auto* joiner = reinterpret_cast<waiter*>(state);
-  if (joiner != nullptr && here != nullptr && joiner->task != nullptr && joiner->task->home == here &&
-      joiner->task->pinned()) {
+  // Not the waiter (a joiner that shutdown unwinds on another thread may
+  // take it back and go meanwhile): the joiner's record, which stays.
+  const task_record* const joining = joiner != nullptr ? t->joiner_task : nullptr;
+  if (joining != nullptr && joining->home == here && joining->pinned()) {
     // Its joiner is a fiber that only this thread runs, suspended now: none
     // but this thread can touch the word (the joiner's unlink runs in it),
     // nor the handle (the joiner holds it: see task_record::joiner_here).
@@ -1058,7 +1060,7 @@ task_record* spawn_task(scheduler_impl* on, const spawn_options& options, const 
     free_record(memory, cached, alignment);
     throw;
   }
-  worker* const here = current_worker();
+  worker* const here = t_worker;  // direct: nothing here switches fibers, nor calls this (see t_worker)
   if (here != nullptr && here->sched == on) {  // ids from the worker's own block
     if (here->next_id == here->ids_end) {
       here->next_id = g_next_task_id.fetch_add(1024, std::memory_order_relaxed);
@@ -1089,6 +1091,7 @@ void join_task(task_record* t) {
   wait_storage<waiter> storage(self != nullptr && self->sliced);
   waiter& w = storage.get();
   w.task = self;
+  t->joiner_task = self;  // published with the waiter
   const auto mine = reinterpret_cast<std::uintptr_t>(&w);
   std::uintptr_t state = t->completion.load(std::memory_order_acquire);
   if (state == 0) {
@@ -1142,8 +1145,10 @@ void release_task(task_record* t) noexcept {
   free_record(t, cached, alignment);
 }
 
+// Reads t_task directly: it switches no fiber, nor do its callers here
+// (shutdown(), ~scheduler()) after it (see t_worker).
 scheduler_impl* current_scheduler() noexcept {
-  task_record* t = current_task();
+  const task_record* t = t_task;
   return t != nullptr ? t->sched : nullptr;
 }
 

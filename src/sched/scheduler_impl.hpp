@@ -124,6 +124,11 @@ class task_record {
   // is published.
   static constexpr std::uintptr_t task_finished = 1;  // no waiter's address
   std::atomic<std::uintptr_t> completion{0};
+  // The joiner's task (nullptr: a thread), written before its waiter is
+  // published. Read by the task's end instead of the waiter, which a joiner
+  // unwound elsewhere may take back meanwhile; the record of an unwound
+  // task stays until the workers have stopped.
+  const task_record* joiner_task = nullptr;
   bool cancelled = false;
   std::exception_ptr error;
   // Its end found its joiner parked on the same worker, pinned there: the
