@@ -89,11 +89,11 @@ constexpr std::size_t record_block = 512;
 constexpr std::size_t record_alignment = 16;
 
 struct record_cache {
+  static constexpr unsigned capacity = 256;
   void* head = nullptr;
-  unsigned count = 0;
-  bool gone = false;  // the thread is exiting: records released later go to the allocator
+  unsigned count = 0;  // capacity: full, or the thread is exiting (records released later go to the allocator)
   ~record_cache() {
-    gone = true;
+    count = capacity;
     while (head != nullptr) {
       void* const next = *static_cast<void**>(head);
       ::operator delete(head, std::align_val_t{record_alignment});
@@ -107,8 +107,8 @@ bool cached_size(std::size_t bytes, std::size_t alignment) noexcept {
   return cache_records && bytes <= record_block && alignment <= record_alignment;
 }
 
-void* allocate_record(std::size_t bytes, std::size_t alignment) {
-  if (!cached_size(bytes, alignment)) return ::operator new(bytes, std::align_val_t{alignment});
+void* allocate_record(bool cached, std::size_t bytes, std::size_t alignment) {
+  if (!cached) return ::operator new(bytes, std::align_val_t{alignment});
   record_cache& c = t_records;
   if (void* const block = c.head) {
     c.head = *static_cast<void**>(block);
@@ -118,13 +118,14 @@ void* allocate_record(std::size_t bytes, std::size_t alignment) {
   return ::operator new(record_block, std::align_val_t{record_alignment});
 }
 
-void free_record(void* block, std::size_t bytes, std::size_t alignment) noexcept {
-  if (!cached_size(bytes, alignment)) {
+// `alignment`: only read for a block that is not `cached`.
+void free_record(void* block, bool cached, std::size_t alignment) noexcept {
+  if (!cached) {
     ::operator delete(block, std::align_val_t{alignment});
     return;
   }
   record_cache& c = t_records;
-  if (c.count >= 256 || c.gone) {
+  if (c.count >= record_cache::capacity) {
     ::operator delete(block, std::align_val_t{record_alignment});
     return;
   }
@@ -133,10 +134,13 @@ void free_record(void* block, std::size_t bytes, std::size_t alignment) noexcept
   ++c.count;
 }
 
-// Alignments are powers of two: a mask, not a division (a division here
-// cost about a tenth of a spawn + join, in every body() call).
-std::size_t body_offset(std::size_t alignment) noexcept {
-  return (sizeof(task_record) + alignment - 1) & ~(alignment - 1);
+// Alignments are powers of two: a mask, not a division.
+std::size_t align_up(std::size_t offset, std::size_t alignment) noexcept {
+  return (offset + alignment - 1) & ~(alignment - 1);
+}
+
+std::size_t record_alignment_of(const task_body_ops& ops) noexcept {
+  return std::max(alignof(task_record), ops.alignment);
 }
 
 // Runs in the task's fiber: the body, its result and its exception.
@@ -151,18 +155,37 @@ void run_body(task_record* t) {
   }
 }
 
-// Marks a task finished and claims its joiner, if any, for the caller to wake.
-wake_token finish_claiming_joiner(task_record* t) noexcept {
+// Marks a task finished and claims its joiner, if any, for the caller to
+// wake. `here`: the worker whose thread calls (nullptr: not a worker).
+wake_token finish_claiming_joiner(task_record* t, worker* here) noexcept {
+  std::uintptr_t state = t->completion.load(std::memory_order_acquire);
+  auto* joiner = reinterpret_cast<waiter*>(state);
+  // Not the waiter (a joiner that shutdown unwinds on another thread may
+  // take it back and go meanwhile): the joiner's record, which stays.
+  const task_record* const joining = joiner != nullptr ? t->joiner_task : nullptr;
+  if (joining != nullptr && joining->home == here && joining->pinned()) {
+    // Its joiner is a fiber that only this thread runs, suspended now: none
+    // but this thread can touch the word (the joiner's unlink runs in it),
+    // nor the handle (the joiner holds it: see task_record::joiner_here).
+    t->completion.store(task_record::task_finished, std::memory_order_release);
+    t->joiner_here = !t->unwinding;  // an unwound task's record is kept until the workers stop
+  } else {
+    state = t->completion.exchange(task_record::task_finished, std::memory_order_acq_rel);
+    joiner = reinterpret_cast<waiter*>(state);
+  }
   wake_token token;
-  t->lock.lock();
-  t->finished = true;
-  if (waiter* const joiner = std::exchange(t->joiner, nullptr)) claim(*joiner, wake_reason::signalled, token);
-  t->lock.unlock();
+  if (joiner != nullptr) {
+    // The only claimer of a join's waiter (no deadline, not a select).
+    token.task = joiner->task;
+    token.word = joiner->task == nullptr ? &joiner->woken : nullptr;
+    joiner->reason = wake_reason::signalled;
+    joiner->claimed.store(1, std::memory_order_release);  // the last touch of *joiner (join_task's unlink)
+  }
   return token;
 }
 
 // Marks a task finished and wakes its joiner.
-void complete(task_record* t) noexcept { wake(finish_claiming_joiner(t)); }
+void complete(task_record* t, worker* here) noexcept { wake(finish_claiming_joiner(t, here)); }
 
 // A task fiber's task is over (and the fiber fit for another: see
 // end_job_for_reuse): completes it, then finds the fiber its next task:
@@ -185,7 +208,7 @@ void complete(task_record* t) noexcept { wake(finish_claiming_joiner(t)); }
 [[gnu::noinline]] task_record* next_job(task_record* t) {
   worker* const here = t_worker;
   // After the fiber-locals' destructors, as for an ending fiber.
-  const wake_token joiner = finish_claiming_joiner(t);
+  const wake_token joiner = finish_claiming_joiner(t, here);
   t->job_ended = true;
   if (here->idle_count == worker::idle_capacity) {
     wake(joiner);
@@ -244,15 +267,11 @@ void discard(task_record* t) noexcept {
   t->fiber.reset();
   t->ops->discard(t->body());
   t->cancelled = true;
-  complete(t);
+  complete(t, nullptr);
   release_task(t);
 }
 
 }  // namespace
-
-void* task_record::body() noexcept {
-  return reinterpret_cast<char*>(this) + body_offset(ops->alignment);
-}
 
 worker* current_worker() noexcept { return t_worker; }
 task_record* current_task() noexcept { return t_task; }
@@ -311,7 +330,12 @@ namespace {
 
 }  // namespace
 
-wake_reason park(waiter& w, clock::time_point deadline) {
+// park(), inlined into join_task() too: a fiber switched back to returns
+// through one function fewer, and each return right after a switch is
+// mispredicted (the processor's return predictor holds the return
+// addresses of the fiber that switched away). Reads t_worker before its
+// switch only; after it, current_worker() (see t_worker).
+[[gnu::always_inline]] inline wake_reason park_inline(waiter& w, clock::time_point deadline) {
   task_record* const t = w.task;
   if (t == nullptr) return park_thread(w, deadline);
   // The task's own fiber runs (not a plain fiber it resumed, which would
@@ -356,6 +380,8 @@ wake_reason park(waiter& w, clock::time_point deadline) {
   t->park.store(park_state::running, std::memory_order_relaxed);
   return w.reason;
 }
+
+wake_reason park(waiter& w, clock::time_point deadline) { return park_inline(w, deadline); }
 
 void sleep_until(clock::time_point deadline) {
   if (current_task() == nullptr) {
@@ -523,7 +549,8 @@ task_record* worker::steal() noexcept {
 }
 
 task_record* worker::next_task() noexcept {
-  if (++rounds % 61 == 0) {
+  if (--rounds_left == 0) {
+    rounds_left = loop_period;
     fire_timers();
     if (poller_in_use() && poller_try_acquire()) {
       poller_wait(clock::time_point::min());
@@ -568,14 +595,14 @@ task_record* worker::take_for_handoff(fresh_tasks fresh) noexcept {
   // commit: commit it first, so that it keeps its turn (a same-thread wake
   // has cleared `uncommitted` already, so a ping-pong pays nothing here).
   commit_deferred();
-  if ((rounds + 1) % 61 == 0) return nullptr;  // the loop's turn: timers and the poller
+  if (loop_round_next()) return nullptr;  // the loop's turn: timers and the poller
   if (sched->stage.load(std::memory_order_acquire) == phase::unwinding) return nullptr;
   if (task_record* const t = next_local) {  // the oldest, if there is one
     // Through the loop: a task that resumes in a plain yield, and sliced
     // tasks (as for the queues below).
     if (!t->waits_in_park || t->sliced) return nullptr;
     next_local = nullptr;
-    ++rounds;
+    --rounds_left;  // not to 0: not the loop's round
     if (t->home != this) prepare(t);  // started: nothing to make
     t->park.store(park_state::running, std::memory_order_relaxed);
     return t;
@@ -618,7 +645,7 @@ bool worker::fits_handoff(const task_record* t, fresh_tasks fresh) const noexcep
 
 // `t`, taken off a queue for a handoff, is ready to be switched to.
 task_record* worker::hand_over(task_record* t, fresh_tasks fresh) noexcept {
-  ++rounds;
+  --rounds_left;  // not to 0: not the loop's round
   if (!t->started) {
     if (fresh == fresh_tasks::this_fiber) return t;  // the caller's fiber runs it (pass_fiber)
     prepare(t);  // a fiber from `idle`: cannot fail
@@ -639,14 +666,14 @@ task_record* worker::take_woken(task_record* t) noexcept {
   // It must be what the loop would run next: nothing older queued, not the
   // loop's round.
   if (next_local != nullptr || next_stealable.load(std::memory_order_relaxed) != nullptr ||
-      pinned.size_hint() != 0 || stealable.size_hint() != 0 || (rounds + 1) % 61 == 0 ||
+      pinned.size_hint() != 0 || stealable.size_hint() != 0 || loop_round_next() ||
       sched->stage.load(std::memory_order_acquire) == phase::unwinding)
     return nullptr;
   // As unpark() + schedule_own() + take_for_handoff() would, minus the queue.
   if (deferred) uncommitted = nullptr;
   else if (active_debt < 0) ++active_debt;
   else sched->active.fetch_add(1, std::memory_order_seq_cst);
-  ++rounds;
+  --rounds_left;  // not to 0: not the loop's round
   t->park.store(park_state::running, std::memory_order_relaxed);
   return t;
 }
@@ -674,7 +701,7 @@ void worker::commit_deferred() noexcept {
 void worker::pass_fiber(task_record* ended, task_record* next) noexcept {
   next->fiber = std::move(ended->fiber);
   ended->home->unenroll(ended);
-  release_later(ended);
+  drop_ref(ended, true);
   --active_debt;
   next->started = true;
   enroll(next);
@@ -683,13 +710,18 @@ void worker::pass_fiber(task_record* ended, task_record* next) noexcept {
 }
 
 void worker::keep_fiber(task_record* t) noexcept {
-  cospace::fiber f = std::move(t->fiber);
-  t->home->unenroll(t);
-  release_later(t);
-  --active_debt;
   // next_job() let the fiber go only with room here, and nothing ran on
   // this worker since.
-  idle[idle_count++] = std::move(f);
+  idle[idle_count++] = std::move(t->fiber);
+  t->home->unenroll(t);
+  drop_ref(t, true);
+  --active_debt;
+}
+
+void worker::drop_ref(task_record* t, bool later) noexcept {
+  if (t->joiner_here) t->refs.store(1, std::memory_order_relaxed);  // the joiner, on this thread, drops the last
+  else if (later) release_later(t);
+  else release_task(t);
 }
 
 void worker::release_later(task_record* t) noexcept {
@@ -799,15 +831,11 @@ void worker::unenroll(task_record* t) noexcept {
 }
 
 void worker::finish(task_record* t) noexcept {
-  if (t->unwinding) {
-    t->fiber.reset();  // done already (unwound by the caller)
-  } else {
-    t->fiber.reset();  // its stack goes back now, not when the handle does
-  }
+  t->fiber.reset();  // its stack goes back now, not when the handle does (unwound: done already)
   unenroll(t);
-  if (!t->job_ended) complete(t);  // else next_job() did
+  if (!t->job_ended) complete(t, this);  // else next_job() did
   if (t->unwinding) unwound.push_back(t);  // a run queue may still name it
-  else release_task(t);
+  else drop_ref(t, false);
 }
 
 // Makes a task's fiber when it first runs. A failure (bad fiber options,
@@ -831,8 +859,8 @@ bool worker::prepare(task_record* t) noexcept {
       t->fiber = std::move(idle[--idle_count]);  // its id is set when it runs (task_fiber_body)
     } else if (!make_fiber(t)) {
       t->ops->discard(t->body());
-      complete(t);
-      release_task(t);
+      complete(t, this);
+      drop_ref(t, false);
       --active_debt;
       return false;
     }
@@ -1017,20 +1045,29 @@ task_record* spawn_task(scheduler_impl* on, const spawn_options& options, const 
     throw scheduler_error("cospace: spawn() after shutdown() began");
   if (options.migrate && options.fiber.stack == stack_kind::sliced)
     throw scheduler_error("cospace: spawn_options::migrate cannot apply to a sliced fiber (it never leaves its thread)");
-  const std::size_t alignment = std::max(alignof(task_record), ops.alignment);
-  const std::size_t body_end = body_offset(ops.alignment) + ops.size;
-  const std::size_t bytes = body_end + (options.fiber.name.empty() ? 0 : options.fiber.name.size() + 1);
-  void* memory = allocate_record(bytes, alignment);
+  const std::size_t alignment = record_alignment_of(ops);
+  const std::size_t body_at = align_up(sizeof(task_record), ops.alignment);
+  std::size_t bytes = body_at + ops.size;
+  const bool reusable = task_record::reusable_options(options);
+  const std::size_t options_at = align_up(bytes, alignof(cospace::fiber_options));
+  if (!reusable) bytes = options_at + sizeof(cospace::fiber_options);
+  const std::size_t name_at = bytes;
+  if (!options.fiber.name.empty()) bytes += options.fiber.name.size() + 1;
+  const bool cached = cached_size(bytes, alignment);
+  void* memory = allocate_record(cached, bytes, alignment);
+  auto* const block = static_cast<char*>(memory);
   task_record* t = nullptr;
   try {
-    t = ::new (memory) task_record(on, ops, options, static_cast<char*>(memory) + body_end, bytes);
+    t = ::new (memory) task_record(
+        on, ops, options, block + body_at,
+        reusable ? nullptr : reinterpret_cast<cospace::fiber_options*>(block + options_at), block + name_at, cached);
     ops.construct(t->body(), source);
   } catch (...) {
     if (t != nullptr) t->~task_record();
-    free_record(memory, bytes, alignment);
+    free_record(memory, cached, alignment);
     throw;
   }
-  worker* const here = current_worker();
+  worker* const here = t_worker;  // direct: nothing here switches fibers, nor calls this (see t_worker)
   if (here != nullptr && here->sched == on) {  // ids from the worker's own block
     if (here->next_id == here->ids_end) {
       here->next_id = g_next_task_id.fetch_add(1024, std::memory_order_relaxed);
@@ -1050,36 +1087,52 @@ task_record* spawn_task(scheduler_impl* on, const spawn_options& options, const 
 void* body_of(task_record* t) noexcept { return t->body(); }
 
 bool task_done(const task_record* t) noexcept {
-  auto* mutable_t = const_cast<task_record*>(t);
-  mutable_t->lock.lock();
-  const bool done = t->finished;
-  mutable_t->lock.unlock();
-  return done;
+  return t->completion.load(std::memory_order_acquire) == task_record::task_finished;
 }
 
 std::uint64_t task_id(const task_record* t) noexcept { return t->id; }
 
 void join_task(task_record* t) {
-  if (current_task() == t) throw scheduler_error("cospace: " + describe(t) + " tried to join itself");
-  wait_storage<waiter> storage;
+  task_record* const self = current_task();
+  if (self == t) throw scheduler_error("cospace: " + describe(t) + " tried to join itself");
+  wait_storage<waiter> storage(self != nullptr && self->sliced);
   waiter& w = storage.get();
-  w.task = current_task();
-  w.one_lock = true;  // claimed by complete(), under t->lock
-  t->lock.lock();
-  const bool finished = t->finished;
-  if (!finished) t->joiner = &w;
-  t->lock.unlock();
-  if (!finished) {
-    struct unlink {  // when shutdown unwinds the joining fiber
+  w.task = self;
+  t->joiner_task = self;  // published with the waiter
+  const auto mine = reinterpret_cast<std::uintptr_t>(&w);
+  std::uintptr_t state = t->completion.load(std::memory_order_acquire);
+  if (state == 0) {
+    if (self != nullptr && self->sched == t->sched && self->home->alone) {
+      // A scheduler of one worker: `t` ends on this thread (or is discarded
+      // by shutdown() after the worker thread has stopped), not now.
+      t->completion.store(mine, std::memory_order_release);
+      state = mine;
+    } else if (t->completion.compare_exchange_strong(state, mine, std::memory_order_acq_rel,
+                                                     std::memory_order_acquire)) {
+      state = mine;
+    }
+  }
+  if (state == mine) {
+    struct unlink {  // also when shutdown unwinds the joining fiber
       task_record* t;
       waiter& w;
+      std::uintptr_t mine;
       ~unlink() {
-        t->lock.lock();
-        if (t->joiner == &w) t->joiner = nullptr;
-        t->lock.unlock();
+        std::uintptr_t seen = t->completion.load(std::memory_order_acquire);
+        if (seen == mine && t->completion.compare_exchange_strong(seen, 0, std::memory_order_acq_rel)) return;
+        // The task's end took w: wait for its last touch (at once, unless it
+        // runs on another thread right now).
+        for (unsigned spins = 0; w.claimed.load(std::memory_order_acquire) == 0; ++spins) {
+          if (spins > 128) {
+            std::this_thread::yield();
+            spins = 0;
+          } else {
+            cpu_relax();
+          }
+        }
       }
-    } guard{t, w};
-    park(w);
+    } guard{t, w, mine};
+    park_inline(w, no_deadline);
   }
   // The joiner takes the exception out of the record: every reference to it
   // is then on this thread, so the object is freed here, never by a worker
@@ -1092,15 +1145,17 @@ void join_task(task_record* t) {
 void release_task(task_record* t) noexcept {
   // The last reference (the count never rises again) needs no read-modify-write.
   if (t->refs.load(std::memory_order_acquire) != 1 && t->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
-  const std::size_t alignment = std::max(alignof(task_record), t->ops->alignment);
-  const std::size_t bytes = t->block_bytes;
+  const bool cached = t->cached_block;
+  const std::size_t alignment = cached ? 0 : record_alignment_of(*t->ops);
   t->ops->destroy(t->body());
   t->~task_record();
-  free_record(t, bytes, alignment);
+  free_record(t, cached, alignment);
 }
 
+// Reads t_task directly: it switches no fiber, nor do its callers here
+// (shutdown(), ~scheduler()) after it (see t_worker).
 scheduler_impl* current_scheduler() noexcept {
-  task_record* t = current_task();
+  const task_record* t = t_task;
   return t != nullptr ? t->sched : nullptr;
 }
 

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -34,32 +35,50 @@ enum class park_state : std::uint32_t {  // 32-bit: RISC-V has no inline byte-si
 
 class task_record {
  public:
-  // `name_copy`: room in the record's own block for a copy of the name and
-  // a NUL (the caller's text may not outlive the spawn; a reused fiber
-  // shows this copy as its name); `bytes`: the block's size.
-  task_record(scheduler_impl* on, const task_body_ops& body_ops, const spawn_options& options, char* name_copy,
-              std::size_t bytes)
-      : sched(on), ops(&body_ops), block_bytes(bytes), migratable(options.migrate),
-        sliced(options.fiber.stack == stack_kind::sliced),
-        reusable(options.fiber.stack == stack_kind::region && options.fiber.space == nullptr &&
-                 options.fiber.max_stack == 0 && options.fiber.fixed_size == 0 &&
-                 options.fiber.name.size() <= max_fiber_name),
-        fiber_options_(options.fiber) {
+  // Its options are the defaults but for the name (a region stack of the
+  // global space, no size limits): see `reusable`.
+  static bool reusable_options(const spawn_options& options) noexcept {
+    return options.fiber.stack == stack_kind::region && options.fiber.space == nullptr &&
+           options.fiber.max_stack == 0 && options.fiber.fixed_size == 0 &&
+           options.fiber.name.size() <= max_fiber_name;
+  }
+
+  // The record heads a block: then its callable at `body`, then
+  // (a task that is not reusable only) a copy of its fiber options at
+  // `full_options`, then (if it has a name) a copy of the name and a NUL at
+  // `name_copy` (the caller's text may not outlive the spawn; a reused fiber
+  // shows this copy as its name).
+  task_record(scheduler_impl* on, const task_body_ops& body_ops, const spawn_options& options, void* body,
+              cospace::fiber_options* full_options, char* name_copy, bool cached)
+      : sched(on), ops(&body_ops), body_(body), full_options_(full_options), cached_block(cached),
+        migratable(options.migrate), sliced(options.fiber.stack == stack_kind::sliced),
+        reusable(full_options == nullptr) {
     if (!options.fiber.name.empty()) {
       options.fiber.name.copy(name_copy, options.fiber.name.size());
       name_copy[options.fiber.name.size()] = '\0';
       name = std::string_view(name_copy, options.fiber.name.size());
     }
-    fiber_options_.name = name;
+    if (full_options != nullptr) {
+      ::new (full_options) cospace::fiber_options(options.fiber);
+      full_options->name = name;
+    }
   }
 
-  void* body() noexcept;
-  const cospace::fiber_options& options() const noexcept { return fiber_options_; }
+  void* body() const noexcept { return body_; }
+  // The options its fiber is made with (the name: the record's copy).
+  cospace::fiber_options options() const noexcept {
+    if (full_options_ != nullptr) return *full_options_;
+    cospace::fiber_options defaults;
+    defaults.name = name;
+    return defaults;
+  }
 
   std::atomic<int> refs{2};  // the handle and the scheduler
   scheduler_impl* const sched;
   const task_body_ops* const ops;
-  const std::size_t block_bytes;  // the record, its callable and its name
+  void* const body_;                             // the callable (then its result), in the block
+  cospace::fiber_options* const full_options_;  // in the block; nullptr: reusable (the defaults, `name`)
+  const bool cached_block;  // from the per-thread cache of blocks (scheduler.cpp)
   // Made when the task first runs, on the worker that runs it (so a task
   // not started yet is only this record, and its stack comes warm from
   // the fibers that just ended there).
@@ -70,9 +89,9 @@ class task_record {
   // Scheduling; touched by the worker that runs or queues it.
   const bool migratable;
   const bool sliced;
-  // Its options are the defaults but for the name (a region stack of the
-  // global space): it may run in a fiber that ran other tasks before
-  // (worker::idle), and its own fiber may run others after it.
+  // Its options are the defaults but for the name (reusable_options): it
+  // may run in a fiber that ran other tasks before (worker::idle), and its
+  // own fiber may run others after it.
   const bool reusable;
   bool started = false;
   // Its body is over and its fiber, fit for another task, has been let go
@@ -94,14 +113,31 @@ class task_record {
   task_record* reg_prev = nullptr;  // the home worker's list of started tasks
   task_record* reg_next = nullptr;
 
-  // Completion, under `lock`.
-  spinlock lock;
-  bool finished = false;
+  // Completion, without a lock: `completion` is 0 (not finished, no
+  // joiner), `task_finished`, or the address of the joiner's waiter. The
+  // joiner publishes its waiter with a compare-and-swap from 0; the task's
+  // end exchanges in `task_finished` and claims the waiter it took, which it
+  // touches last with a release store of `claimed` (a joiner that shutdown
+  // unwinds waits for that before its waiter goes). Plain stores instead
+  // where only one thread can touch the word (join_task,
+  // finish_claiming_joiner). `cancelled` and `error` are written before it
+  // is published.
+  static constexpr std::uintptr_t task_finished = 1;  // no waiter's address
+  std::atomic<std::uintptr_t> completion{0};
+  // The joiner's task (nullptr: a thread), written before its waiter is
+  // published. Read by the task's end instead of the waiter, which a joiner
+  // unwound elsewhere may take back meanwhile; the record of an unwound
+  // task stays until the workers have stopped.
+  const task_record* joiner_task = nullptr;
   bool cancelled = false;
   std::exception_ptr error;
-  waiter* joiner = nullptr;
+  // Its end found its joiner parked on the same worker, pinned there: the
+  // handle is then held by a fiber that only this thread runs, so the
+  // scheduler drops its reference with a plain store (refs 2 -> 1) and the
+  // joiner frees the record (worker::drop_ref). Written and read by that
+  // worker's thread only.
+  bool joiner_here = false;
 
-  cospace::fiber_options fiber_options_;
   std::string_view name;  // in the record's own block
 
   // Started, not migratable (or sliced): it runs on its home worker only.
@@ -208,6 +244,10 @@ class worker {
   task_record* ended_jobs = nullptr;
   void release_later(task_record* t) noexcept;
   void release_ended() noexcept;
+  // Drops the scheduler's reference to a task that has been completed on
+  // this worker: with a plain store if its joiner waits here
+  // (task_record::joiner_here), else now, or `later` (release_later).
+  void drop_ref(task_record* t, bool later) noexcept;
   // Queues a task that may run here (from any thread).
   void push(task_record* t, bool stealable) noexcept;
   // push() from this worker's own thread (which is then not asleep).
@@ -281,7 +321,11 @@ class worker {
   std::uint64_t ids_end = 0;
   // Scheduling rounds, each a task run from the loop or handed over; every
   // 61st is the worker loop's, which looks at timers and the poller first.
-  unsigned rounds = 0;
+  // Counted down (no division on a hop): the rounds left until the loop's
+  // one, which resets it; 1 when the next round is the loop's.
+  static constexpr unsigned loop_period = 61;
+  unsigned rounds_left = loop_period;
+  bool loop_round_next() const noexcept { return rounds_left == 1; }
   std::thread thread;
 
  private:

@@ -462,6 +462,96 @@ TEST(Scheduler, DetachedFibersStillRun) {
   EXPECT_EQ(ran.load(), 100);
 }
 
+// Counted while alive: a task's result is destroyed exactly once, by
+// whoever drops the task's record last (a joiner on the task's own worker,
+// the worker, a joiner elsewhere, a thread, a detaching handle).
+std::atomic<int> g_results_alive{0};
+struct counted_result {
+  int value = 0;
+  explicit counted_result(int v) : value(v) { g_results_alive.fetch_add(1); }
+  counted_result(counted_result&& other) noexcept : value(other.value) { g_results_alive.fetch_add(1); }
+  counted_result& operator=(counted_result&&) = delete;
+  ~counted_result() { g_results_alive.fetch_sub(1); }
+};
+
+TEST(Scheduler, EveryResultIsDestroyedOnceWhoeverJoins) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
+  for (unsigned threads : {1u, 2u}) {
+    scheduler s({.threads = threads});
+    const long sum = s.spawn([] {
+                        spawn_options own_fiber;
+                        own_fiber.fiber.stack = cospace::stack_kind::fixed;
+                        spawn_options migrate;
+                        migrate.migrate = true;
+                        long total = 0;
+                        for (int i = 0; i < 300; ++i) {
+                          // Ends while its joiner waits: in a reused fiber, in one of its own.
+                          total += cospace::spawn([i] { return counted_result(i); }).join().value;
+                          total += cospace::spawn([i] { return counted_result(i); }, own_fiber).join().value;
+                          // May end before the join (or on the other worker).
+                          auto early = cospace::spawn([i] { return counted_result(i); });
+                          cospace::this_fiber::yield();
+                          total += early.join().value;
+                          auto moved = cospace::spawn(
+                              [i] {
+                                cospace::this_fiber::yield();
+                                return counted_result(i);
+                              },
+                              migrate);
+                          total += moved.join().value;
+                          cospace::spawn([i] { return counted_result(i); }).detach();
+                        }
+                        return total;
+                      }).join();
+    EXPECT_EQ(sum, 4L * (299L * 300 / 2));
+    // Joined by a thread, at once or after done() said so.
+    for (int i = 0; i < 100; ++i) {
+      EXPECT_EQ(s.spawn([i] { return counted_result(i); }).join().value, i);
+      auto polled = s.spawn([i] { return counted_result(i); });
+      while (!polled.done()) std::this_thread::yield();
+      EXPECT_EQ(polled.join().value, i);
+    }
+    s.shutdown();
+    EXPECT_EQ(g_results_alive.load(), 0) << threads << " worker(s)";
+  }
+}
+
+// A fiber that joins a blocked one, both unwound by shutdown in either
+// order (each worker unwinds its own, newest first): the joiner's waiter
+// leaves the joined task before its frame goes, or the joined task's end
+// claims it first.
+TEST(Scheduler, ShutdownUnwindsJoinersOfBlockedFibers) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
+  std::atomic<int> unwound{0};
+  std::atomic<int> sleeping{0};
+  struct count_on_exit {
+    std::atomic<int>& n;
+    ~count_on_exit() { ++n; }
+  };
+  std::vector<cospace::task<>> joiners;
+  {
+    scheduler s({.threads = 2});
+    for (int i = 0; i < 40; ++i) {
+      joiners.push_back(s.spawn([&unwound, &sleeping, i] {
+        count_on_exit guard{unwound};
+        auto sleeper = cospace::spawn([&unwound, &sleeping] {
+          count_on_exit inner{unwound};
+          ++sleeping;
+          cospace::this_fiber::sleep_for(1h);
+        });
+        // Half let the sleeper start (and block) before they join it.
+        if (i % 2 == 0) cospace::this_fiber::yield();
+        sleeper.join();
+      }));
+    }
+    // Every fiber started (the joiners still runnable block before shutdown unwinds).
+    while (sleeping.load() < 40) std::this_thread::sleep_for(1ms);
+    s.shutdown();
+    EXPECT_EQ(unwound.load(), 80);
+  }
+  for (auto& t : joiners) EXPECT_THROW(t.join(), cospace::fiber_cancelled);
+}
+
 TEST(SchedulerMisuse, JoinTwiceIsRefused) {
   COSPACE_SKIP_WITHOUT_SCHEDULER();
   scheduler s({.threads = 1});
