@@ -1,6 +1,5 @@
 // Channels: a ring buffer (empty for an unbuffered channel) and two wait
-// lists, senders and receivers, all under one lock (a biased_lock: plain
-// loads and stores while one thread's fibers use the channel).
+// lists, senders and receivers, all under one spin lock.
 //
 // Invariants, under the lock:
 //  - receivers wait only while the buffer is empty; senders only while it is
@@ -20,7 +19,6 @@
 #include <new>
 #include <vector>
 
-#include "biased_lock.hpp"
 #include "scheduler_impl.hpp"
 #include "wait_list.hpp"
 
@@ -63,7 +61,7 @@ class channel_core {
   }
 
   const channel_ops& ops;
-  biased_lock lock;  // a channel used by one thread's fibers costs no locked instruction
+  spinlock lock;
   bool closed = false;
   wait_list senders;    // only the lists of these are used; `lock` guards them
   wait_list receivers;
@@ -143,11 +141,10 @@ class boxed_value {
   void* memory_ = nullptr;
 };
 
-// Parks the caller, task `self`, on `list` with `slot` (ch.lock held as
-// `guard` says; released here).
-wake_reason wait_for_partner(biased_guard& guard, wait_list& list, void* slot, clock::time_point until,
+// Parks the caller, task `self`, on `list` with `slot` (ch.lock held; released here).
+wake_reason wait_for_partner(channel_core& ch, wait_list& list, void* slot, clock::time_point until,
                              task_record* self) {
-  return park_on(guard, list, slot, 0, until, [] {}, self);
+  return park_on(ch.lock, list, slot, 0, until, [] {}, self);
 }
 
 }  // namespace
@@ -158,15 +155,14 @@ std::shared_ptr<channel_core> make_channel(const channel_ops& ops, std::size_t c
 
 channel_status channel_send(channel_core& ch, void* value, clock::time_point until) {
   wake_token token;
-  biased_guard guard(ch.lock);
-  guard.lock();
+  ch.lock.lock();
   if (ch.closed) {
-    guard.unlock();
+    ch.lock.unlock();
     return channel_status::closed;
   }
   channel_status status = send_now(ch, value, token);
   if (status == channel_status::ok || until == no_wait) {
-    guard.unlock();
+    ch.lock.unlock();
     wake_inline(token);
     return status;
   }
@@ -174,7 +170,7 @@ channel_status channel_send(channel_core& ch, void* value, clock::time_point unt
   boxed_value box(ch.ops, self);
   void* slot = box.slot_for(value);
   box.move(slot, value);
-  switch (wait_for_partner(guard, ch.senders, slot, until, self)) {
+  switch (wait_for_partner(ch, ch.senders, slot, until, self)) {
     case wake_reason::signalled: return channel_status::ok;  // taken from `slot`
     case wake_reason::closed: status = channel_status::closed; break;
     default: status = channel_status::timeout; break;
@@ -185,18 +181,17 @@ channel_status channel_send(channel_core& ch, void* value, clock::time_point unt
 
 channel_status channel_recv(channel_core& ch, void* out, clock::time_point until) {
   wake_token token;
-  biased_guard guard(ch.lock);
-  guard.lock();
+  ch.lock.lock();
   const channel_status status = recv_now(ch, out, token);
   if (status != channel_status::timeout || until == no_wait) {
-    guard.unlock();
+    ch.lock.unlock();
     wake_inline(token);
     return status;
   }
   task_record* const self = current_task();
   boxed_value box(ch.ops, self);
   void* slot = box.slot_for(out);
-  switch (wait_for_partner(guard, ch.receivers, slot, until, self)) {
+  switch (wait_for_partner(ch, ch.receivers, slot, until, self)) {
     case wake_reason::signalled: box.move(out, slot); return channel_status::ok;
     case wake_reason::closed: return channel_status::closed;
     default: return channel_status::timeout;
@@ -204,10 +199,9 @@ channel_status channel_recv(channel_core& ch, void* out, clock::time_point until
 }
 
 void channel_close(channel_core& ch) {
-  biased_guard guard(ch.lock);
-  guard.lock();
+  ch.lock.lock();
   if (ch.closed) {
-    guard.unlock();
+    ch.lock.unlock();
     throw channel_closed("cospace::channel::close: the channel is already closed");
   }
   ch.closed = true;
@@ -222,26 +216,24 @@ void channel_close(channel_core& ch) {
       ++n;
     }
     const bool more = ch.receivers.head != nullptr || ch.senders.head != nullptr;
-    guard.unlock();
+    ch.lock.unlock();
     for (std::size_t i = 0; i < n; ++i) wake(tokens[i]);
     if (!more) return;
-    guard.lock();
+    ch.lock.lock();
   }
 }
 
 bool channel_is_closed(channel_core& ch) noexcept {
-  biased_guard guard(ch.lock);
-  guard.lock();
+  ch.lock.lock();
   const bool closed = ch.closed;
-  guard.unlock();
+  ch.lock.unlock();
   return closed;
 }
 
 std::size_t channel_size(channel_core& ch) noexcept {
-  biased_guard guard(ch.lock);
-  guard.lock();
+  ch.lock.lock();
   const std::size_t n = ch.count();
-  guard.unlock();
+  ch.lock.unlock();
   return n;
 }
 
@@ -271,18 +263,16 @@ class channel_set {
     for (std::size_t i = 0; i < n; ++i) all_.push_back(cases[i].ch);
     std::sort(all_.begin(), all_.end());
     all_.erase(std::unique(all_.begin(), all_.end()), all_.end());
-    how_.resize(all_.size());
   }
   void lock() noexcept {
-    for (std::size_t i = 0; i < all_.size(); ++i) how_[i] = all_[i]->lock.lock();
+    for (channel_core* c : all_) c->lock.lock();
   }
   void unlock() noexcept {
-    for (std::size_t i = all_.size(); i-- > 0;) all_[i]->lock.unlock(how_[i]);
+    for (auto it = all_.rbegin(); it != all_.rend(); ++it) (*it)->lock.unlock();
   }
 
  private:
   std::vector<channel_core*> all_;
-  std::vector<biased_lock::held> how_;  // how each of all_ is held
 };
 
 }  // namespace

@@ -4,5 +4,4 @@ target_sources(cospace_objects PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/scheduler.cpp
   ${CMAKE_CURRENT_LIST_DIR}/io.cpp
   ${CMAKE_CURRENT_LIST_DIR}/sync.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/channel.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/biased_lock.cpp)
+  ${CMAKE_CURRENT_LIST_DIR}/channel.cpp)
