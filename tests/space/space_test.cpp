@@ -16,6 +16,7 @@
 #include "../support/region_fiber.hpp"
 #include "space/arena_resource.hpp"
 #include "space/os.hpp"
+#include "space/protection.hpp"
 #include "space/reservation.hpp"
 #include "space/space_impl.hpp"
 
@@ -104,6 +105,50 @@ TEST(SpaceOptions, EnvironmentSetsTheAutomaticSize) {
     EXPECT_NE(std::string(e.what()).find("COSPACE_RESERVATION"), std::string::npos);
   }
   unsetenv("COSPACE_RESERVATION");
+}
+
+// The reservation's mode: the one forced by the options, else commit_on_use
+// where a writable reservation is refused (strict overcommit) or costly
+// (memcheck's leak scan at exit reads every readable page), else the probe's.
+TEST(SpaceOptions, CommitOnUseUnderStrictOvercommitOrMemcheckUnlessAModeIsForced) {
+  using cospace::detail::chooses_commit_on_use;
+  using cospace::detail::mode_environment;
+  const mode_environment environments[] = {
+      {.strict_overcommit = false, .under_memcheck = false},
+      {.strict_overcommit = true, .under_memcheck = false},
+      {.strict_overcommit = false, .under_memcheck = true},
+      {.strict_overcommit = true, .under_memcheck = true}};
+  const space_options automatic;
+  for (const mode_environment& env : environments) {
+    SCOPED_TRACE(std::string("strict overcommit ") + (env.strict_overcommit ? "yes" : "no") +
+                 ", memcheck " + (env.under_memcheck ? "yes" : "no"));
+    EXPECT_EQ(chooses_commit_on_use(automatic, env), env.strict_overcommit || env.under_memcheck);
+    for (protection_mode mode : {protection_mode::guard_install, protection_mode::mprotect,
+                                 protection_mode::commit_on_use}) {
+      space_options forced;
+      forced.force_mode = true;
+      forced.mode = mode;
+      EXPECT_EQ(chooses_commit_on_use(forced, env), mode == protection_mode::commit_on_use)
+          << "forced " << cospace::to_string(mode);
+    }
+  }
+}
+
+// The same decision, made for this process and reported by stats(): under
+// `valgrind build/test/tests/space_test` every automatic space (the global one
+// too) is commit_on_use, and a forced mode is still the forced one.
+TEST(SpaceOptions, TheAutomaticModeFollowsThisProcesssEnvironment) {
+  const cospace::detail::mode_environment env = cospace::detail::current_mode_environment();
+  const bool commit_on_use = cospace::detail::chooses_commit_on_use({}, env);
+  EXPECT_EQ(space(small(GiB)).stats().mode == protection_mode::commit_on_use, commit_on_use);
+  EXPECT_EQ(space::global().stats().mode == protection_mode::commit_on_use, commit_on_use);
+  if (env.under_memcheck) {
+    EXPECT_TRUE(commit_on_use);
+  }
+  space_options forced = small(GiB);
+  forced.force_mode = true;
+  forced.mode = protection_mode::mprotect;
+  EXPECT_EQ(space(forced).stats().mode, protection_mode::mprotect);
 }
 
 TEST(SpaceOptions, GlobalSpaceExistsAndIsUsable) {
@@ -197,7 +242,16 @@ TEST(SpacePlacement, ExhaustionIsAClearError) {
     ADD_FAILURE() << "a 16 MiB space never ran out";
   } catch (const space_error& e) {
     EXPECT_EQ(e.why(), space_error::reason::exhausted);
-    EXPECT_NE(std::string(e.what()).find("no free span"), std::string::npos) << e.what();
+    const std::string what = e.what();
+    EXPECT_NE(what.find("no free span"), std::string::npos) << what;
+    // The figures it gives must explain the refusal.
+    const std::size_t largest_at = what.find("largest free part ");
+    const std::size_t needs_at = what.find("needs ");
+    ASSERT_NE(largest_at, std::string::npos) << what;
+    ASSERT_NE(needs_at, std::string::npos) << what;
+    const std::size_t largest = std::stoull(what.substr(largest_at + 18));
+    const std::size_t needs = std::stoull(what.substr(needs_at + 6));
+    EXPECT_GT(needs, largest) << what;
   }
   EXPECT_GT(regions.size(), 4u);
   expect_invariants(s);
@@ -212,7 +266,7 @@ class SpaceModes : public ::testing::TestWithParam<protection_mode> {};
 
 TEST_P(SpaceModes, AStackGrowsOnDemandAndIsReleasedWhenItEnds) {
   if (GetParam() == protection_mode::guard_install &&
-      space(small(GiB)).stats().mode != protection_mode::guard_install)
+      cospace::detail::probe_guard_mode() != protection_mode::guard_install)
     GTEST_SKIP() << "madvise(MADV_GUARD_INSTALL) does not guard here (Linux < 6.13, or qemu-user, "
                     "which accepts the advice and installs nothing)";
   space_options o = small(8 * GiB);
@@ -246,7 +300,7 @@ TEST_P(SpaceModes, AStackGrowsOnDemandAndIsReleasedWhenItEnds) {
 // stack grows before the lock, and both calls succeed.
 TEST_P(SpaceModes, AcquireAndReleaseFromJustAboveTheGuardZoneGrowTheStackFirst) {
   if (GetParam() == protection_mode::guard_install &&
-      space(small(GiB)).stats().mode != protection_mode::guard_install)
+      cospace::detail::probe_guard_mode() != protection_mode::guard_install)
     GTEST_SKIP() << "madvise(MADV_GUARD_INSTALL) does not guard here";
   space_options o = small(8 * GiB);
   o.force_mode = true;
