@@ -27,8 +27,8 @@ enum class protection_mode {
                   // read every page of a writable reservation; it skips PROT_NONE memory)
 };
 
-const char* to_string(protection_mode mode) noexcept;
-const char* to_string(placement_policy policy) noexcept;
+COSPACE_API const char* to_string(protection_mode mode) noexcept;
+COSPACE_API const char* to_string(placement_policy policy) noexcept;
 
 struct space_options {
   // Bytes of address space to reserve. 0: the environment variable
