@@ -22,11 +22,13 @@ enum class placement_policy {
 enum class protection_mode {
   guard_install,  // writable reservation, guard zones by madvise(MADV_GUARD_INSTALL): no VMA per guard
   mprotect,       // writable reservation, guard zones by mprotect(PROT_NONE): two VMAs per region
-  commit_on_use,  // PROT_NONE reservation made writable as stacks grow (strict overcommit)
+  commit_on_use,  // PROT_NONE reservation made writable as stacks grow: chosen under strict
+                  // overcommit, and under Valgrind's memcheck (whose leak scan at exit would
+                  // read every page of a writable reservation; it skips PROT_NONE memory)
 };
 
-const char* to_string(protection_mode mode) noexcept;
-const char* to_string(placement_policy policy) noexcept;
+COSPACE_API const char* to_string(protection_mode mode) noexcept;
+COSPACE_API const char* to_string(placement_policy policy) noexcept;
 
 struct space_options {
   // Bytes of address space to reserve. 0: the environment variable
@@ -41,8 +43,9 @@ struct space_options {
   // Usable stack below the top before the first growth fault.
   std::size_t initial_stack = 64 * 1024;
   placement_policy placement = placement_policy::balanced;
-  // Force a protection mode instead of probing (commit_on_use is what strict
-  // overcommit needs; forcing it tests that path on any machine).
+  // Force a protection mode instead of choosing it (commit_on_use is what strict
+  // overcommit needs; forcing it tests that path on any machine, and forcing
+  // another mode keeps it under memcheck).
   bool force_mode = false;
   protection_mode mode = protection_mode::guard_install;
   // Ended regions kept with their guard and top page for reuse without a

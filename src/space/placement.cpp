@@ -29,10 +29,15 @@ namespace {
 // shares its 2 MiB page-table page with as few neighbours as possible.
 constexpr std::size_t split_granule = 64 * 1024;
 
-std::string exhausted_message(std::size_t largest, std::size_t needed, bool nested) {
+// `needed`: the smallest free part that can give up a region, i.e. whose half,
+// rounded down to the split granule, holds `min_region` bytes (the open span
+// is not halved, so it needs only `min_region`).
+std::string exhausted_message(std::size_t largest, std::size_t min_region, bool open, bool nested) {
+  const std::size_t needed =
+      open ? min_region : 2 * ((min_region + split_granule - 1) / split_granule * split_granule);
   return std::string(nested ? "the creating fiber's region" : "the fiber space") +
          " has no free span large enough for another stack (largest free part " +
-         std::to_string(largest) + " bytes, a new region needs " + std::to_string(2 * needed) +
+         std::to_string(largest) + " bytes, a new region needs " + std::to_string(needed) +
          "); reserve more address space (COSPACE_RESERVATION) or end some fibers";
 }
 
@@ -139,8 +144,10 @@ region* space_impl::acquire_stack_slow(const stack_request& request) {
           victim == nullptr ? 0 : victim->free_bytes() / 2 / split_granule * split_granule;
       if (half < min_region_) {
         const std::size_t largest = victim == nullptr ? 0 : victim->free_bytes();
+        const bool open = victim != nullptr && victim->kind == region_kind::open;
         lock_.unlock();
-        throw space_error(space_error::reason::exhausted, exhausted_message(largest, min_region_, nested));
+        throw space_error(space_error::reason::exhausted,
+                          exhausted_message(largest, min_region_, open, nested));
       }
       r = carve_below(victim, half);
       heap_.push(r);

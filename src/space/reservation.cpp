@@ -8,6 +8,7 @@
 
 #include "os.hpp"
 #include "protection.hpp"
+#include "sanitizer.hpp"
 
 namespace cospace::detail {
 namespace {
@@ -71,6 +72,18 @@ std::optional<std::size_t> parse_size(std::string_view text) noexcept {
   return value << shift;
 }
 
+mode_environment current_mode_environment() noexcept {
+  return {.strict_overcommit = strict_overcommit(), .under_memcheck = under_memcheck()};
+}
+
+bool chooses_commit_on_use(const space_options& options, const mode_environment& env) noexcept {
+  if (options.force_mode) return options.mode == protection_mode::commit_on_use;
+  // Under memcheck a writable reservation of tens of GiB would be read page by
+  // page by the leak scan at exit, costing as much memory as it reads; the
+  // scan skips PROT_NONE memory, which is all of it but the stacks in use.
+  return env.strict_overcommit || env.under_memcheck;
+}
+
 reservation reserve(std::size_t requested, std::size_t minimum, const space_options& options) {
   const std::size_t page = page_size();
   std::size_t size = requested_size(requested);
@@ -83,8 +96,7 @@ reservation reserve(std::size_t requested, std::size_t minimum, const space_opti
                           " bytes cannot hold one region (" + std::to_string(minimum) + " bytes)");
   }
 
-  const bool commit_on_use =
-      options.force_mode ? options.mode == protection_mode::commit_on_use : strict_overcommit();
+  const bool commit_on_use = chooses_commit_on_use(options, current_mode_environment());
   const int protection = commit_on_use ? PROT_NONE : PROT_READ | PROT_WRITE;
   std::string tried;
   int error = 0;

@@ -43,6 +43,20 @@ inline bool under_valgrind() noexcept {
 }
 #endif
 
+// Whether the process runs under Valgrind's memcheck, not another tool: its
+// requests that set memory state answer -1 (even for zero bytes, which change
+// nothing), where other tools leave the default 0. Asked once per space, so
+// not cached. False when built without valgrind/memcheck.h.
+inline bool under_memcheck() noexcept {
+#if COSPACE_VALGRIND
+  if (!under_valgrind()) return false;
+  const char probe = 0;
+  return VALGRIND_MAKE_MEM_DEFINED(&probe, 0) != 0;
+#else
+  return false;
+#endif
+}
+
 inline void forget_stack_poison([[maybe_unused]] std::uintptr_t lo,
                                 [[maybe_unused]] std::uintptr_t hi) noexcept {
 #if defined(__SANITIZE_ADDRESS__)

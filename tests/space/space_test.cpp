@@ -15,7 +15,9 @@
 #include "../support/near_guard.hpp"
 #include "../support/region_fiber.hpp"
 #include "space/arena_resource.hpp"
+#include "space/fault_handler.hpp"
 #include "space/os.hpp"
+#include "space/protection.hpp"
 #include "space/reservation.hpp"
 #include "space/space_impl.hpp"
 
@@ -106,6 +108,50 @@ TEST(SpaceOptions, EnvironmentSetsTheAutomaticSize) {
   unsetenv("COSPACE_RESERVATION");
 }
 
+// The reservation's mode: the one forced by the options, else commit_on_use
+// where a writable reservation is refused (strict overcommit) or costly
+// (memcheck's leak scan at exit reads every readable page), else the probe's.
+TEST(SpaceOptions, CommitOnUseUnderStrictOvercommitOrMemcheckUnlessAModeIsForced) {
+  using cospace::detail::chooses_commit_on_use;
+  using cospace::detail::mode_environment;
+  const mode_environment environments[] = {
+      {.strict_overcommit = false, .under_memcheck = false},
+      {.strict_overcommit = true, .under_memcheck = false},
+      {.strict_overcommit = false, .under_memcheck = true},
+      {.strict_overcommit = true, .under_memcheck = true}};
+  const space_options automatic;
+  for (const mode_environment& env : environments) {
+    SCOPED_TRACE(std::string("strict overcommit ") + (env.strict_overcommit ? "yes" : "no") +
+                 ", memcheck " + (env.under_memcheck ? "yes" : "no"));
+    EXPECT_EQ(chooses_commit_on_use(automatic, env), env.strict_overcommit || env.under_memcheck);
+    for (protection_mode mode : {protection_mode::guard_install, protection_mode::mprotect,
+                                 protection_mode::commit_on_use}) {
+      space_options forced;
+      forced.force_mode = true;
+      forced.mode = mode;
+      EXPECT_EQ(chooses_commit_on_use(forced, env), mode == protection_mode::commit_on_use)
+          << "forced " << cospace::to_string(mode);
+    }
+  }
+}
+
+// The same decision, made for this process and reported by stats(): under
+// `valgrind build/test/tests/space_test` every automatic space (the global one
+// too) is commit_on_use, and a forced mode is still the forced one.
+TEST(SpaceOptions, TheAutomaticModeFollowsThisProcesssEnvironment) {
+  const cospace::detail::mode_environment env = cospace::detail::current_mode_environment();
+  const bool commit_on_use = cospace::detail::chooses_commit_on_use({}, env);
+  EXPECT_EQ(space(small(GiB)).stats().mode == protection_mode::commit_on_use, commit_on_use);
+  EXPECT_EQ(space::global().stats().mode == protection_mode::commit_on_use, commit_on_use);
+  if (env.under_memcheck) {
+    EXPECT_TRUE(commit_on_use);
+  }
+  space_options forced = small(GiB);
+  forced.force_mode = true;
+  forced.mode = protection_mode::mprotect;
+  EXPECT_EQ(space(forced).stats().mode, protection_mode::mprotect);
+}
+
 TEST(SpaceOptions, GlobalSpaceExistsAndIsUsable) {
   space& g = space::global();
   EXPECT_EQ(&g, &space::global());
@@ -160,7 +206,7 @@ TEST(SpacePlacement, NestedChildrenAreCarvedFromTheParentsRegionBelowIt) {
 }
 
 TEST(SpacePlacement, StackTopsAreColouredAcrossPagesAndLines) {
-  space_options o = small(64 * GiB);
+  space_options o = small(8 * GiB);
   o.parked_regions = 0;
   space s(o);
   std::vector<region*> regions;
@@ -197,7 +243,16 @@ TEST(SpacePlacement, ExhaustionIsAClearError) {
     ADD_FAILURE() << "a 16 MiB space never ran out";
   } catch (const space_error& e) {
     EXPECT_EQ(e.why(), space_error::reason::exhausted);
-    EXPECT_NE(std::string(e.what()).find("no free span"), std::string::npos) << e.what();
+    const std::string what = e.what();
+    EXPECT_NE(what.find("no free span"), std::string::npos) << what;
+    // The figures it gives must explain the refusal.
+    const std::size_t largest_at = what.find("largest free part ");
+    const std::size_t needs_at = what.find("needs ");
+    ASSERT_NE(largest_at, std::string::npos) << what;
+    ASSERT_NE(needs_at, std::string::npos) << what;
+    const std::size_t largest = std::stoull(what.substr(largest_at + 18));
+    const std::size_t needs = std::stoull(what.substr(needs_at + 6));
+    EXPECT_GT(needs, largest) << what;
   }
   EXPECT_GT(regions.size(), 4u);
   expect_invariants(s);
@@ -212,7 +267,7 @@ class SpaceModes : public ::testing::TestWithParam<protection_mode> {};
 
 TEST_P(SpaceModes, AStackGrowsOnDemandAndIsReleasedWhenItEnds) {
   if (GetParam() == protection_mode::guard_install &&
-      space(small(GiB)).stats().mode != protection_mode::guard_install)
+      cospace::detail::probe_guard_mode() != protection_mode::guard_install)
     GTEST_SKIP() << "madvise(MADV_GUARD_INSTALL) does not guard here (Linux < 6.13, or qemu-user, "
                     "which accepts the advice and installs nothing)";
   space_options o = small(8 * GiB);
@@ -246,7 +301,7 @@ TEST_P(SpaceModes, AStackGrowsOnDemandAndIsReleasedWhenItEnds) {
 // stack grows before the lock, and both calls succeed.
 TEST_P(SpaceModes, AcquireAndReleaseFromJustAboveTheGuardZoneGrowTheStackFirst) {
   if (GetParam() == protection_mode::guard_install &&
-      space(small(GiB)).stats().mode != protection_mode::guard_install)
+      cospace::detail::probe_guard_mode() != protection_mode::guard_install)
     GTEST_SKIP() << "madvise(MADV_GUARD_INSTALL) does not guard here";
   space_options o = small(8 * GiB);
   o.force_mode = true;
@@ -286,7 +341,7 @@ INSTANTIATE_TEST_SUITE_P(AllModes, SpaceModes,
                          });
 
 TEST(SpaceGrowth, ManySuspendedFibersAtDifferentDepths) {
-  space s(small(64 * GiB));
+  space s(small(8 * GiB));
   std::vector<std::unique_ptr<region_fiber>> fibers;
   for (int i = 0; i < 200; ++i) {
     const std::size_t depth = (static_cast<std::size_t>(i) % 7) * 100 * KiB + 1 * KiB;
@@ -408,6 +463,38 @@ struct refused_calls {
   explicit refused_calls(cospace::detail::os_calls calls) : previous(cospace::detail::replace_os_calls(calls)) {}
   ~refused_calls() { cospace::detail::replace_os_calls(previous); }
 };
+
+// Under valgrind a growth fault taken by a call or push returns with rsp
+// already moved (see fault_handler.hpp); the handler moves it back, and only then.
+TEST(SpaceFaults, ACallOrPushThatFaultedAtTheStackPointerGetsItsEightBytesBack) {
+  using cospace::detail::valgrind_push_correction;
+  const std::uintptr_t sp = 0x7000'0000'1000;
+  struct instruction {
+    const char* name;
+    std::vector<unsigned char> bytes;
+    std::size_t correction;
+  };
+  const instruction instructions[] = {
+      {"call rel32", {0xE8, 0x10, 0x00, 0x00, 0x00}, 8},
+      {"push %rbp", {0x55}, 8},
+      {"push %r12", {0x41, 0x54}, 8},
+      {"push $1", {0x6A, 0x01}, 8},
+      {"push $0x12345678", {0x68, 0x78, 0x56, 0x34, 0x12}, 8},
+      {"pushfq", {0x9C}, 8},
+      {"notrack call *%rax", {0x3E, 0xFF, 0xD0}, 8},
+      {"bnd call rel32", {0xF2, 0xE8, 0x10, 0x00, 0x00, 0x00}, 8},
+      {"push (%rax)", {0xFF, 0x30}, 8},
+      {"movb $1,(%rsp)", {0xC6, 0x04, 0x24, 0x01}, 0},
+      {"mov %rax,(%rsp)", {0x48, 0x89, 0x04, 0x24}, 0},
+      {"jmp *%rax", {0xFF, 0xE0}, 0},
+      {"incl (%rax)", {0xFF, 0x00}, 0},
+  };
+  for (const instruction& i : instructions) {
+    EXPECT_EQ(valgrind_push_correction(i.bytes.data(), sp, sp), i.correction) << i.name;
+    // As on hardware: the store faulted 8 bytes below an rsp that did not move.
+    EXPECT_EQ(valgrind_push_correction(i.bytes.data(), sp, sp - 8), 0u) << i.name;
+  }
+}
 
 TEST(SpaceFaults, RefusedMmapIsAClearErrorAtConstruction) {
   cospace::detail::os_calls calls = cospace::detail::os();
