@@ -313,8 +313,13 @@ std::size_t select(select_case* cases, std::size_t n, clock::time_point until) {
     throw scheduler_error("cospace::select: waiting in select from a sliced fiber is not supported yet "
                           "(its cases live on a stack that is not there while it waits)");
   }
+  task_record* const self = current_task();
+  if (!parkable(self)) {  // before the nodes are published (check_parkable)
+    locks.unlock();
+    refuse_park(self);
+  }
   waiter w;
-  w.task = current_task();
+  w.task = self;
   std::vector<wait_node> nodes(n);
   for (std::size_t i = 0; i < n; ++i) {
     nodes[i].w = &w;

@@ -260,6 +260,7 @@ std::error_code wait_ready(int fd, std::uint32_t& slot_index, direction dir, std
     }
   }
   io_slot& s = pl.slot(slot_index);
+  detail::check_parkable(detail::current_task());  // before the waiter is published
   detail::wait_storage<waiter> storage;
   waiter& w = storage.get();
   w.task = detail::current_task();

@@ -305,16 +305,6 @@ namespace {
   return w.reason;
 }
 
-// The blocking calls park() refuses: out of line, off every hop's path.
-[[noreturn, gnu::noinline, gnu::cold]] void refuse_park(const task_record* t) {
-  if (t->unwinding) {
-    die(describe(t) + " blocked while shutdown was unwinding it; destructors run at shutdown must "
-                      "not wait for other fibers");
-  }
-  throw scheduler_error("cospace: a blocking call in a fiber the scheduler does not run (a plain "
-                        "cospace::fiber resumed by a scheduled one) would block its worker; spawn it instead");
-}
-
 // Arms w's timer for `deadline`; true if the deadline has passed already
 // and the caller's timeout claimed w (another claimer may have been first:
 // then it is about to wake the task, and park() goes on as for any wait).
@@ -330,6 +320,16 @@ namespace {
 
 }  // namespace
 
+// The blocking calls that are refused: out of line, off every hop's path.
+void refuse_park(const task_record* t) {
+  if (t->unwinding) {
+    die(describe(t) + " blocked while shutdown was unwinding it; destructors run at shutdown must "
+                      "not wait for other fibers");
+  }
+  throw scheduler_error("cospace: a blocking call in a fiber the scheduler does not run (a plain "
+                        "cospace::fiber resumed by a scheduled one) would block its worker; spawn it instead");
+}
+
 // park(), inlined into join_task() too: a fiber switched back to returns
 // through one function fewer, and each return right after a switch is
 // mispredicted (the processor's return predictor holds the return
@@ -338,11 +338,7 @@ namespace {
 [[gnu::always_inline]] inline wake_reason park_inline(waiter& w, clock::time_point deadline) {
   task_record* const t = w.task;
   if (t == nullptr) return park_thread(w, deadline);
-  // The task's own fiber runs (not a plain fiber it resumed, which would
-  // block the worker's loop behind it), and shutdown is not unwinding it.
-  const fiber_control* const running = current_fiber();
-  if (t->unwinding || running == nullptr || running->id != t->fiber_id) [[unlikely]]
-    refuse_park(t);
+  // The caller has checked parkable(t) before publishing w.
   if (deadline != no_deadline && timed_out_or_armed(w, deadline)) return wake_reason::timeout;
   struct disarm {  // also when shutdown unwinds the fiber from its park
     waiter& w;
@@ -388,6 +384,7 @@ void sleep_until(clock::time_point deadline) {
     std::this_thread::sleep_until(deadline);
     return;
   }
+  check_parkable(current_task());
   wait_storage<waiter> storage;
   waiter& w = storage.get();
   w.task = current_task();
@@ -1095,6 +1092,7 @@ std::uint64_t task_id(const task_record* t) noexcept { return t->id; }
 void join_task(task_record* t) {
   task_record* const self = current_task();
   if (self == t) throw scheduler_error("cospace: " + describe(t) + " tried to join itself");
+  if (t->completion.load(std::memory_order_acquire) == 0) check_parkable(self);  // it would wait
   wait_storage<waiter> storage(self != nullptr && self->sliced);
   waiter& w = storage.get();
   w.task = self;

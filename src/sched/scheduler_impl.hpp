@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "fiber/fiber_control.hpp"
 #include "fiber/fiber_stack.hpp"
 #include "lock.hpp"
 #include "wait.hpp"
@@ -394,6 +395,26 @@ class scheduler_impl {
 // compute the thread-local address afresh.
 [[gnu::noinline]] worker* current_worker() noexcept;
 [[gnu::noinline]] task_record* current_task() noexcept;
+
+// Whether task `self` (current_task(); null: a plain thread, which may always
+// wait) may park: its own fiber runs, not a plain fiber it resumed (which
+// would block the worker's loop behind it), and shutdown is not unwinding it.
+inline bool parkable(const task_record* self) noexcept {
+  if (self == nullptr) return true;
+  const fiber_control* const running = current_fiber();
+  return !self->unwinding && running != nullptr && running->id == self->fiber_id;
+}
+// What a wait that is not parkable does: throws scheduler_error, or ends the
+// process with a diagnostic while shutdown unwinds the task.
+[[noreturn, gnu::noinline, gnu::cold]] void refuse_park(const task_record* t);
+// Every waiting call checks this before it publishes its waiter (on a wait
+// list, a task's completion word, a socket): a refused wait must leave
+// nothing a claimer could take, or the claimer would wake a task that never
+// parked (its next real wait would return at once) and hand a channel's
+// value to a receiver that has gone. park() itself does not check.
+inline void check_parkable(const task_record* self) {
+  if (!parkable(self)) [[unlikely]] refuse_park(self);
+}
 
 // Puts a parked task back on a run queue. Inline: every channel send that
 // meets a waiting receiver ends here.

@@ -69,7 +69,9 @@ struct waiter {
 
 // Blocks until a claimer wakes `w` or the deadline passes; returns w.reason.
 // On a timeout the waiter is claimed by the timer, so the caller must still
-// take it off the list it put it on (the list's owner never will).
+// take it off the list it put it on (the list's owner never will). The
+// caller has checked, before publishing `w`, that its task may park
+// (check_parkable, scheduler_impl.hpp).
 wake_reason park(waiter& w, clock::time_point deadline = no_deadline);
 
 // What a claimer needs to wake a waiter after it has released the lock under

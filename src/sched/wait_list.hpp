@@ -115,6 +115,10 @@ wake_reason park_on(Lock&& guard, wait_list& list, void* slot, std::uint64_t tag
     waiter w;
     wait_node node;
   };
+  if (!parkable(self)) [[unlikely]] {  // before the node is published (check_parkable)
+    guard.unlock();
+    refuse_park(self);
+  }
   wait_storage<state> storage(self != nullptr && self->sliced);
   state& s = storage.get();
   s.w.task = self;
