@@ -167,6 +167,10 @@ channel_status channel_send(channel_core& ch, void* value, clock::time_point unt
     return status;
   }
   task_record* const self = current_task();
+  if (!parkable(self)) [[unlikely]] {  // before the value is boxed: a refusal must leave it with the caller
+    ch.lock.unlock();
+    refuse_park(self);
+  }
   boxed_value box(ch.ops, self);
   void* slot = box.slot_for(value);
   box.move(slot, value);
