@@ -1,11 +1,14 @@
 // The scheduler layer's costs next to Go's, measured in the same run.
 //
 //   cospace_bench_sched [--go-source DIR] [--rounds N] [--repeat K] [--no-go]
-//   cospace_bench_sched --only {pingpong_one_thread|spawn_join} [--rounds N]
+//   cospace_bench_sched --only {pingpong_one_thread|pingpong_forced_apart|spawn_join} [--rounds N]
+//   cospace_bench_sched --child-million N
 //
-// --only runs one single-worker measurement once and prints it (for
-// `valgrind --tool=callgrind`, whose instruction counts do not move with
-// the machine's load).
+// --only runs one measurement once and prints it (the single-worker ones
+// for `valgrind --tool=callgrind`, whose instruction counts do not move
+// with the machine's load; forced apart to compare two builds alternately).
+// --child-million N spawns N fibers as the `million` row does, in this
+// process, and prints its time per fiber and peak memory.
 //
 // Four measurements, each the median of K runs (3), cospace first, then the
 // same program in Go (bench/go/sched_bench.go, built once with `go build`
@@ -261,7 +264,8 @@ int main(int argc, char** argv) {
     else if (arg == "--no-go") use_go = false;
     else {
       std::fprintf(stderr, "usage: cospace_bench_sched [--go-source DIR] [--rounds N] [--repeat K] [--no-go]\n"
-                           "       cospace_bench_sched --only {pingpong_one_thread|spawn_join} [--rounds N]\n");
+                           "       cospace_bench_sched --only {pingpong_one_thread|pingpong_forced_apart|spawn_join} [--rounds N]\n"
+                           "       cospace_bench_sched --child-million N\n");
       return 2;
     }
   }
@@ -270,13 +274,22 @@ int main(int argc, char** argv) {
     std::printf("pingpong_one_thread %.1f ns (thread CPU %.1f ns)\n", r.ns_per_hop, r.cpu_ns_per_hop);
     return 0;
   }
+  if (only == "pingpong_forced_apart") {
+    const pingpong_result r = pingpong(2, rounds, true);
+    if (!r.different_threads) {
+      std::fprintf(stderr, "cospace_bench_sched: the fibers did not run on different threads\n");
+      return 1;
+    }
+    std::printf("pingpong_forced_apart %.1f ns\n", r.ns_per_hop);
+    return 0;
+  }
   if (only == "spawn_join") {
     const timing t = spawn_join(rounds / 5);
     std::printf("spawn_join %.1f ns (thread CPU %.1f ns)\n", t.wall, t.cpu);
     return 0;
   }
   if (!only.empty()) {
-    std::fprintf(stderr, "cospace_bench_sched: --only takes pingpong_one_thread or spawn_join\n");
+    std::fprintf(stderr, "cospace_bench_sched: --only takes pingpong_one_thread, pingpong_forced_apart or spawn_join\n");
     return 2;
   }
   const long spawns = rounds / 5;
