@@ -50,6 +50,18 @@ struct scheduler_options {
   unsigned idle_spins = 64;
 };
 
+// What the workers did while they had no work, since the scheduler started
+// (scheduler::idle_stats(); counted with relaxed atomics, off every hop's
+// path: only where a worker sleeps or is woken in the kernel).
+struct scheduler_idle_stats {
+  // Times a worker announced it would sleep (in a futex wait, or in
+  // epoll_wait when it takes the poller role) after finding no work.
+  std::uint64_t sleeps = 0;
+  // System calls made to wake a sleeping worker (futex wakes and poller
+  // interrupts). At most one per sleep: never more than `sleeps`.
+  std::uint64_t wake_calls = 0;
+};
+
 struct spawn_options {
   fiber_options fiber = {};  // the fiber's stack kind, name, ...
   // After it starts, the fiber may be resumed on another worker's thread.
@@ -210,6 +222,9 @@ class COSPACE_API scheduler {
   void shutdown();
 
   unsigned threads() const noexcept;
+  // How often the workers slept and were woken: for tuning idle_spins, and
+  // for seeing whether a program pays system calls for want of work.
+  scheduler_idle_stats idle_stats() const noexcept;
   // The scheduler of the running fiber; nullptr outside a scheduled fiber.
   static scheduler* current() noexcept;
 

@@ -311,6 +311,10 @@ class worker {
 
   std::atomic<sleep_mode> sleeping{sleep_mode::awake};
   std::atomic<std::uint32_t> wake_word{0};
+  // scheduler::idle_stats(): entries into `sleeping` (this worker's own
+  // stores) and the wake system calls made for it (by any thread).
+  std::atomic<std::uint64_t> sleeps{0};
+  std::atomic<std::uint64_t> wake_calls{0};
   std::uint32_t rng;
   // Tasks this worker's thread took off `active` (parked, ended) and has
   // not subtracted yet: <= 0, so that `active` may only overcount. Paid
