@@ -143,6 +143,24 @@ std::size_t record_alignment_of(const task_body_ops& ops) noexcept {
   return std::max(alignof(task_record), ops.alignment);
 }
 
+// Where the parts of a task's block go (see task_record's constructor): the
+// record, its callable at `body`, a copy of its fiber options at `options`
+// (a task that is not reusable only), then a copy of its name and a NUL at
+// `name` (if it has one); `bytes` in all, aligned to `alignment`.
+struct record_layout {
+  record_layout(const task_body_ops& ops, bool reusable, std::size_t name_size) noexcept
+      : alignment(record_alignment_of(ops)),
+        body(align_up(sizeof(task_record), ops.alignment)),
+        options(align_up(body + ops.size, alignof(cospace::fiber_options))),
+        name(reusable ? body + ops.size : options + sizeof(cospace::fiber_options)),
+        bytes(name_size == 0 ? name : name + name_size + 1) {}
+  std::size_t alignment;
+  std::size_t body;
+  std::size_t options;
+  std::size_t name;
+  std::size_t bytes;
+};
+
 // Runs in the task's fiber: the body, its result and its exception.
 void run_body(task_record* t) {
   try {
@@ -1042,26 +1060,21 @@ task_record* spawn_task(scheduler_impl* on, const spawn_options& options, const 
     throw scheduler_error("cospace: spawn() after shutdown() began");
   if (options.migrate && options.fiber.stack == stack_kind::sliced)
     throw scheduler_error("cospace: spawn_options::migrate cannot apply to a sliced fiber (it never leaves its thread)");
-  const std::size_t alignment = record_alignment_of(ops);
-  const std::size_t body_at = align_up(sizeof(task_record), ops.alignment);
-  std::size_t bytes = body_at + ops.size;
   const bool reusable = task_record::reusable_options(options);
-  const std::size_t options_at = align_up(bytes, alignof(cospace::fiber_options));
-  if (!reusable) bytes = options_at + sizeof(cospace::fiber_options);
-  const std::size_t name_at = bytes;
-  if (!options.fiber.name.empty()) bytes += options.fiber.name.size() + 1;
-  const bool cached = cached_size(bytes, alignment);
-  void* memory = allocate_record(cached, bytes, alignment);
+  const record_layout layout(ops, reusable, options.fiber.name.size());
+  const bool cached = cached_size(layout.bytes, layout.alignment);
+  void* memory = allocate_record(cached, layout.bytes, layout.alignment);
   auto* const block = static_cast<char*>(memory);
   task_record* t = nullptr;
   try {
     t = ::new (memory) task_record(
-        on, ops, options, block + body_at,
-        reusable ? nullptr : reinterpret_cast<cospace::fiber_options*>(block + options_at), block + name_at, cached);
+        on, ops, options, block + layout.body,
+        reusable ? nullptr : reinterpret_cast<cospace::fiber_options*>(block + layout.options), block + layout.name,
+        cached);
     ops.construct(t->body(), source);
   } catch (...) {
     if (t != nullptr) t->~task_record();
-    free_record(memory, cached, alignment);
+    free_record(memory, cached, layout.alignment);
     throw;
   }
   worker* const here = t_worker;  // direct: nothing here switches fibers, nor calls this (see t_worker)
