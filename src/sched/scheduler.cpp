@@ -178,10 +178,11 @@ void run_body(task_record* t) {
 wake_token finish_claiming_joiner(task_record* t, worker* here) noexcept {
   std::uintptr_t state = t->completion.load(std::memory_order_acquire);
   auto* joiner = reinterpret_cast<waiter*>(state);
-  // Not the waiter (a joiner that shutdown unwinds on another thread may
-  // take it back and go meanwhile): the joiner's record, which stays.
-  const task_record* const joining = joiner != nullptr ? t->joiner_task : nullptr;
-  if (joining != nullptr && joining->home == here && joining->pinned()) {
+  // Neither the waiter nor the joiner's record is read here: a joiner that
+  // shutdown unwinds on another thread may take its waiter back and go
+  // meanwhile, and if it is another scheduler's, that scheduler may free
+  // its record too. `joiner_home`, in t's own record, is compared only.
+  if (joiner != nullptr && here != nullptr && t->joiner_home == here) {
     // Its joiner is a fiber that only this thread runs, suspended now: none
     // but this thread can touch the word (the joiner's unlink runs in it),
     // nor the handle (the joiner holds it: see task_record::joiner_here).
@@ -332,9 +333,26 @@ namespace {
     w.reason = wake_reason::timeout;
     return true;
   }
-  current_worker()->add_timer(w, deadline);
+  try {
+    current_worker()->add_timer(w, deadline);
+  } catch (...) {
+    // No timer (no memory for it): w is published, so claim it first. Won:
+    // no one else will wake the task, the caller's unlink takes w off its
+    // list, and the wait fails. Lost: the claimer is about to wake the task,
+    // and park() goes on without a timer.
+    if (w.try_claim()) throw;
+  }
   return false;
 }
+
+#ifndef NDEBUG
+// park()'s debug backstop: a waiting call published its waiter without
+// check_parkable() first (a claimer may already have taken it).
+[[noreturn, gnu::noinline, gnu::cold]] void parked_unchecked(const task_record* t) {
+  die(describe(t) + " parked where it may not (a plain fiber it resumed, or while shutdown unwinds it), and its "
+                    "waiting call did not call check_parkable() before publishing its waiter");
+}
+#endif
 
 }  // namespace
 
@@ -356,7 +374,11 @@ void refuse_park(const task_record* t) {
 [[gnu::always_inline]] inline wake_reason park_inline(waiter& w, clock::time_point deadline) {
   task_record* const t = w.task;
   if (t == nullptr) return park_thread(w, deadline);
-  // The caller has checked parkable(t) before publishing w.
+  // The caller has checked parkable(t) before publishing w. A backstop for
+  // a waiting call that forgot (debug builds only: nothing in Release).
+#ifndef NDEBUG
+  if (!parkable(t)) [[unlikely]] parked_unchecked(t);
+#endif
   if (deadline != no_deadline && timed_out_or_armed(w, deadline)) return wake_reason::timeout;
   struct disarm {  // also when shutdown unwinds the fiber from its park
     waiter& w;
@@ -413,13 +435,12 @@ void sleep_until(clock::time_point deadline) {
 // Timers
 
 void worker::add_timer(waiter& w, clock::time_point deadline) {
+  // The map's node is allocated before the lock is taken (made in a map of
+  // its own, then moved over): nothing allocates under a spin lock.
+  std::multimap<clock::time_point, waiter*> made;
+  auto node = made.extract(made.emplace(deadline, &w));
   timer_lock.lock();
-  try {
-    w.timer = timers.emplace(deadline, &w);
-  } catch (...) {
-    timer_lock.unlock();
-    throw;
-  }
+  w.timer = timers.insert(std::move(node));
   w.timer_owner.store(this, std::memory_order_relaxed);
   timer_count.fetch_add(1, std::memory_order_relaxed);
   timer_lock.unlock();
@@ -1109,7 +1130,7 @@ void join_task(task_record* t) {
   wait_storage<waiter> storage(self != nullptr && self->sliced);
   waiter& w = storage.get();
   w.task = self;
-  t->joiner_task = self;  // published with the waiter
+  t->joiner_home = self != nullptr && self->pinned() ? self->home : nullptr;  // published with the waiter
   const auto mine = reinterpret_cast<std::uintptr_t>(&w);
   std::uintptr_t state = t->completion.load(std::memory_order_acquire);
   if (state == 0) {

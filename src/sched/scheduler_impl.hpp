@@ -125,11 +125,14 @@ class task_record {
   // is published.
   static constexpr std::uintptr_t task_finished = 1;  // no waiter's address
   std::atomic<std::uintptr_t> completion{0};
-  // The joiner's task (nullptr: a thread), written before its waiter is
-  // published. Read by the task's end instead of the waiter, which a joiner
-  // unwound elsewhere may take back meanwhile; the record of an unwound
-  // task stays until the workers have stopped.
-  const task_record* joiner_task = nullptr;
+  // The worker of the joiner if it is a fiber pinned there (nullptr: a
+  // thread, or a migratable fiber), written before its waiter is published.
+  // Compared by the task's end, never dereferenced: it reads neither the
+  // waiter, which a joiner unwound elsewhere may take back meanwhile, nor
+  // the joiner's record, which that joiner's scheduler (another one,
+  // shutting down at the same time) may have freed by then. (Two live
+  // workers never share an address, so a match is the joiner's worker.)
+  const worker* joiner_home = nullptr;
   bool cancelled = false;
   std::exception_ptr error;
   // Its end found its joiner parked on the same worker, pinned there: the

@@ -366,21 +366,17 @@ TEST(ChannelMisuse, ShutdownUnwindsFibersBlockedOnChannels) {
   COSPACE_SKIP_WITHOUT_SCHEDULER();
   channel<int> ch;
   std::atomic<int> unwound{0};
-  struct count_on_exit {
-    std::atomic<int>& n;
-    ~count_on_exit() { ++n; }
-  };
   cospace::task<> r, w;
   {
     scheduler s({.threads = 2});
     r = s.spawn([&] {
-      count_on_exit g{unwound};
+      cospace::test::count_on_exit g{unwound};
       ch.recv();
     });
     channel<int> full(1);
     full.send(0);
     w = s.spawn([&] {
-      count_on_exit g{unwound};
+      cospace::test::count_on_exit g{unwound};
       full.send(1);
     });
     std::this_thread::sleep_for(30ms);

@@ -198,21 +198,17 @@ TEST(Scheduler, AJoinerUnwoundBeforeItsTaskTakesItsWaiterBack) {
   for (unsigned threads : {1u, 2u}) {
     for (int round = 0; round < 20; ++round) {
       std::atomic<int> unwound{0}, started{0}, joining{0};
-      struct count_exit {
-        std::atomic<int>& n;
-        ~count_exit() { ++n; }
-      };
       cospace::task<> joiner;
       {
         scheduler s({.threads = threads});
         auto sleeper = s.spawn([&] {
-          count_exit on_exit{unwound};
+          cospace::test::count_on_exit on_exit{unwound};
           ++started;
           cospace::this_fiber::sleep_for(1h);
         });
         while (started.load() == 0) std::this_thread::yield();
         joiner = s.spawn([&, h = std::move(sleeper)]() mutable {
-          count_exit on_exit{unwound};
+          cospace::test::count_on_exit on_exit{unwound};
           ++joining;
           h.join();
         });
