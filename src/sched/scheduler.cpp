@@ -174,8 +174,14 @@ void run_body(task_record* t) {
 }
 
 // Marks a task finished and claims its joiner, if any, for the caller to
-// wake. `here`: the worker whose thread calls (nullptr: not a worker).
-wake_token finish_claiming_joiner(task_record* t, worker* here) noexcept {
+// wake: the claim's token, and the waiter, which the caller releases
+// (release_joiner) only after the wake. `here`: the worker whose thread
+// calls (nullptr: not a worker).
+struct joiner_claim {
+  wake_token token;
+  waiter* joiner = nullptr;
+};
+joiner_claim finish_claiming_joiner(task_record* t, worker* here) noexcept {
   std::uintptr_t state = t->completion.load(std::memory_order_acquire);
   auto* joiner = reinterpret_cast<waiter*>(state);
   // Neither the waiter nor the joiner's record is read here: a joiner that
@@ -192,19 +198,31 @@ wake_token finish_claiming_joiner(task_record* t, worker* here) noexcept {
     state = t->completion.exchange(task_record::task_finished, std::memory_order_acq_rel);
     joiner = reinterpret_cast<waiter*>(state);
   }
-  wake_token token;
+  joiner_claim claim;
   if (joiner != nullptr) {
     // The only claimer of a join's waiter (no deadline, not a select).
-    token.task = joiner->task;
-    token.word = joiner->task == nullptr ? &joiner->woken : nullptr;
+    claim.token.task = joiner->task;
+    claim.token.word = joiner->task == nullptr ? &joiner->woken : nullptr;
+    claim.joiner = joiner;
     joiner->reason = wake_reason::signalled;
-    joiner->claimed.store(1, std::memory_order_release);  // the last touch of *joiner (join_task's unlink)
   }
-  return token;
+  return claim;
+}
+
+// The last touch of a claimed joiner's waiter, after its wake: until then
+// join_task's unlink keeps the joiner from leaving, so a joiner that another
+// scheduler's shutdown unwinds meanwhile (its record freed once it is) is
+// still there for the wake (unpark reads its record).
+void release_joiner(const joiner_claim& claim) noexcept {
+  if (claim.joiner != nullptr) claim.joiner->claimed.store(1, std::memory_order_release);
 }
 
 // Marks a task finished and wakes its joiner.
-void complete(task_record* t, worker* here) noexcept { wake(finish_claiming_joiner(t, here)); }
+void complete(task_record* t, worker* here) noexcept {
+  const joiner_claim claim = finish_claiming_joiner(t, here);
+  wake(claim.token);
+  release_joiner(claim);
+}
 
 // A task fiber's task is over (and the fiber fit for another: see
 // end_job_for_reuse): completes it, then finds the fiber its next task:
@@ -227,17 +245,17 @@ void complete(task_record* t, worker* here) noexcept { wake(finish_claiming_join
 [[gnu::noinline]] task_record* next_job(task_record* t) {
   worker* const here = t_worker;
   // After the fiber-locals' destructors, as for an ending fiber.
-  const wake_token joiner = finish_claiming_joiner(t, here);
+  const joiner_claim joiner = finish_claiming_joiner(t, here);
   t->job_ended = true;
   if (here->idle_count == worker::idle_capacity) {
-    wake(joiner);
+    wake(joiner.token);
+    release_joiner(joiner);
     return nullptr;  // finish() will not complete it again
   }
-  task_record* next = here->take_woken(joiner.task);
-  if (next == nullptr) {
-    wake(joiner);
-    next = here->take_for_handoff(fresh_tasks::this_fiber);
-  }
+  task_record* next = here->take_woken(joiner.token.task);
+  if (next == nullptr) wake(joiner.token);
+  release_joiner(joiner);  // before a switch to the joiner (its unlink waits for it)
+  if (next == nullptr) next = here->take_for_handoff(fresh_tasks::this_fiber);
   if (next != nullptr && !next->started) {
     here->pass_fiber(t, next);
     return next;

@@ -118,8 +118,9 @@ class task_record {
   // joiner), `task_finished`, or the address of the joiner's waiter. The
   // joiner publishes its waiter with a compare-and-swap from 0; the task's
   // end exchanges in `task_finished` and claims the waiter it took, which it
-  // touches last with a release store of `claimed` (a joiner that shutdown
-  // unwinds waits for that before its waiter goes). Plain stores instead
+  // touches last, after waking the joiner, with a release store of
+  // `claimed` (a joiner that shutdown unwinds waits for that before its
+  // waiter goes, and so before its record may be freed). Plain stores instead
   // where only one thread can touch the word (join_task,
   // finish_claiming_joiner). `cancelled` and `error` are written before it
   // is published.
