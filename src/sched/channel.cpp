@@ -156,8 +156,8 @@ class sliced_wait {
 
  private:
   const channel_ops& ops_;
+  std::unique_ptr<list_wait> state_ = std::make_unique<list_wait>();  // before box_: freed if that throws
   void* const box_;
-  std::unique_ptr<list_wait> state_ = std::make_unique<list_wait>();  // after box_: freed if this throws
   bool holds_ = false;     // an object lives in the box
   void* lent_ = nullptr;   // a send's own object, moved from into the box
 };
