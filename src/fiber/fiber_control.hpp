@@ -106,8 +106,11 @@ fiber_extras* extras_of(fiber_control* f) noexcept;
 // it), as a fiber finishes or is discarded.
 void end_locals_and_arena(fiber_control* f) noexcept;
 
-// The fiber running on this thread (null on a thread's own stack).
-fiber_control* current_fiber() noexcept;
+// The fiber running on this thread (null on a thread's own stack). Not
+// inlined (as the scheduler's current_task()): a fiber may come back on
+// another thread, and each call must compute the thread-local address
+// afresh, which link-time optimisation could otherwise cache across a switch.
+[[gnu::noinline]] fiber_control* current_fiber() noexcept;
 
 // switch.cpp: runs the fiber until it yields or ends (rethrowing what escaped).
 void resume_fiber(fiber_control* f);

@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <memory>
 #include <new>
 #include <vector>
 
@@ -116,44 +117,75 @@ void mark_delivered(wait_node& n) noexcept {
   return ch.closed ? channel_status::closed : channel_status::timeout;
 }
 
-// A value moved to the heap while its owner, a fiber on a shared (sliced)
-// stack, waits: nothing on that stack may be read by others meanwhile.
-class boxed_value {
+// A sliced task's wait on a channel, on the heap (nothing on its stack may be
+// read by others while it waits): its waiter and node, and a box for the
+// value. Made with no lock held (an allocation under the channel's spin lock
+// that threw would leave it held): a send or receive that finds, under the
+// lock, that a sliced task must wait releases the lock, makes one, and starts
+// over (park_on returns wake_reason::none to say so).
+class sliced_wait {
  public:
-  boxed_value(const channel_ops& ops, const task_record* self) : ops_(ops) {
-    if (self != nullptr && self->sliced) memory_ = ::operator new(ops.size, std::align_val_t{ops.alignment});
+  explicit sliced_wait(const channel_ops& ops)
+      : ops_(ops), box_(::operator new(ops.size, std::align_val_t{ops.alignment})) {}
+  ~sliced_wait() {
+    if (lent_ != nullptr) {  // the send's value was not taken (or an exception left): back to the caller's object
+      ops_.destroy(lent_);
+      ops_.move_construct(lent_, box_);
+    }
+    if (holds_) ops_.destroy(box_);
+    ::operator delete(box_, std::align_val_t{ops_.alignment});
   }
-  ~boxed_value() {
-    if (memory_ != nullptr) ::operator delete(memory_, std::align_val_t{ops_.alignment});
+  sliced_wait(const sliced_wait&) = delete;
+  sliced_wait& operator=(const sliced_wait&) = delete;
+
+  list_wait* state() const noexcept { return state_.get(); }
+  void* slot() const noexcept { return box_; }
+  // A send: its value moves to the box (the caller's object, moved from,
+  // stays the caller's), and back unless taken().
+  void lend(void* value) noexcept {
+    ops_.move_construct(box_, value);
+    holds_ = true;
+    lent_ = value;
   }
-  boxed_value(const boxed_value&) = delete;
-  boxed_value& operator=(const boxed_value&) = delete;
-  void* slot_for(void* own) const noexcept { return memory_ != nullptr ? memory_ : own; }
-  // Moves a value from `from` to `to` when boxed (to == from otherwise).
-  void move(void* to, void* from) const noexcept {
-    if (memory_ == nullptr) return;
-    ops_.move_construct(to, from);
-    ops_.destroy(from);
+  void taken() noexcept { lent_ = nullptr; }  // the box keeps what the taker moved from
+  // A receive: the value delivered to the box moves to `out` (raw storage).
+  void deliver(void* out) noexcept {
+    holds_ = true;
+    ops_.move_construct(out, box_);
   }
 
  private:
   const channel_ops& ops_;
-  void* memory_ = nullptr;
+  std::unique_ptr<list_wait> state_ = std::make_unique<list_wait>();  // before box_: freed if that throws
+  void* const box_;
+  bool holds_ = false;     // an object lives in the box
+  void* lent_ = nullptr;   // a send's own object, moved from into the box
 };
 
 // Parks the caller, task `self`, on `list` with `slot` (ch.lock held; released here).
 wake_reason wait_for_partner(channel_core& ch, wait_list& list, void* slot, clock::time_point until,
-                             task_record* self) {
-  return park_on(ch.lock, list, slot, 0, until, [] {}, self);
+                             task_record* self, sliced_wait* heap) {
+  return park_on(ch.lock, list, slot, 0, until, [] {}, self, heap != nullptr ? heap->state() : nullptr);
 }
 
-}  // namespace
+// channel_send() and channel_recv(), with `heap` (null, or a sliced task's
+// wait state, made before the lock is taken).
+[[gnu::always_inline]] inline channel_status send_with(channel_core& ch, void* value, clock::time_point until,
+                                                       sliced_wait* heap);
+[[gnu::always_inline]] inline channel_status recv_with(channel_core& ch, void* out, clock::time_point until,
+                                                       sliced_wait* heap);
 
-std::shared_ptr<channel_core> make_channel(const channel_ops& ops, std::size_t capacity) {
-  return std::make_shared<channel_core>(ops, capacity);
+// A sliced task must wait: its wait state first, then the operation again.
+[[gnu::noinline, gnu::cold]] channel_status send_sliced(channel_core& ch, void* value, clock::time_point until) {
+  sliced_wait heap(ch.ops);
+  return send_with(ch, value, until, &heap);
+}
+[[gnu::noinline, gnu::cold]] channel_status recv_sliced(channel_core& ch, void* out, clock::time_point until) {
+  sliced_wait heap(ch.ops);
+  return recv_with(ch, out, until, &heap);
 }
 
-channel_status channel_send(channel_core& ch, void* value, clock::time_point until) {
+channel_status send_with(channel_core& ch, void* value, clock::time_point until, sliced_wait* heap) {
   wake_token token;
   ch.lock.lock();
   if (ch.closed) {
@@ -171,19 +203,18 @@ channel_status channel_send(channel_core& ch, void* value, clock::time_point unt
     ch.lock.unlock();
     refuse_park(self);
   }
-  boxed_value box(ch.ops, self);
-  void* slot = box.slot_for(value);
-  box.move(slot, value);
-  switch (wait_for_partner(ch, ch.senders, slot, until, self)) {
-    case wake_reason::signalled: return channel_status::ok;  // taken from `slot`
-    case wake_reason::closed: status = channel_status::closed; break;
-    default: status = channel_status::timeout; break;
+  if (heap != nullptr) heap->lend(value);
+  switch (wait_for_partner(ch, ch.senders, heap != nullptr ? heap->slot() : value, until, self, heap)) {
+    case wake_reason::signalled:  // taken from the slot
+      if (heap != nullptr) heap->taken();
+      return channel_status::ok;
+    case wake_reason::none: return send_sliced(ch, value, until);  // nothing published, the lock released
+    case wake_reason::closed: return channel_status::closed;
+    default: return channel_status::timeout;
   }
-  box.move(value, slot);  // not taken: the caller keeps it
-  return status;
 }
 
-channel_status channel_recv(channel_core& ch, void* out, clock::time_point until) {
+channel_status recv_with(channel_core& ch, void* out, clock::time_point until, sliced_wait* heap) {
   wake_token token;
   ch.lock.lock();
   const channel_status status = recv_now(ch, out, token);
@@ -193,13 +224,28 @@ channel_status channel_recv(channel_core& ch, void* out, clock::time_point until
     return status;
   }
   task_record* const self = current_task();
-  boxed_value box(ch.ops, self);
-  void* slot = box.slot_for(out);
-  switch (wait_for_partner(ch, ch.receivers, slot, until, self)) {
-    case wake_reason::signalled: box.move(out, slot); return channel_status::ok;
+  switch (wait_for_partner(ch, ch.receivers, heap != nullptr ? heap->slot() : out, until, self, heap)) {
+    case wake_reason::signalled:
+      if (heap != nullptr) heap->deliver(out);
+      return channel_status::ok;
+    case wake_reason::none: return recv_sliced(ch, out, until);  // nothing published, the lock released
     case wake_reason::closed: return channel_status::closed;
     default: return channel_status::timeout;
   }
+}
+
+}  // namespace
+
+std::shared_ptr<channel_core> make_channel(const channel_ops& ops, std::size_t capacity) {
+  return std::make_shared<channel_core>(ops, capacity);
+}
+
+channel_status channel_send(channel_core& ch, void* value, clock::time_point until) {
+  return send_with(ch, value, until, nullptr);
+}
+
+channel_status channel_recv(channel_core& ch, void* out, clock::time_point until) {
+  return recv_with(ch, out, until, nullptr);
 }
 
 void channel_close(channel_core& ch) {
@@ -293,6 +339,9 @@ std::size_t select(select_case* cases, std::size_t n, clock::time_point until) {
   for (std::size_t i = n; i > 1; --i) std::swap(order[i - 1], order[next_random() % i]);
 
   channel_set locks(cases, n);
+  // The nodes of a wait, made before the locks are taken: an allocation
+  // under them that threw would leave them held.
+  std::vector<wait_node> nodes(until == no_wait ? 0 : n);
   wake_token token;
   locks.lock();
   for (std::size_t i : order) {
@@ -324,7 +373,6 @@ std::size_t select(select_case* cases, std::size_t n, clock::time_point until) {
   }
   waiter w;
   w.task = self;
-  std::vector<wait_node> nodes(n);
   for (std::size_t i = 0; i < n; ++i) {
     nodes[i].w = &w;
     nodes[i].slot = cases[i].slot;

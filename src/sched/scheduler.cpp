@@ -143,6 +143,24 @@ std::size_t record_alignment_of(const task_body_ops& ops) noexcept {
   return std::max(alignof(task_record), ops.alignment);
 }
 
+// Where the parts of a task's block go (see task_record's constructor): the
+// record, its callable at `body`, a copy of its fiber options at `options`
+// (a task that is not reusable only), then a copy of its name and a NUL at
+// `name` (if it has one); `bytes` in all, aligned to `alignment`.
+struct record_layout {
+  record_layout(const task_body_ops& ops, bool reusable, std::size_t name_size) noexcept
+      : alignment(record_alignment_of(ops)),
+        body(align_up(sizeof(task_record), ops.alignment)),
+        options(align_up(body + ops.size, alignof(cospace::fiber_options))),
+        name(reusable ? body + ops.size : options + sizeof(cospace::fiber_options)),
+        bytes(name_size == 0 ? name : name + name_size + 1) {}
+  std::size_t alignment;
+  std::size_t body;
+  std::size_t options;
+  std::size_t name;
+  std::size_t bytes;
+};
+
 // Runs in the task's fiber: the body, its result and its exception.
 void run_body(task_record* t) {
   try {
@@ -156,14 +174,21 @@ void run_body(task_record* t) {
 }
 
 // Marks a task finished and claims its joiner, if any, for the caller to
-// wake. `here`: the worker whose thread calls (nullptr: not a worker).
-wake_token finish_claiming_joiner(task_record* t, worker* here) noexcept {
+// wake: the claim's token, and the waiter, which the caller releases
+// (release_joiner) only after the wake. `here`: the worker whose thread
+// calls (nullptr: not a worker).
+struct joiner_claim {
+  wake_token token;
+  waiter* joiner = nullptr;
+};
+joiner_claim finish_claiming_joiner(task_record* t, worker* here) noexcept {
   std::uintptr_t state = t->completion.load(std::memory_order_acquire);
   auto* joiner = reinterpret_cast<waiter*>(state);
-  // Not the waiter (a joiner that shutdown unwinds on another thread may
-  // take it back and go meanwhile): the joiner's record, which stays.
-  const task_record* const joining = joiner != nullptr ? t->joiner_task : nullptr;
-  if (joining != nullptr && joining->home == here && joining->pinned()) {
+  // Neither the waiter nor the joiner's record is read here: a joiner that
+  // shutdown unwinds on another thread may take its waiter back and go
+  // meanwhile, and if it is another scheduler's, that scheduler may free
+  // its record too. `joiner_home`, in t's own record, is compared only.
+  if (joiner != nullptr && here != nullptr && t->joiner_home == here) {
     // Its joiner is a fiber that only this thread runs, suspended now: none
     // but this thread can touch the word (the joiner's unlink runs in it),
     // nor the handle (the joiner holds it: see task_record::joiner_here).
@@ -173,19 +198,31 @@ wake_token finish_claiming_joiner(task_record* t, worker* here) noexcept {
     state = t->completion.exchange(task_record::task_finished, std::memory_order_acq_rel);
     joiner = reinterpret_cast<waiter*>(state);
   }
-  wake_token token;
+  joiner_claim claim;
   if (joiner != nullptr) {
     // The only claimer of a join's waiter (no deadline, not a select).
-    token.task = joiner->task;
-    token.word = joiner->task == nullptr ? &joiner->woken : nullptr;
+    claim.token.task = joiner->task;
+    claim.token.word = joiner->task == nullptr ? &joiner->woken : nullptr;
+    claim.joiner = joiner;
     joiner->reason = wake_reason::signalled;
-    joiner->claimed.store(1, std::memory_order_release);  // the last touch of *joiner (join_task's unlink)
   }
-  return token;
+  return claim;
+}
+
+// The last touch of a claimed joiner's waiter, after its wake: until then
+// join_task's unlink keeps the joiner from leaving, so a joiner that another
+// scheduler's shutdown unwinds meanwhile (its record freed once it is) is
+// still there for the wake (unpark reads its record).
+void release_joiner(const joiner_claim& claim) noexcept {
+  if (claim.joiner != nullptr) claim.joiner->claimed.store(1, std::memory_order_release);
 }
 
 // Marks a task finished and wakes its joiner.
-void complete(task_record* t, worker* here) noexcept { wake(finish_claiming_joiner(t, here)); }
+void complete(task_record* t, worker* here) noexcept {
+  const joiner_claim claim = finish_claiming_joiner(t, here);
+  wake(claim.token);
+  release_joiner(claim);
+}
 
 // A task fiber's task is over (and the fiber fit for another: see
 // end_job_for_reuse): completes it, then finds the fiber its next task:
@@ -208,17 +245,17 @@ void complete(task_record* t, worker* here) noexcept { wake(finish_claiming_join
 [[gnu::noinline]] task_record* next_job(task_record* t) {
   worker* const here = t_worker;
   // After the fiber-locals' destructors, as for an ending fiber.
-  const wake_token joiner = finish_claiming_joiner(t, here);
+  const joiner_claim joiner = finish_claiming_joiner(t, here);
   t->job_ended = true;
   if (here->idle_count == worker::idle_capacity) {
-    wake(joiner);
+    wake(joiner.token);
+    release_joiner(joiner);
     return nullptr;  // finish() will not complete it again
   }
-  task_record* next = here->take_woken(joiner.task);
-  if (next == nullptr) {
-    wake(joiner);
-    next = here->take_for_handoff(fresh_tasks::this_fiber);
-  }
+  task_record* next = here->take_woken(joiner.token.task);
+  if (next == nullptr) wake(joiner.token);
+  release_joiner(joiner);  // before a switch to the joiner (its unlink waits for it)
+  if (next == nullptr) next = here->take_for_handoff(fresh_tasks::this_fiber);
   if (next != nullptr && !next->started) {
     here->pass_fiber(t, next);
     return next;
@@ -314,9 +351,26 @@ namespace {
     w.reason = wake_reason::timeout;
     return true;
   }
-  current_worker()->add_timer(w, deadline);
+  try {
+    current_worker()->add_timer(w, deadline);
+  } catch (...) {
+    // No timer (no memory for it): w is published, so claim it first. Won:
+    // no one else will wake the task, the caller's unlink takes w off its
+    // list, and the wait fails. Lost: the claimer is about to wake the task,
+    // and park() goes on without a timer.
+    if (w.try_claim()) throw;
+  }
   return false;
 }
+
+#ifndef NDEBUG
+// park()'s debug backstop: a waiting call published its waiter without
+// check_parkable() first (a claimer may already have taken it).
+[[noreturn, gnu::noinline, gnu::cold]] void parked_unchecked(const task_record* t) {
+  die(describe(t) + " parked where it may not (a plain fiber it resumed, or while shutdown unwinds it), and its "
+                    "waiting call did not call check_parkable() before publishing its waiter");
+}
+#endif
 
 }  // namespace
 
@@ -338,7 +392,11 @@ void refuse_park(const task_record* t) {
 [[gnu::always_inline]] inline wake_reason park_inline(waiter& w, clock::time_point deadline) {
   task_record* const t = w.task;
   if (t == nullptr) return park_thread(w, deadline);
-  // The caller has checked parkable(t) before publishing w.
+  // The caller has checked parkable(t) before publishing w. A backstop for
+  // a waiting call that forgot (debug builds only: nothing in Release).
+#ifndef NDEBUG
+  if (!parkable(t)) [[unlikely]] parked_unchecked(t);
+#endif
   if (deadline != no_deadline && timed_out_or_armed(w, deadline)) return wake_reason::timeout;
   struct disarm {  // also when shutdown unwinds the fiber from its park
     waiter& w;
@@ -395,13 +453,12 @@ void sleep_until(clock::time_point deadline) {
 // Timers
 
 void worker::add_timer(waiter& w, clock::time_point deadline) {
+  // The map's node is allocated before the lock is taken (made in a map of
+  // its own, then moved over): nothing allocates under a spin lock.
+  std::multimap<clock::time_point, waiter*> made;
+  auto node = made.extract(made.emplace(deadline, &w));
   timer_lock.lock();
-  try {
-    w.timer = timers.emplace(deadline, &w);
-  } catch (...) {
-    timer_lock.unlock();
-    throw;
-  }
+  w.timer = timers.insert(std::move(node));
   w.timer_owner.store(this, std::memory_order_relaxed);
   timer_count.fetch_add(1, std::memory_order_relaxed);
   timer_lock.unlock();
@@ -1050,26 +1107,21 @@ task_record* spawn_task(scheduler_impl* on, const spawn_options& options, const 
     throw scheduler_error("cospace: spawn() after shutdown() began");
   if (options.migrate && options.fiber.stack == stack_kind::sliced)
     throw scheduler_error("cospace: spawn_options::migrate cannot apply to a sliced fiber (it never leaves its thread)");
-  const std::size_t alignment = record_alignment_of(ops);
-  const std::size_t body_at = align_up(sizeof(task_record), ops.alignment);
-  std::size_t bytes = body_at + ops.size;
   const bool reusable = task_record::reusable_options(options);
-  const std::size_t options_at = align_up(bytes, alignof(cospace::fiber_options));
-  if (!reusable) bytes = options_at + sizeof(cospace::fiber_options);
-  const std::size_t name_at = bytes;
-  if (!options.fiber.name.empty()) bytes += options.fiber.name.size() + 1;
-  const bool cached = cached_size(bytes, alignment);
-  void* memory = allocate_record(cached, bytes, alignment);
+  const record_layout layout(ops, reusable, options.fiber.name.size());
+  const bool cached = cached_size(layout.bytes, layout.alignment);
+  void* memory = allocate_record(cached, layout.bytes, layout.alignment);
   auto* const block = static_cast<char*>(memory);
   task_record* t = nullptr;
   try {
     t = ::new (memory) task_record(
-        on, ops, options, block + body_at,
-        reusable ? nullptr : reinterpret_cast<cospace::fiber_options*>(block + options_at), block + name_at, cached);
+        on, ops, options, block + layout.body,
+        reusable ? nullptr : reinterpret_cast<cospace::fiber_options*>(block + layout.options), block + layout.name,
+        cached);
     ops.construct(t->body(), source);
   } catch (...) {
     if (t != nullptr) t->~task_record();
-    free_record(memory, cached, alignment);
+    free_record(memory, cached, layout.alignment);
     throw;
   }
   worker* const here = t_worker;  // direct: nothing here switches fibers, nor calls this (see t_worker)
@@ -1104,7 +1156,7 @@ void join_task(task_record* t) {
   wait_storage<waiter> storage(self != nullptr && self->sliced);
   waiter& w = storage.get();
   w.task = self;
-  t->joiner_task = self;  // published with the waiter
+  t->joiner_home = self != nullptr && self->pinned() ? self->home : nullptr;  // published with the waiter
   const auto mine = reinterpret_cast<std::uintptr_t>(&w);
   std::uintptr_t state = t->completion.load(std::memory_order_acquire);
   if (state == 0) {

@@ -118,18 +118,22 @@ class task_record {
   // joiner), `task_finished`, or the address of the joiner's waiter. The
   // joiner publishes its waiter with a compare-and-swap from 0; the task's
   // end exchanges in `task_finished` and claims the waiter it took, which it
-  // touches last with a release store of `claimed` (a joiner that shutdown
-  // unwinds waits for that before its waiter goes). Plain stores instead
+  // touches last, after waking the joiner, with a release store of
+  // `claimed` (a joiner that shutdown unwinds waits for that before its
+  // waiter goes, and so before its record may be freed). Plain stores instead
   // where only one thread can touch the word (join_task,
   // finish_claiming_joiner). `cancelled` and `error` are written before it
   // is published.
   static constexpr std::uintptr_t task_finished = 1;  // no waiter's address
   std::atomic<std::uintptr_t> completion{0};
-  // The joiner's task (nullptr: a thread), written before its waiter is
-  // published. Read by the task's end instead of the waiter, which a joiner
-  // unwound elsewhere may take back meanwhile; the record of an unwound
-  // task stays until the workers have stopped.
-  const task_record* joiner_task = nullptr;
+  // The worker of the joiner if it is a fiber pinned there (nullptr: a
+  // thread, or a migratable fiber), written before its waiter is published.
+  // Compared by the task's end, never dereferenced: it reads neither the
+  // waiter, which a joiner unwound elsewhere may take back meanwhile, nor
+  // the joiner's record, which that joiner's scheduler (another one,
+  // shutting down at the same time) may have freed by then. (Two live
+  // workers never share an address, so a match is the joiner's worker.)
+  const worker* joiner_home = nullptr;
   bool cancelled = false;
   std::exception_ptr error;
   // Its end found its joiner parked on the same worker, pinned there: the

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <string>
 
 #include "scheduler_impl.hpp"
@@ -26,13 +27,14 @@ std::uint64_t self() noexcept {
 
 // Waits until `count` (guarded by l's lock) is 0.
 void wait_for_zero(wait_list& l, const std::ptrdiff_t& count) {
+  std::unique_ptr<detail::list_wait> heap;  // a sliced task's (park_on), made with no lock held
   for (;;) {
     detail::lock(l);
     if (count == 0) {
       detail::unlock(l);
       return;
     }
-    detail::wait_on(l);
+    if (detail::wait_on(l, heap.get()) == wake_reason::none) heap = std::make_unique<detail::list_wait>();
   }
 }
 
@@ -52,24 +54,31 @@ mutex::~mutex() { die_if_waited_on(list_, "cospace::mutex"); }
 
 void mutex::lock() {
   const std::uint64_t me = self();
-  detail::lock(list_);
-  if (owner_ == 0) {
-    owner_ = me;
-    detail::unlock(list_);
-    return;
-  }
-  if (owner_ == me) {
-    detail::unlock(list_);
-    throw scheduler_error("cospace::mutex::lock: the caller already owns it (it is not recursive)");
-  }
-  try {
-    detail::park_on(detail::own_lock{list_}, list_, nullptr, me, detail::no_deadline, [] {});  // unlock() hands it over: owner_ is us
-  } catch (const forced_unwind&) {
+  std::unique_ptr<detail::list_wait> heap;  // a sliced task's (park_on), made with no lock held
+  for (;;) {
     detail::lock(list_);
-    const bool handed_over = owner_ == me;
-    detail::unlock(list_);
-    if (handed_over) unlock();  // handed over just before shutdown unwound us
-    throw;
+    if (owner_ == 0) {
+      owner_ = me;
+      detail::unlock(list_);
+      return;
+    }
+    if (owner_ == me) {
+      detail::unlock(list_);
+      throw scheduler_error("cospace::mutex::lock: the caller already owns it (it is not recursive)");
+    }
+    try {
+      // unlock() hands it over: owner_ is us
+      if (detail::park_on(detail::own_lock{list_}, list_, nullptr, me, detail::no_deadline, [] {},
+                          detail::current_task(), heap.get()) != wake_reason::none)
+        return;
+    } catch (const forced_unwind&) {
+      detail::lock(list_);
+      const bool handed_over = owner_ == me;
+      detail::unlock(list_);
+      if (handed_over) unlock();  // handed over just before shutdown unwound us
+      throw;
+    }
+    heap = std::make_unique<detail::list_wait>();
   }
 }
 
@@ -114,12 +123,24 @@ std::cv_status condition_variable::wait_until(std::unique_lock<mutex>& lock, clo
   if (!lock.owns_lock())
     throw scheduler_error("cospace::condition_variable::wait: the unique_lock does not own its mutex");
   mutex& m = *lock.mutex();
+  detail::task_record* const me = detail::current_task();
+  const auto heap = detail::heap_wait_for(me);  // before the lock (park_on)
   detail::lock(list_);
   wake_reason reason;
+  bool given_up = false;  // the mutex, before parking
   try {
-    reason = detail::park_on(detail::own_lock{list_}, list_, nullptr, 0, deadline, [&] { m.unlock(); });
+    reason = detail::park_on(
+        detail::own_lock{list_}, list_, nullptr, 0, deadline,
+        [&] {
+          m.unlock();
+          given_up = true;
+        },
+        me, heap.get());
   } catch (const forced_unwind&) {
     lock.release();  // the mutex was given up before parking
+    throw;
+  } catch (...) {  // no memory for the timer: the caller gets its mutex back, as from any wait
+    if (given_up) m.lock();
     throw;
   }
   m.lock();
@@ -137,16 +158,16 @@ latch::latch(std::ptrdiff_t count) : count_(count) {
 latch::~latch() { die_if_waited_on(list_, "cospace::latch"); }
 
 void latch::count_down(std::ptrdiff_t n) {
-  bool released = false;
+  std::ptrdiff_t left = 0;
   {
     list_guard guard(list_);
-    if (n < 0 || n > count_)
-      throw scheduler_error("cospace::latch::count_down: " + std::to_string(n) + " is negative or more than the " +
-                            std::to_string(count_) + " left");
-    count_ -= n;
-    released = count_ == 0;
+    left = count_;
+    if (n >= 0 && n <= left) count_ = left - n;
   }
-  if (released) detail::wake_all(list_, wake_reason::signalled);
+  if (n < 0 || n > left)  // the message is made with the lock released: nothing allocates under it
+    throw scheduler_error("cospace::latch::count_down: " + std::to_string(n) + " is negative or more than the " +
+                          std::to_string(left) + " left");
+  if (left == n) detail::wake_all(list_, wake_reason::signalled);
 }
 
 bool latch::try_wait() const noexcept {
@@ -166,15 +187,19 @@ void latch::arrive_and_wait(std::ptrdiff_t n) {
 wait_group::~wait_group() { die_if_waited_on(list_, "cospace::wait_group"); }
 
 void wait_group::add(std::ptrdiff_t n) {
+  std::ptrdiff_t left = 0;
   bool released = false;
   {
     list_guard guard(list_);
-    if (count_ + n < 0)
-      throw scheduler_error("cospace::wait_group: done() or add(" + std::to_string(n) +
-                            ") would make the count negative (" + std::to_string(count_) + " left)");
-    count_ += n;
-    released = count_ == 0 && list_.head != nullptr;
+    left = count_;
+    if (left + n >= 0) {
+      count_ = left + n;
+      released = count_ == 0 && list_.head != nullptr;
+    }
   }
+  if (left + n < 0)  // the message is made with the lock released: nothing allocates under it
+    throw scheduler_error("cospace::wait_group: done() or add(" + std::to_string(n) +
+                          ") would make the count negative (" + std::to_string(left) + " left)");
   if (released) detail::wake_all(list_, wake_reason::signalled);
 }
 

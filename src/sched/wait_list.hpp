@@ -7,6 +7,7 @@
 #include <cospace/sync.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <type_traits>
 
 #include "lock.hpp"
@@ -102,25 +103,43 @@ struct own_lock {
   void unlock() noexcept { detail::unlock(l); }
 };
 
+// What park_on() publishes: a waiter and its node.
+struct list_wait {
+  waiter w;
+  wait_node node;
+};
+
+// A sliced task keeps its list_wait on the heap (its stack is elsewhere
+// while it waits), allocated before the caller takes the lock it parks
+// under: an allocation under a spin lock that threw would leave the lock
+// held. Null for every other caller.
+inline std::unique_ptr<list_wait> heap_wait_for(const task_record* self) {
+  return self != nullptr && self->sliced ? std::make_unique<list_wait>() : nullptr;
+}
+
 // Parks the caller on `list`, under `guard` (a Lockable the caller holds;
 // released here), with `slot` and `tag` in its node, until claimed or the
 // deadline. Takes its node off the list on a timeout and when shutdown
 // unwinds it. `before_park` runs after `guard` is released and before
 // parking (condition_variable unlocks its mutex there). `self`: the
 // calling task (current_task()), if the caller has it at hand already.
+// `heap`: a sliced task's list_wait (heap_wait_for). If `self` is sliced
+// and `heap` null, nothing is published: `guard` is released and this
+// returns wake_reason::none, and the caller makes a list_wait (with no lock
+// held) and starts over.
 template <class Lock, class BeforePark>
 wake_reason park_on(Lock&& guard, wait_list& list, void* slot, std::uint64_t tag, clock::time_point deadline,
-                    BeforePark&& before_park, task_record* self = current_task()) {
-  struct state {
-    waiter w;
-    wait_node node;
-  };
+                    BeforePark&& before_park, task_record* self = current_task(), list_wait* heap = nullptr) {
   if (!parkable(self)) [[unlikely]] {  // before the node is published (check_parkable)
     guard.unlock();
     refuse_park(self);
   }
-  wait_storage<state> storage(self != nullptr && self->sliced);
-  state& s = storage.get();
+  if (heap == nullptr && self != nullptr && self->sliced) [[unlikely]] {
+    guard.unlock();
+    return wake_reason::none;
+  }
+  list_wait local;  // default-initialised: each member has its own initialiser
+  list_wait& s = heap != nullptr ? *heap : local;
   s.w.task = self;
   s.w.one_lock = deadline == no_deadline;  // then only holders of `guard` claim it
   s.node.w = &s.w;
@@ -150,8 +169,8 @@ wake_reason park_on(Lock&& guard, wait_list& list, void* slot, std::uint64_t tag
 }
 
 // The common case: a wait_list under its own lock, nothing in the node.
-inline wake_reason wait_on(wait_list& l, clock::time_point deadline = no_deadline) {
-  return park_on(own_lock{l}, l, nullptr, 0, deadline, [] {});
+inline wake_reason wait_on(wait_list& l, list_wait* heap = nullptr) {
+  return park_on(own_lock{l}, l, nullptr, 0, no_deadline, [] {}, current_task(), heap);
 }
 
 }  // namespace cospace::detail

@@ -221,6 +221,49 @@ TEST(Channel, ManyFibersBlockedThenReleased) {
   EXPECT_EQ(results.size(), 0u);
 }
 
+// A sliced task's send that waits keeps its value on the heap meanwhile
+// (its stack is elsewhere): each value is still destroyed exactly once,
+// whether a receiver takes it or the send times out and gives it back.
+TEST(Channel, ASlicedTasksWaitingSendDestroysEachValueOnce) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
+  if (cospace::test::under_tsan) GTEST_SKIP() << "sliced fibers are refused under ThreadSanitizer";
+  static std::atomic<int> alive{0}, destroyed_twice{0};
+  struct tracked {
+    std::string text;
+    bool live = true;
+    explicit tracked(std::string t) : text(std::move(t)) { ++alive; }
+    tracked(tracked&& other) noexcept : text(std::move(other.text)) { ++alive; }
+    ~tracked() {
+      if (!live) ++destroyed_twice;
+      live = false;
+      --alive;
+    }
+  };
+  const std::string text = "a value too long for the small-string buffer";
+  std::string received, kept;
+  {
+    scheduler s({.threads = 1});
+    channel<tracked> ch;  // unbuffered: a send waits for its receiver
+    cospace::spawn_options sliced;
+    sliced.fiber.stack = cospace::stack_kind::sliced;
+    auto sender = s.spawn(
+        [&] {
+          ch.send(tracked(text));  // waits: the receiver comes after
+          tracked late(text);
+          if (ch.send_until(late, std::chrono::steady_clock::now() + 1ms) == channel_status::timeout)
+            kept = late.text;
+        },
+        sliced);
+    auto receiver = s.spawn([&] { received = ch.recv().value().text; });
+    sender.join();
+    receiver.join();
+  }
+  EXPECT_EQ(received, text);
+  EXPECT_EQ(kept, text) << "a timed-out send did not give its value back";
+  EXPECT_EQ(destroyed_twice.load(), 0) << "a value was destroyed twice";
+  EXPECT_EQ(alive.load(), 0) << "a value was not destroyed";
+}
+
 TEST(Select, TakesTheReadyCase) {
   COSPACE_SKIP_WITHOUT_SCHEDULER();
   scheduler s({.threads = 1});
@@ -366,21 +409,17 @@ TEST(ChannelMisuse, ShutdownUnwindsFibersBlockedOnChannels) {
   COSPACE_SKIP_WITHOUT_SCHEDULER();
   channel<int> ch;
   std::atomic<int> unwound{0};
-  struct count_on_exit {
-    std::atomic<int>& n;
-    ~count_on_exit() { ++n; }
-  };
   cospace::task<> r, w;
   {
     scheduler s({.threads = 2});
     r = s.spawn([&] {
-      count_on_exit g{unwound};
+      cospace::test::count_on_exit g{unwound};
       ch.recv();
     });
     channel<int> full(1);
     full.send(0);
     w = s.spawn([&] {
-      count_on_exit g{unwound};
+      cospace::test::count_on_exit g{unwound};
       full.send(1);
     });
     std::this_thread::sleep_for(30ms);

@@ -5,17 +5,26 @@
 // takes its waiter back.
 #include <cospace/channel.hpp>
 #include <cospace/fiber.hpp>
+#include <cospace/io.hpp>
 #include <cospace/scheduler.hpp>
+#include <cospace/sync.hpp>
 
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <system_error>
 #include <thread>
 
+#include "../support/no_core_dumps.hpp"
+#include "sched/scheduler_impl.hpp"
+#include "sched/wait.hpp"
 #include "sched_test_support.hpp"
 
 namespace {
@@ -154,6 +163,181 @@ TEST(SchedulerMisuse, ARefusedReceiveLosesNoValue) {
   EXPECT_FALSE(out_of_order.load()) << "a value was lost to a refused receive";
 }
 
+// Runs `wait` in a plain fiber that the calling task resumes; whether it
+// was refused (scheduler_error).
+bool refused_in_plain_fiber(const std::function<void()>& wait) {
+  bool refused = false;
+  cospace::fiber f([&] {
+    try {
+      wait();
+    } catch (const cospace::scheduler_error&) {
+      refused = true;
+    }
+  });
+  f.resume();
+  return refused;
+}
+
+// Whether a sleep of the calling task lasts its time: a waiter of a refused
+// wait left published and claimed would have woken the task already (its
+// next park returns at once), or, as a timer, wake it early.
+bool sleeps_its_time(std::chrono::milliseconds sleep) {
+  const auto start = std::chrono::steady_clock::now();
+  cospace::this_fiber::sleep_for(sleep);
+  return std::chrono::steady_clock::now() - start >= sleep * 9 / 10;
+}
+
+TEST(SchedulerMisuse, ARefusedMutexLockPublishesNoWaiter) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
+  scheduler s({.threads = 1});
+  bool refused = false, free_after = false;
+  s.spawn([&] {
+     cospace::mutex m;
+     m.lock();  // the task owns it: the plain fiber's lock would wait
+     refused = refused_in_plain_fiber([&] { m.lock(); });
+     m.unlock();  // a published waiter would be handed the mutex here
+     free_after = m.try_lock();
+     if (free_after) m.unlock();
+   }).join();
+  EXPECT_TRUE(refused);
+  EXPECT_TRUE(free_after) << "unlock() handed the mutex to the refused lock's waiter";
+}
+
+TEST(SchedulerMisuse, ARefusedConditionVariableWaitPublishesNoWaiterAndKeepsTheMutex) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
+  scheduler s({.threads = 1});
+  bool refused = false, still_owned = false, slept = false;
+  s.spawn([&] {
+     cospace::mutex m;
+     cospace::condition_variable cv;  // its destructor aborts if a waiter was left on it
+     refused = refused_in_plain_fiber([&] {
+       std::unique_lock<cospace::mutex> lock(m);
+       try {
+         cv.wait(lock);
+       } catch (const cospace::scheduler_error&) {
+         still_owned = lock.owns_lock() && !m.try_lock();
+         throw;
+       }
+     });
+     cv.notify_one();  // would claim a published waiter: a stray wake of this task
+     slept = sleeps_its_time(2ms);
+   }).join();
+  EXPECT_TRUE(refused);
+  EXPECT_TRUE(still_owned) << "the refused wait gave up the mutex";
+  EXPECT_TRUE(slept) << "a sleep returned early after a refused condition variable wait";
+}
+
+TEST(SchedulerMisuse, ARefusedSelectPublishesNoNodes) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
+  scheduler s({.threads = 1});
+  bool refused = false, handed = false, slept = false;
+  s.spawn([&] {
+     cospace::channel<int> a, b;  // unbuffered, nobody sends: the select would wait
+     refused = refused_in_plain_fiber([&] {
+       auto from_a = a.on_recv();
+       auto from_b = b.on_recv();
+       cospace::select(from_a, from_b);
+     });
+     int value = 1;
+     handed = a.try_send(value) == cospace::channel_status::ok;  // to a node left on `a`?
+     slept = sleeps_its_time(2ms);
+   }).join();
+  EXPECT_TRUE(refused);
+  EXPECT_FALSE(handed) << "a send handed its value to the refused select";
+  EXPECT_TRUE(slept) << "a sleep returned early after a refused select";
+}
+
+TEST(SchedulerMisuse, ARefusedSleepArmsNoTimer) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
+  scheduler s({.threads = 1});
+  bool refused = false, slept = false;
+  s.spawn([&] {
+     refused = refused_in_plain_fiber([] { cospace::this_fiber::sleep_for(1ms); });
+     slept = sleeps_its_time(20ms);  // a timer armed for the refused sleep would fire after 1 ms
+   }).join();
+  EXPECT_TRUE(refused);
+  EXPECT_TRUE(slept) << "a sleep returned early after a refused one";
+}
+
+TEST(SchedulerMisuse, ARefusedSocketReadPublishesNoReader) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
+  namespace io = cospace::io;
+  scheduler s({.threads = 1});
+  bool refused = false;
+  std::error_code after_refusal;
+  std::string received;
+  s.spawn([&] {
+     io::listener l = io::listener::bind(io::address::loopback(0));
+     io::socket client = io::socket::connect(l.local_address(), io::after(5s));
+     io::socket server = l.accept(io::after(5s));
+     char buffer[16];
+     refused = refused_in_plain_fiber([&] { server.read_some(buffer, sizeof buffer, io::after(5s)); });
+     // A reader left published would make this EBUSY, not a timeout.
+     server.read_some(buffer, sizeof buffer, after_refusal, io::after(20ms));
+     client.write_all("ping", io::after(5s));
+     const std::size_t n = server.read_some(buffer, sizeof buffer, io::after(5s));
+     received.assign(buffer, n);
+   }).join();
+  EXPECT_TRUE(refused);
+  EXPECT_EQ(after_refusal, std::error_code(ETIMEDOUT, std::system_category()));
+  EXPECT_EQ(received, "ping");
+}
+
+// A wait in a destructor that runs while shutdown unwinds its fiber is
+// refused with a diagnostic exit (refuse_park): the fiber could never be
+// woken, and its worker must go on unwinding the others.
+TEST(SchedulerDeathTest, AWaitInADestructorAtShutdownIsReported) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        cospace::test::no_core_dumps();
+        struct waits_on_exit {
+          ~waits_on_exit() { cospace::this_fiber::sleep_for(1ms); }
+        };
+        std::atomic<bool> started{false};
+        scheduler s({.threads = 1});
+        cospace::spawn_options named;
+        named.fiber.name = "waiter";
+        s.spawn(
+             [&] {
+               waits_on_exit on_exit;
+               started = true;
+               cospace::this_fiber::sleep_for(1h);
+             },
+             named)
+            .detach();
+        while (!started.load()) std::this_thread::yield();
+        s.shutdown();
+      },
+      "fiber 'waiter' \\(task [0-9]+\\) blocked while shutdown was unwinding it");
+}
+
+// park()'s debug backstop (not in builds with NDEBUG): a waiting call that
+// published a waiter without check_parkable() first is reported.
+TEST(SchedulerDeathTest, AParkThatSkippedCheckParkableIsReportedInDebugBuilds) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
+#ifdef NDEBUG
+  GTEST_SKIP() << "the backstop is compiled in debug builds only (this one has NDEBUG)";
+#else
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        cospace::test::no_core_dumps();
+        scheduler s({.threads = 1});
+        s.spawn([] {
+           cospace::fiber f([] {
+             cospace::detail::waiter w;  // a wait no check_parkable() guarded
+             w.task = cospace::detail::current_task();
+             cospace::detail::park(w, cospace::detail::no_deadline);
+           });
+           f.resume();
+         }).join();
+      },
+      "did not call check_parkable\\(\\) before publishing its waiter");
+#endif
+}
+
 // A send refused in a plain fiber that a sliced task resumed: the value a
 // sliced task's send would box on the heap stays the caller's, destroyed
 // once (each instance counted).
@@ -198,21 +382,17 @@ TEST(Scheduler, AJoinerUnwoundBeforeItsTaskTakesItsWaiterBack) {
   for (unsigned threads : {1u, 2u}) {
     for (int round = 0; round < 20; ++round) {
       std::atomic<int> unwound{0}, started{0}, joining{0};
-      struct count_exit {
-        std::atomic<int>& n;
-        ~count_exit() { ++n; }
-      };
       cospace::task<> joiner;
       {
         scheduler s({.threads = threads});
         auto sleeper = s.spawn([&] {
-          count_exit on_exit{unwound};
+          cospace::test::count_on_exit on_exit{unwound};
           ++started;
           cospace::this_fiber::sleep_for(1h);
         });
         while (started.load() == 0) std::this_thread::yield();
         joiner = s.spawn([&, h = std::move(sleeper)]() mutable {
-          count_exit on_exit{unwound};
+          cospace::test::count_on_exit on_exit{unwound};
           ++joining;
           h.join();
         });

@@ -4,6 +4,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstddef>
 
 namespace cospace::test {
@@ -38,6 +39,13 @@ inline constexpr bool scheduler_available = true;
     if (!::cospace::test::scheduler_available)                                                    \
       GTEST_SKIP() << "the sjlj backend cannot start fibers from worker threads: no scheduler"; \
   } while (0)
+
+// Counts its own destruction: put on a fiber's stack, it shows that the
+// fiber ended or that shutdown unwound it.
+struct count_on_exit {
+  std::atomic<int>& n;
+  ~count_on_exit() { ++n; }
+};
 
 // The kernel's thread id, asked every time (pthread_self() may be cached
 // across a switch, as thread-local addresses are).

@@ -377,16 +377,12 @@ TEST(Scheduler, SleepUntilThePastReturnsAtOnce) {
 TEST(Scheduler, ShutdownUnwindsBlockedFibers) {
   COSPACE_SKIP_WITHOUT_SCHEDULER();
   std::atomic<int> destroyed{0};
-  struct count_on_exit {
-    std::atomic<int>& n;
-    ~count_on_exit() { ++n; }
-  };
   std::vector<cospace::task<>> tasks;
   {
     scheduler s({.threads = 2});
     for (int i = 0; i < 50; ++i)
       tasks.push_back(s.spawn([&] {
-        count_on_exit guard{destroyed};
+        cospace::test::count_on_exit guard{destroyed};
         cospace::this_fiber::sleep_for(1h);
       }));
     // Let them all start and block.
@@ -524,18 +520,14 @@ TEST(Scheduler, ShutdownUnwindsJoinersOfBlockedFibers) {
   COSPACE_SKIP_WITHOUT_SCHEDULER();
   std::atomic<int> unwound{0};
   std::atomic<int> sleeping{0};
-  struct count_on_exit {
-    std::atomic<int>& n;
-    ~count_on_exit() { ++n; }
-  };
   std::vector<cospace::task<>> joiners;
   {
     scheduler s({.threads = 2});
     for (int i = 0; i < 40; ++i) {
       joiners.push_back(s.spawn([&unwound, &sleeping, i] {
-        count_on_exit guard{unwound};
+        cospace::test::count_on_exit guard{unwound};
         auto sleeper = cospace::spawn([&unwound, &sleeping] {
-          count_on_exit inner{unwound};
+          cospace::test::count_on_exit inner{unwound};
           ++sleeping;
           cospace::this_fiber::sleep_for(1h);
         });

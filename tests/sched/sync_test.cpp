@@ -235,19 +235,15 @@ TEST(SyncMisuse, ShutdownUnwindsFibersBlockedOnLocks) {
   cospace::wait_group wg;
   wg.add(1);
   std::atomic<int> unwound{0};
-  struct count_on_exit {
-    std::atomic<int>& n;
-    ~count_on_exit() { ++n; }
-  };
   m.lock();
   {
     scheduler s({.threads = 2});
     auto a = s.spawn([&] {
-      count_on_exit g{unwound};
+      cospace::test::count_on_exit g{unwound};
       std::lock_guard<cospace::mutex> lock(m);
     });
     auto b = s.spawn([&] {
-      count_on_exit g{unwound};
+      cospace::test::count_on_exit g{unwound};
       wg.wait();
     });
     std::this_thread::sleep_for(30ms);
