@@ -143,9 +143,8 @@ void let_go(cospace_slice* target) noexcept {
   if (--target->returners == 0 && target->state() == slice_state::destroyed) [[unlikely]] delete_slice(target);
 }
 
-// `s` returns to `target` from now on (off the common path: a scheduler's
-// tasklets keep returning to the scheduler).
-[[gnu::noinline]] void set_returns_to(cospace_slice* s, cospace_slice* target) noexcept {
+// `s` returns to `target` from now on.
+void set_returns_to(cospace_slice* s, cospace_slice* target) noexcept {
   cospace_slice* const old = s->returns_to;
   s->returns_to = target;
   ++target->returners;
@@ -204,10 +203,9 @@ cospace_transfer jump_to(cospace_slice* from, cospace_slice* to) {
   const bool fresh = to->state() == slice_state::fresh;
   t_running = to;
   to->set_state(slice_state::running);
-  // A finished slice returning is not a switch to be returned to: `to`
-  // keeps the slice it returns to (and may destroy `from` at once). An
-  // attached slice returns nowhere.
-  if (to->returns_to != from && from->state() != slice_state::finished && !to->attached()) set_returns_to(to, from);
+  // `to`'s returns-to slice is its caller's business (switch_checked; a
+  // finished slice returning is not a switch to be returned to: `to` keeps
+  // the slice it returns to, and may destroy `from` at once).
   slice_jump_args& args = t_request;
   args.from = from->state() == slice_state::finished ? nullptr : &from->bytes;
   args.to_slice = &to->bytes;
@@ -235,10 +233,23 @@ cospace_transfer jump_to(cospace_slice* from, cospace_slice* to) {
   return c_succeed();
 }
 
+[[gnu::noinline]] cospace_status switch_retargeting(cospace_slice* from, cospace_slice* to) noexcept;
+
 [[gnu::noinline]] cospace_status switch_checked(cospace_slice* from, cospace_slice* to) noexcept {
+  // `to` returns to `from` from now on (an attached slice returns nowhere).
+  // A scheduler's tasklets keep returning to the scheduler, so this is
+  // usually one comparison; the update is out of line, so that this frame,
+  // which every suspended slice holds, keeps only `from`.
+  if (to->returns_to != from && !to->attached()) [[unlikely]] return switch_retargeting(from, to);
   from->set_state(slice_state::suspended);
   const cospace_transfer t = jump_to(from, to);  // throws nothing now that the copier exists
   return back_in(from, t);  // only `from` is kept across the jump
+}
+
+// Makes `to` return to `from`, then switches (a tail call: this frame is gone by then).
+cospace_status switch_retargeting(cospace_slice* from, cospace_slice* to) noexcept {
+  set_returns_to(to, from);
+  return switch_checked(from, to);
 }
 
 // The thread's first switch makes its copier, which may fail.
