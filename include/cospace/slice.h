@@ -75,10 +75,13 @@ COSPACE_API cospace_slice* cospace_slice_running(void) COSPACE_NOEXCEPT;
  * running anything more on it); NULL is accepted and ignored. The running
  * attached slice may be destroyed too: that detaches the running code, and
  * the thread may attach again. The slice the running slice returns to (the
- * one that last switched to it) is refused (COSPACE_ERROR_FIBER_MISUSE); a
- * suspended slice whose returns-to slice was destroyed must not let its
- * function return (cospace aborts with a message if it finds the slice
- * finished, but cannot tell a freed one). */
+ * one that last switched to it) is refused (COSPACE_ERROR_FIBER_MISUSE). A
+ * suspended slice may return to the one destroyed: that slice's bytes are
+ * freed at once, its small record when no slice returns to it any more
+ * (resuming such a slice makes it return to its resumer instead); if the
+ * suspended slice's function returns while it still returns to the
+ * destroyed slice, cospace reports it on stderr and aborts (as it does when
+ * the slice returned to has finished). */
 COSPACE_API cospace_status cospace_slice_destroy(cospace_slice* slice) COSPACE_NOEXCEPT;
 
 COSPACE_EXTERN_C_END

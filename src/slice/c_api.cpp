@@ -37,7 +37,10 @@
 using cospace::detail::c_fail;
 using cospace::detail::c_succeed;
 
-enum class slice_state : std::uint8_t { fresh, running, suspended, finished };
+// `destroyed`: cospace_slice_destroy freed the slice's bytes, but a slice
+// still returns to it, so its record stays until the last such one lets go
+// (see let_go).
+enum class slice_state : std::uint8_t { fresh, running, suspended, finished, destroyed };
 
 #if COSPACE_SLICE_TSAN
 namespace {
@@ -55,7 +58,7 @@ bool reserve_tsan_fiber() noexcept {
 }  // namespace
 #endif
 
-// 56 bytes (64 under ThreadSanitizer), and in the same heap block the slice's inline area (as much as
+// 64 bytes (72 under ThreadSanitizer), and in the same heap block the slice's inline area (as much as
 // the last slice of the same function saved: slice.hpp), so that a
 // suspended tasklet is usually one malloc chunk. The context of a suspended
 // slice is not stored: it is where its slice stops (slice_stopped_at); the
@@ -64,7 +67,13 @@ bool reserve_tsan_fiber() noexcept {
 // until then (nothing is saved there before the slice first runs), which
 // is why a slice made by cospace_slice_create has at least 16 bytes of it.
 struct cospace_slice {
-  cospace_slice* returns_to = nullptr;  // the slice that last switched to this one (a finished one's return is no switch)
+  // The slice that last switched to this one (a finished one's return is no
+  // switch); null for an attached slice, which has no function to return.
+  cospace_slice* returns_to = nullptr;
+  // How many slices return to this one: while any does, destroying it frees
+  // its bytes but keeps this record (state `destroyed`), so that a slice
+  // returning into it finds out instead of reading freed memory.
+  std::uint32_t returners = 0;
 #if COSPACE_SLICE_TSAN
   // ThreadSanitizer's fiber for this slice (the thread's own for an attached
   // slice): each slice gets its own shadow call stack. Without it TSan kept
@@ -129,6 +138,19 @@ void delete_slice(cospace_slice* s) noexcept {
   ::operator delete(static_cast<void*>(s));
 }
 
+// One slice returns to `target` no longer: the last one frees a destroyed record.
+void let_go(cospace_slice* target) noexcept {
+  if (--target->returners == 0 && target->state() == slice_state::destroyed) [[unlikely]] delete_slice(target);
+}
+
+// `s` returns to `target` from now on.
+void set_returns_to(cospace_slice* s, cospace_slice* target) noexcept {
+  cospace_slice* const old = s->returns_to;
+  s->returns_to = target;
+  ++target->returners;
+  if (old != nullptr) let_go(old);
+}
+
 // Called on the slice that wakes up with what its jump (or entry) received.
 void woke_up(cospace_transfer t) noexcept {
   auto* left = static_cast<cospace_slice*>(t.data);
@@ -159,15 +181,20 @@ cospace_transfer jump_to(cospace_slice* from, cospace_slice* to);
   finish_slice(self);
 }
 
+[[noreturn, gnu::noinline, gnu::cold]] void nowhere_to_return(const char* why) noexcept {
+  std::fprintf(stderr, "cospace: a slice's function returned into a slice that %s: there is nowhere to go\n", why);
+  std::abort();
+}
+
 void finish_slice(cospace_slice* self) noexcept {
   self->set_state(slice_state::finished);
   drop_slice(self->bytes);
   cospace_slice* next = self->returns_to;
-  if (next == nullptr || next->state() == slice_state::finished) {
-    std::fputs("cospace: a slice's function returned, and the slice that switched to it last has "
-               "finished or was destroyed: there is nowhere to go\n", stderr);
-    std::abort();
-  }
+  if (next == nullptr) nowhere_to_return("does not exist");  // cannot happen: whoever ran it switched to it
+  if (next->state() == slice_state::destroyed) nowhere_to_return("was destroyed (cospace_slice_destroy)");
+  if (next->state() == slice_state::finished) nowhere_to_return("has finished");
+  self->returns_to = nullptr;
+  let_go(next);  // not destroyed: this keeps it
   jump_to(self, next);
   std::abort();  // nothing switches to a finished slice
 }
@@ -176,9 +203,9 @@ cospace_transfer jump_to(cospace_slice* from, cospace_slice* to) {
   const bool fresh = to->state() == slice_state::fresh;
   t_running = to;
   to->set_state(slice_state::running);
-  // A finished slice returning is not a switch to be returned to: `to`
-  // keeps the slice it returns to (and may destroy `from` at once).
-  if (from->state() != slice_state::finished) to->returns_to = from;
+  // `to`'s returns-to slice is its caller's business (switch_checked; a
+  // finished slice returning is not a switch to be returned to: `to` keeps
+  // the slice it returns to, and may destroy `from` at once).
   slice_jump_args& args = t_request;
   args.from = from->state() == slice_state::finished ? nullptr : &from->bytes;
   args.to_slice = &to->bytes;
@@ -206,10 +233,23 @@ cospace_transfer jump_to(cospace_slice* from, cospace_slice* to) {
   return c_succeed();
 }
 
+[[gnu::noinline]] cospace_status switch_retargeting(cospace_slice* from, cospace_slice* to) noexcept;
+
 [[gnu::noinline]] cospace_status switch_checked(cospace_slice* from, cospace_slice* to) noexcept {
+  // `to` returns to `from` from now on (an attached slice returns nowhere).
+  // A scheduler's tasklets keep returning to the scheduler, so this is
+  // usually one comparison; the update is out of line, so that this frame,
+  // which every suspended slice holds, keeps only `from`.
+  if (to->returns_to != from && !to->attached()) [[unlikely]] return switch_retargeting(from, to);
   from->set_state(slice_state::suspended);
   const cospace_transfer t = jump_to(from, to);  // throws nothing now that the copier exists
   return back_in(from, t);  // only `from` is kept across the jump
+}
+
+// Makes `to` return to `from`, then switches (a tail call: this frame is gone by then).
+cospace_status switch_retargeting(cospace_slice* from, cospace_slice* to) noexcept {
+  set_returns_to(to, from);
+  return switch_checked(from, to);
 }
 
 // The thread's first switch makes its copier, which may fail.
@@ -355,7 +395,16 @@ cospace_status cospace_slice_destroy(cospace_slice* slice) COSPACE_NOEXCEPT {
     g_tsan_slices.fetch_sub(1, std::memory_order_relaxed);
   }
 #endif
-  delete_slice(slice);
+  cospace_slice* const returns_to = slice->returns_to;
+  // Slices that return to this one keep its record (its bytes are gone):
+  // the last of them frees it, and one returning into it is reported.
+  if (slice->returners != 0) {
+    slice->set_state(slice_state::destroyed);
+    slice->returns_to = nullptr;
+  } else {
+    delete_slice(slice);
+  }
+  if (returns_to != nullptr) let_go(returns_to);
   return c_succeed();
 }
 

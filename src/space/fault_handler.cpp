@@ -13,7 +13,6 @@
 
 #include <signal.h>
 #include <sys/mman.h>
-#include <ucontext.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -22,8 +21,8 @@
 #include <mutex>
 #include <string>
 
+#include "fault_resume.hpp"
 #include "os.hpp"
-#include "sanitizer.hpp"
 #include "space_impl.hpp"
 
 namespace cospace::detail {
@@ -54,14 +53,7 @@ void on_fault(int signal, siginfo_t* info, void* context) {
   if (current != nullptr) {
     const auto address = reinterpret_cast<std::uintptr_t>(info->si_addr);
     if (current->space->handle_fault(current, address) == fault_result::grew) {
-#if COSPACE_VALGRIND && defined(__x86_64__)
-      if (under_valgrind()) {
-        mcontext_t& m = static_cast<ucontext_t*>(context)->uc_mcontext;
-        m.gregs[REG_RSP] += static_cast<greg_t>(valgrind_push_correction(
-            reinterpret_cast<const unsigned char*>(m.gregs[REG_RIP]),
-            static_cast<std::uintptr_t>(m.gregs[REG_RSP]), address));
-      }
-#endif
+      resume_after_growth(context, address);  // per architecture (fault_resume.hpp)
       errno = saved_errno;
       return;
     }
@@ -85,23 +77,6 @@ struct alternate_stack {
 thread_local alternate_stack t_alternate_stack;
 
 }  // namespace
-
-std::size_t valgrind_push_correction(const unsigned char* code, std::uintptr_t stack_pointer,
-                                     std::uintptr_t address) noexcept {
-  if (address != stack_pointer) return 0;
-  std::size_t i = 0;
-  while (i < 3 && (code[i] == 0x3E || code[i] == 0xF2)) ++i;  // notrack, bnd
-  if ((code[i] & 0xF0) == 0x40) ++i;                           // REX (push r8-r15)
-  const unsigned char op = code[i];
-  // call rel32; push r64; push imm32; push imm8; pushfq
-  if (op == 0xE8 || (op >= 0x50 && op <= 0x57) || op == 0x68 || op == 0x6A || op == 0x9C) return 8;
-  // FF /2 call r/m64, FF /6 push r/m64
-  if (op == 0xFF) {
-    const unsigned reg = (code[i + 1] >> 3) & 7u;
-    if (reg == 2 || reg == 6) return 8;
-  }
-  return 0;
-}
 
 void install_fault_handler() {
   static std::once_flag once;

@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include "../support/no_core_dumps.hpp"
+
 #include <cstdint>
 #include <cstring>
 #include <random>
@@ -235,6 +237,86 @@ TEST(SlicePrimitives, TheSliceTheRunningOneReturnsToIsNotDestroyed) {
   EXPECT_EQ(cospace_slice_finished(t), 1);
   EXPECT_EQ(cospace_slice_destroy(t), COSPACE_OK) << "a finished slice that returned to main is not main's to return to";
   EXPECT_EQ(cospace_slice_destroy(probe.main), COSPACE_OK);
+}
+
+// A suspended slice may return into a slice destroyed meanwhile: B's
+// returns-to slice is A (A switched to it), B switches to C, C destroys A
+// (allowed: C returns to B, not to A) and returns into B, which then
+// returns. A's record must not be read after it was freed: B's return is
+// reported and aborts (before, it read the freed record, and under
+// AddressSanitizer that was a heap-use-after-free).
+struct chain {
+  cospace_slice* main = nullptr;
+  cospace_slice* a = nullptr;
+  cospace_slice* b = nullptr;
+  cospace_slice* c = nullptr;
+  cospace_status destroying_a = COSPACE_ERROR_SYSTEM;
+  bool b_back = false;
+  bool b_returns = true;  // B's function returns (into A) once C is done
+};
+
+void chain_a(cospace_slice* self, void* arg) {
+  auto* ch = static_cast<chain*>(arg);
+  cospace_slice_switch(self, ch->b);
+  ADD_FAILURE() << "A is never switched to again";
+}
+
+void chain_b(cospace_slice* self, void* arg) {
+  auto* ch = static_cast<chain*>(arg);
+  cospace_slice_switch(self, ch->c);  // C returns here when it is done
+  ch->b_back = true;
+  if (!ch->b_returns) cospace_slice_switch(self, ch->main);
+}
+
+void chain_c(cospace_slice*, void* arg) {
+  auto* ch = static_cast<chain*>(arg);
+  ch->destroying_a = cospace_slice_destroy(ch->a);
+}
+
+[[gnu::noinline]] void run_chain(chain& ch) {
+  void* base = cospace_stack_position();
+  ASSERT_EQ(cospace_slice_attach(&ch.main, base), COSPACE_OK);
+  ASSERT_EQ(cospace_slice_create(&ch.a, base, &chain_a, &ch), COSPACE_OK);
+  ASSERT_EQ(cospace_slice_create(&ch.b, base, &chain_b, &ch), COSPACE_OK);
+  ASSERT_EQ(cospace_slice_create(&ch.c, base, &chain_c, &ch), COSPACE_OK);
+  ASSERT_EQ(cospace_slice_switch(ch.main, ch.a), COSPACE_OK);  // A -> B -> C; C returns into B
+}
+
+TEST(SlicePrimitivesDeathTest, ReturningIntoADestroyedSliceIsReportedAndAborts) {
+  SKIP_UNLESS_SUPPORTED();
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        cospace::test::no_core_dumps();
+        chain ch;
+        run_chain(ch);
+      },
+      "cospace: a slice's function returned into a slice that was destroyed \\(cospace_slice_destroy\\)");
+}
+
+// The same chain, but B does not return into A: it switches to main, which
+// then either resumes it (B returns to main from then on) and lets it
+// finish, or destroys it suspended. Every record is freed in the end, A's
+// included (LeakSanitizer and memcheck check that in the asan and valgrind
+// runs).
+TEST(SlicePrimitives, ASliceWhoseReturnsToSliceWasDestroyedFinishesIntoItsNextResumer) {
+  SKIP_UNLESS_SUPPORTED();
+  for (const bool resume_b : {true, false}) {
+    chain ch;
+    ch.b_returns = false;
+    run_chain(ch);
+    EXPECT_EQ(ch.destroying_a, COSPACE_OK);
+    EXPECT_TRUE(ch.b_back);
+    EXPECT_EQ(cospace_slice_finished(ch.c), 1);
+    EXPECT_EQ(cospace_slice_finished(ch.b), 0);
+    if (resume_b) {
+      ASSERT_EQ(cospace_slice_switch(ch.main, ch.b), COSPACE_OK);  // B's function returns into main
+      EXPECT_EQ(cospace_slice_finished(ch.b), 1);
+    }
+    EXPECT_EQ(cospace_slice_destroy(ch.c), COSPACE_OK);
+    EXPECT_EQ(cospace_slice_destroy(ch.b), COSPACE_OK);
+    EXPECT_EQ(cospace_slice_destroy(ch.main), COSPACE_OK);
+  }
 }
 
 // Under ThreadSanitizer every slice is a TSan fiber, of which TSan allows
