@@ -161,7 +161,7 @@ fiber_control* create_fiber(const fiber_options& options, const fiber_body_ops& 
     adopt(*f->stack.sliced, plan);
     f->stack.sliced->stack = &stack.shared->stack;
     f->stack.sliced->base = align_down(stack.shared->stack.top, context::stack_alignment);
-    f->stack.sliced->low = f->stack.sliced->base;
+    f->stack.sliced->depth = 0;  // nothing live yet
   }
   if (!options.name.empty()) {
     if (!sliced) cursor -= options.name.size() + 1;
@@ -288,7 +288,7 @@ std::size_t fiber::stack_in_use() const noexcept {
   if (control_ == nullptr) return 0;
   const detail::fiber_stack& s = control_->stack;
   if (s.sliced != nullptr && control_->state != detail::fiber_state::running)
-    return s.sliced->base - s.sliced->low;
+    return static_cast<std::size_t>(s.sliced->depth > 0 ? s.sliced->depth : 0);
   if (s.owner_region != nullptr) return s.owner_region->stack_depth();
   return s.top - s.bottom;
 }

@@ -70,10 +70,6 @@ struct cospace_slice {
   // The slice that last switched to this one (a finished one's return is no
   // switch); null for an attached slice, which has no function to return.
   cospace_slice* returns_to = nullptr;
-  // How many slices return to this one: while any does, destroying it frees
-  // its bytes but keeps this record (state `destroyed`), so that a slice
-  // returning into it finds out instead of reading freed memory.
-  std::uint32_t returners = 0;
 #if COSPACE_SLICE_TSAN
   // ThreadSanitizer's fiber for this slice (the thread's own for an attached
   // slice): each slice gets its own shadow call stack. Without it TSan kept
@@ -96,9 +92,14 @@ struct cospace_slice {
   }
   bool attached() const noexcept { return (bytes.owner_byte & attached_bit) != 0; }
   void set_attached() noexcept { bytes.owner_byte |= attached_bit; }
+  // How many slices return to this one (in the slice's owner_count): while
+  // any does, destroying it frees its bytes but keeps this record (state
+  // `destroyed`), so that a slice returning into it finds out instead of
+  // reading freed memory.
+  std::uint32_t& returners() noexcept { return bytes.owner_count; }
   // Where a suspended slice resumes (the handle slice_stopped_at recorded).
   cospace_context context() const noexcept {
-    return reinterpret_cast<cospace_context>(bytes.low + cospace::context::selected.live_below_handle);
+    return reinterpret_cast<cospace_context>(bytes.low() + cospace::context::selected.live_below_handle);
   }
   // Only while the slice is fresh (never run).
   void keep_start(start_request r) noexcept { std::memcpy(bytes.inline_area(), &r, sizeof r); }
@@ -140,14 +141,14 @@ void delete_slice(cospace_slice* s) noexcept {
 
 // One slice returns to `target` no longer: the last one frees a destroyed record.
 void let_go(cospace_slice* target) noexcept {
-  if (--target->returners == 0 && target->state() == slice_state::destroyed) [[unlikely]] delete_slice(target);
+  if (--target->returners() == 0 && target->state() == slice_state::destroyed) [[unlikely]] delete_slice(target);
 }
 
 // `s` returns to `target` from now on.
 void set_returns_to(cospace_slice* s, cospace_slice* target) noexcept {
   cospace_slice* const old = s->returns_to;
   s->returns_to = target;
-  ++target->returners;
+  ++target->returners();
   if (old != nullptr) let_go(old);
 }
 
@@ -285,7 +286,7 @@ cospace_status cospace_slice_attach(cospace_slice** out, void* base) COSPACE_NOE
   cospace_slice* s = new_slice({});
   if (s == nullptr) return c_fail(COSPACE_ERROR_OUT_OF_MEMORY, "cospace: out of memory");
   s->bytes.base = align_down(reinterpret_cast<std::uintptr_t>(base));
-  s->bytes.low = here;
+  s->bytes.set_low(here);
   s->set_attached();
   s->set_state(slice_state::running);
 #if COSPACE_SLICE_TSAN
@@ -335,7 +336,7 @@ cospace_status cospace_slice_create(cospace_slice** out, void* base, cospace_sli
     return c_fail(COSPACE_ERROR_OUT_OF_MEMORY, "cospace: out of memory");
   }
   s->bytes.base = top;
-  s->bytes.low = top;
+  s->bytes.set_low(top);
   s->keep_start({fn, arg});
 #if COSPACE_SLICE_TSAN
   s->tsan_fiber = __tsan_create_fiber(0);
@@ -398,7 +399,7 @@ cospace_status cospace_slice_destroy(cospace_slice* slice) COSPACE_NOEXCEPT {
   cospace_slice* const returns_to = slice->returns_to;
   // Slices that return to this one keep its record (its bytes are gone):
   // the last of them frees it, and one returning into it is reported.
-  if (slice->returners != 0) {
+  if (slice->returners() != 0) {
     slice->set_state(slice_state::destroyed);
     slice->returns_to = nullptr;
   } else {

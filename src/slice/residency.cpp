@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -104,13 +105,13 @@ void copy_back(const slice& s, std::uintptr_t at, std::size_t size) noexcept {
 
 // Extends s's saved prefix up to `stop` (exclusive).
 void save_up_to(slice& s, std::uintptr_t stop) {
-  const std::uintptr_t from = s.low + s.saved_size;
+  const std::uintptr_t from = s.low() + s.saved_size;
   if (stop <= from) return;
   const std::size_t bytes = stop - from;
-  ensure_capacity(s, stop - s.low);
+  ensure_capacity(s, stop - s.low());
   unpoison(from, bytes);
   copy_out(s, s.saved_size, from, bytes);
-  s.saved_size = static_cast<std::uint32_t>(stop - s.low);
+  s.saved_size = static_cast<std::uint32_t>(stop - s.low());
   if (s.hint_slot != 0) t_hints[s.hint_slot - 1].bytes = s.saved_size;
   t_counters.saves++;
   t_counters.bytes_saved += bytes;
@@ -135,8 +136,11 @@ inline_plan plan_inline(const void* key) noexcept {
 
 std::size_t live_below_handle() noexcept { return context::selected.live_below_handle; }
 
-void slice_stopped_at(slice& s, const void* handle) noexcept {
-  s.low = reinterpret_cast<std::uintptr_t>(handle) - context::selected.live_below_handle;
+void slice_too_deep() noexcept {
+  std::fputs("cospace: a sliced fiber or slice switched away more than 2 GiB from its stack's base; "
+             "slices are limited to 2 GiB (use a region stack for deeper recursion)\n",
+             stderr);
+  std::abort();
 }
 
 void make_resident(slice& target) {
@@ -151,11 +155,11 @@ void make_resident(slice& target) {
       continue;
     }
     const std::uintptr_t stop = std::min(s.base, target.base);
-    if (s.low + s.saved_size < stop) {
+    if (s.low() + s.saved_size < stop) {
       save_up_to(s, stop);
       copied = true;
     }
-    if (s.low + s.saved_size >= s.base) {  // nothing of s is left on the stack
+    if (std::int64_t{s.saved_size} >= s.depth) {  // low + saved_size >= base: nothing of s is left on the stack
       *link = s.next_resident;
       s.next_resident = nullptr;
       s.resident = false;
@@ -166,8 +170,9 @@ void make_resident(slice& target) {
   if (target.saved_size != 0) {
     // Whatever ran here last left its shadow state (ASan redzones, Valgrind
     // "below the stack pointer"); the bytes about to land are plain data.
-    forget_stack_poison(target.low, target.low + target.saved_size);
-    copy_back(target, target.low, target.saved_size);
+    const std::uintptr_t low = target.low();
+    forget_stack_poison(low, low + target.saved_size);
+    copy_back(target, low, target.saved_size);
     t_counters.restores++;
     t_counters.bytes_restored += target.saved_size;
     target.saved_size = 0;  // the block stays: the next save will need about as much
@@ -178,7 +183,7 @@ void make_resident(slice& target) {
   // their shadow state down to the stack's used depth, so that target's
   // next frames are not taken for somebody's redzones. A no-op outside
   // ASan and Valgrind.
-  if (stack.owner_region != nullptr) forget_stack_poison(stack.owner_region->zone_hi, target.low);
+  if (stack.owner_region != nullptr) forget_stack_poison(stack.owner_region->zone_hi, target.low());
   if (!target.resident) {
     target.next_resident = stack.resident;
     stack.resident = &target;
@@ -211,9 +216,9 @@ const char* check_slices(const shared_stack& stack) noexcept {
     if (!s->resident) return "a slice on the resident list is not marked resident";
     if (s->stack != &stack) return "a slice on the resident list belongs to another stack";
     if (s->saved_size > capacity_of(*s)) return "a slice claims more saved bytes than its block holds";
-    const std::uintptr_t lo = s->low + s->saved_size;
+    const std::uintptr_t lo = s->low() + s->saved_size;
     for (const slice* t = s->next_resident; t != nullptr; t = t->next_resident) {
-      const std::uintptr_t tlo = t->low + t->saved_size;
+      const std::uintptr_t tlo = t->low() + t->saved_size;
       if (lo < t->base && tlo < s->base) return "the resident parts of two slices overlap";
     }
   }

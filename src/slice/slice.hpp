@@ -35,6 +35,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "context/backend.hpp"
+
 namespace cospace::detail {
 
 struct region;
@@ -62,16 +64,29 @@ struct shared_stack {
 // `saved`.
 struct slice {
   shared_stack* stack = nullptr;
-  std::uintptr_t base = 0;
-  std::uintptr_t low = 0;      // meaningful while the slice is not running
+  std::uintptr_t base = 0;     // set once, when the slice is made
   unsigned char* saved = nullptr;  // the overflow heap block (malloc), or null
   slice* next_resident = nullptr;
+  // base - the lowest live address, meaningful while the slice is not
+  // running. Negative only for an attached slice stopped above the base it
+  // was given (nothing of it is live then). 32 bits, not a pointer, so that
+  // owner_count fits in 48 bytes: slice_stopped_at refuses a slice over 2 GiB.
+  std::int32_t depth = 0;
   std::uint32_t saved_size = 0;
+  std::uint32_t owner_count = 0;  // not used here: a count for the owner (cospace_slice: the slices returning to it)
   bool resident = false;
   std::uint8_t owner_byte = 0;  // not used here: a byte for the owner (cospace_slice keeps its state in it)
   std::uint8_t inline_units = 0;  // the inline area's size, in 16-byte units
   std::uint8_t hint_slot = 0;     // the size hint this slice's saves update (see inline_plan), 0: none
 
+  // Modulo 2^64: a negative depth puts low above base.
+  std::uintptr_t low() const noexcept { return base - static_cast<std::uintptr_t>(std::intptr_t{depth}); }
+  // `address` within 2 GiB of base (depth_fits).
+  void set_low(std::uintptr_t address) noexcept { depth = static_cast<std::int32_t>(static_cast<std::intptr_t>(base - address)); }
+  bool depth_fits(std::uintptr_t address) const noexcept {
+    const auto d = static_cast<std::intptr_t>(base - address);
+    return d >= INT32_MIN && d <= INT32_MAX;
+  }
   std::size_t inline_bytes() const noexcept { return std::size_t{inline_units} * 16; }
   unsigned char* inline_area() noexcept { return reinterpret_cast<unsigned char*>(this + 1); }
   const unsigned char* inline_area() const noexcept { return reinterpret_cast<const unsigned char*>(this + 1); }
@@ -112,8 +127,16 @@ slice_counters& this_thread_slice_counters() noexcept;
 // pushes), a bound on the jump function's frame below its record otherwise.
 std::size_t live_below_handle() noexcept;
 
-// Records where a slice stopped: its context handle (the backend's).
-void slice_stopped_at(slice& s, const void* handle) noexcept;
+// Reports a slice too deep for its 32-bit depth, and aborts.
+[[noreturn, gnu::cold, gnu::noinline]] void slice_too_deep() noexcept;
+
+// Records where a slice stopped: its context handle (the backend's). On
+// every switch out of a slice: inline.
+inline void slice_stopped_at(slice& s, const void* handle) noexcept {
+  const std::uintptr_t low = reinterpret_cast<std::uintptr_t>(handle) - context::selected.live_below_handle;
+  if (!s.depth_fits(low)) [[unlikely]] slice_too_deep();  // never truncated
+  s.set_low(low);
+}
 
 // Makes `target`'s bytes valid on its stack and gives it everything below its
 // base: saves what other slices have there, copies `target`'s saved part

@@ -27,6 +27,8 @@ using cospace::detail::plan_inline;
 using cospace::detail::shared_stack;
 using cospace::detail::slice;
 using cospace::detail::slice_heap_bytes;
+using cospace::detail::slice_stopped_at;
+using cospace::detail::live_below_handle;
 
 // A slice with its inline area, as the fiber records and cospace_slice lay them out.
 struct slice_block {
@@ -48,7 +50,7 @@ constexpr std::size_t stack_size = 64 * 1024;
 // Stands for code running on the stack: `b` owns everything below its
 // base, and now stops at a new depth with new bytes in its live part.
 void run_and_stop(slice_block& b, std::uintptr_t new_low, std::mt19937& rng) {
-  b.s->low = new_low;
+  b.s->set_low(new_low);
   b.expected.resize(b.s->base - new_low);
   for (unsigned char& c : b.expected) c = static_cast<unsigned char>(rng());
   if (!b.expected.empty()) std::memcpy(reinterpret_cast<void*>(new_low), b.expected.data(), b.expected.size());
@@ -57,7 +59,7 @@ void run_and_stop(slice_block& b, std::uintptr_t new_low, std::mt19937& rng) {
 // True when [low, base) holds what `b` expects (nothing to compare: true).
 bool intact(const slice_block& b) {
   return b.expected.empty() ||
-         std::memcmp(reinterpret_cast<const void*>(b.s->low), b.expected.data(), b.expected.size()) == 0;
+         std::memcmp(reinterpret_cast<const void*>(b.s->low()), b.expected.data(), b.expected.size()) == 0;
 }
 
 TEST(SliceStorage, SavedBytesSplitBetweenInlineAreaAndBlockComeBackExactly) {
@@ -75,7 +77,7 @@ TEST(SliceStorage, SavedBytesSplitBetweenInlineAreaAndBlockComeBackExactly) {
     auto b = std::make_unique<slice_block>(plan);
     b->s->stack = &stack;
     b->s->base = stack.top - 16 * (rng() % 4 == 0 ? rng() % 512 : 0);
-    b->s->low = b->s->base;
+    b->s->set_low(b->s->base);
     blocks.push_back(std::move(b));
   }
   for (int step = 0; step < 20000; ++step) {
@@ -103,7 +105,8 @@ TEST(SliceStorage, ASliceWhoseBytesFitInlineNeedsNoBlock) {
   slice_block a(plan), b(plan);
   for (slice_block* x : {&a, &b}) {
     x->s->stack = &stack;
-    x->s->base = x->s->low = stack.top;
+    x->s->base = stack.top;
+    x->s->set_low(stack.top);
   }
   make_resident(*a.s);
   run_and_stop(a, stack.top - 320, rng);
@@ -133,7 +136,8 @@ TEST(SliceStorage, TheInlineAreaFollowsWhatTheLastSliceOfTheSameKindSaved) {
   slice_block a(first), other(inline_plan{});
   for (slice_block* x : {&a, &other}) {
     x->s->stack = &stack;
-    x->s->base = x->s->low = stack.top;
+    x->s->base = stack.top;
+    x->s->set_low(stack.top);
   }
   make_resident(*a.s);
   run_and_stop(a, stack.top - 400, rng);
@@ -141,6 +145,29 @@ TEST(SliceStorage, TheInlineAreaFollowsWhatTheLastSliceOfTheSameKindSaved) {
   EXPECT_EQ(plan_inline(key).units, 25) << "400 bytes: 25 units of 16";
   EXPECT_EQ(plan_inline(key).slot, first.slot);
   EXPECT_EQ(plan_inline(&kinds[1]).units, 0) << "another kind has its own hint";
+}
+
+// Where a slice stops is kept as a 32-bit depth below its base (so that the
+// record has room for its owner's count): it must round-trip across the
+// whole range, above the base too (an attached slice stopped in a shallower
+// frame than the base it was given), and a slice deeper than that range is
+// refused, never truncated.
+TEST(SliceStorage, WhereASliceStopsRoundTripsWithinTwoGiBOfItsBase) {
+  slice s;
+  s.base = std::uintptr_t{0x7f00'0000'0000};
+  const std::uintptr_t two_gib = std::uintptr_t{1} << 31;
+  for (const std::uintptr_t low : {s.base, s.base - 16, s.base - two_gib + 16, s.base + 4096, s.base + two_gib - 16}) {
+    slice_stopped_at(s, reinterpret_cast<const void*>(low + live_below_handle()));
+    EXPECT_EQ(s.low(), low) << "base - low = " << static_cast<std::intptr_t>(s.base - low);
+  }
+}
+
+TEST(SliceStorageDeathTest, ASliceOverTwoGiBDeepIsRefused) {
+  slice s;
+  s.base = std::uintptr_t{0x7f00'0000'0000};
+  const std::uintptr_t low = s.base - (std::uintptr_t{1} << 31) - 16;
+  EXPECT_DEATH(slice_stopped_at(s, reinterpret_cast<const void*>(low + live_below_handle())),
+               "slices are limited to 2 GiB");
 }
 
 }  // namespace
