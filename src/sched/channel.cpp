@@ -361,12 +361,12 @@ std::size_t select(select_case* cases, std::size_t n, clock::time_point until) {
     locks.unlock();
     return select_timed_out;
   }
-  if (on_shared_stack()) {
+  task_record* const self = current_task();
+  if (self != nullptr && self->sliced) {
     locks.unlock();
     throw scheduler_error("cospace::select: waiting in select from a sliced fiber is not supported yet "
                           "(its cases live on a stack that is not there while it waits)");
   }
-  task_record* const self = current_task();
   if (!parkable(self)) {  // before the nodes are published (check_parkable)
     locks.unlock();
     refuse_park(self);

@@ -260,10 +260,11 @@ std::error_code wait_ready(int fd, std::uint32_t& slot_index, direction dir, std
     }
   }
   io_slot& s = pl.slot(slot_index);
-  detail::check_parkable(detail::current_task());  // before the waiter is published
-  detail::wait_storage<waiter> storage;
+  detail::task_record* const self = detail::current_task();
+  detail::check_parkable(self);  // before the waiter is published
+  detail::wait_storage<waiter> storage(self != nullptr && self->sliced);
   waiter& w = storage.get();
-  w.task = detail::current_task();
+  w.task = self;
   waiter** place = dir == direction::read ? &s.reader : &s.writer;
   std::atomic<std::uint32_t>& seq = dir == direction::read ? s.read_seq : s.write_seq;
   s.lock.lock();

@@ -316,11 +316,6 @@ task_record* current_task() noexcept { return t_task; }
 // ---------------------------------------------------------------------------
 // Waiting
 
-bool on_shared_stack() noexcept {
-  const task_record* t = t_task;
-  return t != nullptr && t->sliced;
-}
-
 void wake(const wake_token& token) noexcept { wake_inline(token); }
 
 void wake_thread(std::atomic<std::uint32_t>& word) noexcept {
@@ -442,10 +437,11 @@ void sleep_until(clock::time_point deadline) {
     std::this_thread::sleep_until(deadline);
     return;
   }
-  check_parkable(current_task());
-  wait_storage<waiter> storage;
+  task_record* const self = current_task();
+  check_parkable(self);
+  wait_storage<waiter> storage(self->sliced);
   waiter& w = storage.get();
-  w.task = current_task();
+  w.task = self;
   park(w, deadline);
 }
 

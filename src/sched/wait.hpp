@@ -100,17 +100,13 @@ void wake_thread(std::atomic<std::uint32_t>& word) noexcept;
 // channel's send and receive use the inline copy, wake_inline.)
 void wake(const wake_token& token) noexcept;
 
-// True when the calling fiber runs on a shared (sliced) stack: then nothing
-// another party reads may live on its stack while it is parked.
-bool on_shared_stack() noexcept;
-
 // Storage for a wait's bookkeeping: on the caller's stack, or on the heap
-// when the caller's stack is shared and will not be there while it waits.
+// when the caller's stack is shared (a sliced task's: nothing another party
+// reads may live there while it is parked, the stack then being another's).
 template <class T>
 class wait_storage {
  public:
-  wait_storage() : wait_storage(on_shared_stack()) {}
-  // `shared`: the caller runs on a shared stack (it knows already).
+  // `shared`: the caller runs on a shared stack (its task_record::sliced).
   explicit wait_storage(bool shared) {
     if (shared) heap_ = new T();
   }
