@@ -18,7 +18,6 @@
 #include <cstdlib>
 #include <memory>
 #include <new>
-#include <vector>
 
 #include "scheduler_impl.hpp"
 #include "wait_list.hpp"
@@ -306,23 +305,46 @@ std::uint32_t next_random() noexcept {
   return x;
 }
 
+// A select's per-case arrays: in place for up to `inline_cases` cases (a
+// select over a few channels allocates nothing), on the heap beyond.
+inline constexpr std::size_t inline_cases = 8;
+template <class T>
+class case_array {
+ public:
+  explicit case_array(std::size_t n)
+      : heap_(n > inline_cases ? std::make_unique<T[]>(n) : nullptr), data_(heap_ ? heap_.get() : inline_), size_(n) {}
+  case_array(const case_array&) = delete;
+  case_array& operator=(const case_array&) = delete;
+  T* begin() noexcept { return data_; }
+  T* end() noexcept { return data_ + size_; }
+  T& operator[](std::size_t i) noexcept { return data_[i]; }
+  std::size_t size() const noexcept { return size_; }
+  void shrink(std::size_t n) noexcept { size_ = n; }
+
+ private:
+  std::unique_ptr<T[]> heap_;
+  T inline_[inline_cases];
+  T* data_;
+  std::size_t size_;
+};
+
 // The distinct channels of a select, locked in address order.
 class channel_set {
  public:
-  channel_set(const select_case* cases, std::size_t n) {
-    for (std::size_t i = 0; i < n; ++i) all_.push_back(cases[i].ch);
+  channel_set(const select_case* cases, std::size_t n) : all_(n) {
+    for (std::size_t i = 0; i < n; ++i) all_[i] = cases[i].ch;
     std::sort(all_.begin(), all_.end());
-    all_.erase(std::unique(all_.begin(), all_.end()), all_.end());
+    all_.shrink(static_cast<std::size_t>(std::unique(all_.begin(), all_.end()) - all_.begin()));
   }
   void lock() noexcept {
     for (channel_core* c : all_) c->lock.lock();
   }
   void unlock() noexcept {
-    for (auto it = all_.rbegin(); it != all_.rend(); ++it) (*it)->lock.unlock();
+    for (std::size_t i = all_.size(); i-- > 0;) all_[i]->lock.unlock();
   }
 
  private:
-  std::vector<channel_core*> all_;
+  case_array<channel_core*> all_;
 };
 
 }  // namespace
@@ -334,14 +356,14 @@ std::size_t select(select_case* cases, std::size_t n, clock::time_point until) {
     cases[i].delivered = false;
   }
   // A random order each time: among ready cases, each is as likely to win.
-  std::vector<std::size_t> order(n);
+  case_array<std::size_t> order(n);
   for (std::size_t i = 0; i < n; ++i) order[i] = i;
   for (std::size_t i = n; i > 1; --i) std::swap(order[i - 1], order[next_random() % i]);
 
   channel_set locks(cases, n);
   // The nodes of a wait, made before the locks are taken: an allocation
   // under them that threw would leave them held.
-  std::vector<wait_node> nodes(until == no_wait ? 0 : n);
+  case_array<wait_node> nodes(until == no_wait ? 0 : n);
   wake_token token;
   locks.lock();
   for (std::size_t i : order) {
@@ -383,7 +405,7 @@ std::size_t select(select_case* cases, std::size_t n, clock::time_point until) {
   struct unlink {
     channel_set& locks;
     select_case* cases;
-    std::vector<wait_node>& nodes;
+    case_array<wait_node>& nodes;
     ~unlink() {
       locks.lock();
       for (std::size_t i = 0; i < nodes.size(); ++i)

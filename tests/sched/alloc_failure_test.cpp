@@ -30,8 +30,11 @@ namespace {
 
 // Allocations left on this thread before the one that throws (< 0: none throws).
 thread_local long t_fail_in = -1;
+// Allocations made on this thread (each attempt, failed or not).
+thread_local long t_allocations = 0;
 
 void* allocate(std::size_t size, std::size_t alignment) {
+  ++t_allocations;
   if (t_fail_in >= 0 && t_fail_in-- == 0) throw std::bad_alloc();
   if (size == 0) size = 1;
   void* p = nullptr;
@@ -95,18 +98,36 @@ int fail_each_allocation(Wait wait, Free free) {
   return 64;
 }
 
+// A select over up to 8 cases keeps its per-case arrays in place; over more,
+// on the heap, made before the channels are locked.
 TEST(AllocationFailure, ASelectThatMustWaitLeavesItsChannelsUnlocked) {
   auto a = std::make_shared<cospace::channel<int>>();
   auto b = std::make_shared<cospace::channel<std::string>>();
   const int failures = fail_each_allocation(
       [&] {
-        auto from_a = a->on_recv();
-        auto from_b = b->on_recv();
-        EXPECT_FALSE(cospace::select_for(1ms, from_a, from_b).has_value());  // nothing sent: times out
+        auto a0 = a->on_recv(), a1 = a->on_recv(), a2 = a->on_recv(), a3 = a->on_recv(), a4 = a->on_recv();
+        auto b0 = b->on_recv(), b1 = b->on_recv(), b2 = b->on_recv(), b3 = b->on_recv();
+        // Nine cases, nothing sent: the select times out.
+        EXPECT_FALSE(cospace::select_for(1ms, a0, a1, a2, a3, a4, b0, b1, b2, b3).has_value());
       },
       [&] { return locks_free([a, b] { (void)(a->size() + b->size()); }); });
   EXPECT_NE(failures, -1) << "a select whose allocation failed left a channel locked";
   EXPECT_NE(failures, 0) << "no allocation failed: the test did not test";
+}
+
+TEST(AllocationFailure, ASelectOverAFewChannelsAllocatesNothing) {
+  cospace::channel<int> a(1);
+  cospace::channel<std::string> b;
+  auto from_a = a.on_recv();
+  auto from_b = b.on_recv();
+  long before = t_allocations;
+  EXPECT_FALSE(cospace::select_for(1ms, from_a, from_b).has_value());  // waits, then times out
+  EXPECT_EQ(t_allocations - before, 0) << "a select that waited";
+  a.send(7);
+  before = t_allocations;
+  EXPECT_EQ(cospace::select(from_a, from_b), 0u);  // ready at once
+  EXPECT_EQ(t_allocations - before, 0) << "a select with a ready case";
+  EXPECT_EQ(from_a.value(), 7);
 }
 
 // A sliced task keeps what it waits with on the heap (its stack is elsewhere
