@@ -78,8 +78,15 @@ std::atomic<std::uint64_t> g_next_task_id{1};
 
 // Task records come from a per-thread cache of blocks of one size (most
 // records with their callable fit), not from the allocator each time. A
-// block freed on one thread is reused there. Off under AddressSanitizer,
-// which would no longer see a use after free of a record.
+// block freed on one thread is reused there; a full cache moves, whole, to
+// the process's spare batches (one compare-and-swap), and an empty one takes
+// every spare batch (one exchange) before it asks the allocator. So a worker
+// that only frees records (a thief running another worker's spawns) feeds
+// one that only makes them (the spawner) without the allocator, whose
+// cross-thread frees took the allocating thread's arena lock on every
+// record: with 10^6 spawns on two workers that lock, its futex calls and the
+// heap's growth were most of the time. Off under AddressSanitizer, which
+// would no longer see a use after free of a record.
 #if defined(__SANITIZE_ADDRESS__)
 constexpr bool cache_records = false;
 #else
@@ -88,20 +95,86 @@ constexpr bool cache_records = true;
 constexpr std::size_t record_block = 512;
 constexpr std::size_t record_alignment = 16;
 
+// A list of free blocks: each block's first word links to the next. `tail`
+// is kept by pushes onto an empty list only (pops leave it stale: a list
+// emptied is refilled through a push or take_batches, which set it).
+struct block_list {
+  void* head = nullptr;
+  void* tail = nullptr;
+  unsigned count = 0;
+};
+
+// Written into the first block of a list handed to the spare batches,
+// after its link word: the list as a whole.
+struct spare_batch {
+  void* next_batch;
+  void* tail;
+  unsigned count;
+};
+
+// The spare batches: a stack pushed by compare-and-swap and emptied whole by
+// exchange (no pop of one element, so no ABA). Never freed: blocks here are
+// reachable, and reused by the next thread that makes records. At most
+// `spare_limit` records wait here; beyond, a full cache frees its blocks.
+std::atomic<void*> g_spare_batches{nullptr};
+std::atomic<std::size_t> g_spare_records{0};
+constexpr std::size_t spare_limit = 16384;  // 8 MiB of blocks
+
 struct record_cache {
   static constexpr unsigned capacity = 256;
-  void* head = nullptr;
-  unsigned count = 0;  // capacity: full, or the thread is exiting (records released later go to the allocator)
+  block_list free;
+  bool exiting = false;  // records released from now on go to the allocator
   ~record_cache() {
-    count = capacity;
-    while (head != nullptr) {
-      void* const next = *static_cast<void**>(head);
-      ::operator delete(head, std::align_val_t{record_alignment});
-      head = next;
+    exiting = true;
+    release(free);
+    free.count = capacity;  // every release takes the slow path, which sees `exiting`
+  }
+  static void release(block_list& l) noexcept {
+    while (l.head != nullptr) {
+      void* const next = *static_cast<void**>(l.head);
+      ::operator delete(l.head, std::align_val_t{record_alignment});
+      l.head = next;
     }
+    l = {};
   }
 };
 thread_local record_cache t_records;
+
+// Hands a full cache's list to the spare batches (or to the allocator, if
+// enough wait there already).
+[[gnu::noinline]] void give_batch(block_list& l) noexcept {
+  if (g_spare_records.load(std::memory_order_relaxed) >= spare_limit) {
+    record_cache::release(l);
+    return;
+  }
+  g_spare_records.fetch_add(l.count, std::memory_order_relaxed);
+  auto* const batch = reinterpret_cast<spare_batch*>(static_cast<void**>(l.head) + 1);
+  batch->tail = l.tail;
+  batch->count = l.count;
+  void* top = g_spare_batches.load(std::memory_order_relaxed);
+  do {
+    batch->next_batch = top;
+  } while (!g_spare_batches.compare_exchange_weak(top, l.head, std::memory_order_release, std::memory_order_relaxed));
+  l = {};
+}
+
+// Takes every spare batch into an empty cache's list; false if there was none.
+[[gnu::noinline]] bool take_batches(block_list& l) noexcept {
+  void* first = g_spare_batches.exchange(nullptr, std::memory_order_acquire);
+  if (first == nullptr) return false;
+  std::size_t taken = 0;
+  l.head = first;  // the list is empty: its stale tail is not read
+  for (bool more = false; first != nullptr; more = true) {
+    const spare_batch batch = *reinterpret_cast<spare_batch*>(static_cast<void**>(first) + 1);
+    if (more) *static_cast<void**>(l.tail) = first;
+    l.tail = batch.tail;
+    l.count += batch.count;
+    taken += batch.count;
+    first = batch.next_batch;
+  }
+  g_spare_records.fetch_sub(taken, std::memory_order_relaxed);
+  return true;
+}
 
 bool cached_size(std::size_t bytes, std::size_t alignment) noexcept {
   return cache_records && bytes <= record_block && alignment <= record_alignment;
@@ -110,28 +183,34 @@ bool cached_size(std::size_t bytes, std::size_t alignment) noexcept {
 void* allocate_record(bool cached, std::size_t bytes, std::size_t alignment) {
   if (!cached) return ::operator new(bytes, std::align_val_t{alignment});
   record_cache& c = t_records;
-  if (void* const block = c.head) {
-    c.head = *static_cast<void**>(block);
-    --c.count;
+  block_list& l = c.free;
+  if (l.head != nullptr || (!c.exiting && take_batches(l))) {
+    void* const block = l.head;
+    l.head = *static_cast<void**>(block);
+    --l.count;
     return block;
   }
   return ::operator new(record_block, std::align_val_t{record_alignment});
 }
 
 // `alignment`: only read for a block that is not `cached`.
-void free_record(void* block, bool cached, std::size_t alignment) noexcept {
+[[gnu::always_inline]] inline void free_record(void* block, bool cached, std::size_t alignment) noexcept {
   if (!cached) {
     ::operator delete(block, std::align_val_t{alignment});
     return;
   }
-  record_cache& c = t_records;
-  if (c.count >= record_cache::capacity) {
-    ::operator delete(block, std::align_val_t{record_alignment});
-    return;
+  block_list& l = t_records.free;
+  if (l.count >= record_cache::capacity) [[unlikely]] {
+    if (t_records.exiting) {
+      ::operator delete(block, std::align_val_t{record_alignment});
+      return;
+    }
+    give_batch(l);
   }
-  *static_cast<void**>(block) = c.head;
-  c.head = block;
-  ++c.count;
+  *static_cast<void**>(block) = l.head;
+  if (l.head == nullptr) l.tail = block;
+  l.head = block;
+  ++l.count;
 }
 
 // Alignments are powers of two: a mask, not a division.
