@@ -53,10 +53,9 @@ TEST(IdleWorkers, AreWokenAtMostOncePerSleep) {
 TEST(IdleWorkers, StatsStartAtZeroOnANewScheduler) {
   COSPACE_SKIP_WITHOUT_SCHEDULER();
   cospace::scheduler s({.threads = 1});
-  const cospace::scheduler_idle_stats stats = s.idle_stats();
-  // The worker may have gone to sleep already; nothing has woken it.
-  EXPECT_LE(stats.sleeps, 1u);
-  EXPECT_EQ(stats.wake_calls, 0u);
+  // The worker may have gone to sleep already (more than once, if a signal
+  // ended a futex wait); nothing has woken it.
+  EXPECT_EQ(s.idle_stats().wake_calls, 0u);
 }
 
 }  // namespace
