@@ -209,6 +209,14 @@ class Fiber(object):
         return "fiber %d" % self.id
 
 
+def _slice_bounds(piece):
+    """(base, low) of a `cospace::detail::slice`: where its stack starts and
+    where it stopped. slice.hpp keeps the latter as a signed 32-bit `depth`
+    below the base (negative: an attached slice stopped above its base)."""
+    base = int(piece["base"])
+    return base, (base - int(piece["depth"])) & 0xFFFFFFFFFFFFFFFF
+
+
 def _record_below(top, record_type):
     address = (top - record_type.sizeof) & ~(record_type.alignof - 1)
     return address, gdb.Value(address).cast(record_type.pointer()).dereference()
@@ -351,7 +359,7 @@ def _sliced_fibers(types, fibers):
                     continue  # being registered or unregistered right now
                 piece = stack["sliced"].dereference()
                 shared = piece["stack"].dereference()
-                base, low = int(piece["base"]), int(piece["low"])
+                base, low = _slice_bounds(piece)
                 shared_regions.add(int(shared["owner_region"]))
                 if int(record["state"]) != running:
                     in_use = base - low
@@ -690,7 +698,7 @@ def _saved_slice(fiber):
     if piece is None:
         return None
     saved = int(piece["saved_size"])
-    low, base = int(piece["low"]), int(piece["base"])
+    base, low = _slice_bounds(piece)
     resident = bool(piece["resident"])
     if saved == 0 and resident:
         return None
