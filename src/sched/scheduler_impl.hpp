@@ -79,7 +79,7 @@ class task_record {
   const task_body_ops* const ops;
   void* const body_;                             // the callable (then its result), in the block
   cospace::fiber_options* const full_options_;  // in the block; nullptr: reusable (the defaults, `name`)
-  const bool cached_block;  // from the per-thread cache of blocks (scheduler.cpp)
+  const bool cached_block;  // from the per-thread cache of blocks (record_cache.hpp)
   // Made when the task first runs, on the worker that runs it (so a task
   // not started yet is only this record, and its stack comes warm from
   // the fibers that just ended there).
