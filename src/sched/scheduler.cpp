@@ -167,6 +167,14 @@ void complete(task_record* t, worker* here) noexcept {
   release_joiner(claim);
 }
 
+// A task fiber switched back to: settles the handoff, as every fiber does
+// when it runs again, and returns the task it runs now. Not inlined: the
+// thread-local addresses are computed afresh after the switch (see next_job).
+[[gnu::noinline]] task_record* settle_resumed() noexcept {
+  t_worker->settle_handoff();
+  return t_task;
+}
+
 // A task fiber's task is over (and the fiber fit for another: see
 // end_job_for_reuse): completes it, then finds the fiber its next task:
 //   - its joiner waits in park() on this worker, and nothing else is queued
@@ -224,21 +232,20 @@ void complete(task_record* t, worker* here) noexcept {
   }
   // Resumed for a task not started yet (by the loop or by a parking fiber),
   // or to end (t_task null): settle as every fiber does when it runs again.
-  current_worker()->settle_handoff();
-  return current_task();
+  return settle_resumed();
 }
 
 // The body of every task's fiber: its task, then, while the fiber stays fit
 // (reuse.hpp), task after task. Only reusable tasks run in a fiber that ran
 // another. A forced_unwind from shutdown leaves through here.
 void task_fiber_body(task_record* t) {
+  fiber_control* const self = current_fiber();  // the same record wherever the fiber runs
   for (;;) {
     run_body(t);
-    if (!t->reusable || !end_job_for_reuse()) return;
+    if (!t->reusable || !end_job_for_reuse(self)) return;
     t = next_job(t);
     if (t == nullptr) return;
-    begin_reused_job(t->name);
-    t->fiber_id = this_fiber::id();
+    t->fiber_id = begin_reused_job(self, t->name);
   }
 }
 
@@ -961,17 +968,26 @@ scheduler_impl::scheduler_impl(scheduler* owner, const scheduler_options& o) : f
   }
 }
 
-void worker::schedule_own(task_record* t) noexcept {
+void worker::count_scheduled() noexcept {
   if (active_debt < 0) ++active_debt;  // pays back a retirement not yet published
   else sched->active.fetch_add(1, std::memory_order_seq_cst);
-  if (t->pinned()) {
-    if (t->home == this) push_own(t, false);
-    else t->home->push(t, false);
-    return;
-  }
+}
+
+void worker::schedule_own_stealable(task_record* t) noexcept {
+  count_scheduled();
   push_own(t, true);
   // A worker looking for work will steal it; else wake a sleeping one (if any).
   if (!alone && sched->spinning.load(std::memory_order_seq_cst) == 0) sched->wake_idle_worker(this);
+}
+
+void worker::schedule_own(task_record* t) noexcept {
+  if (!t->pinned()) {
+    schedule_own_stealable(t);
+    return;
+  }
+  count_scheduled();
+  if (t->home == this) push_own(t, false);
+  else t->home->push(t, false);
 }
 
 void scheduler_impl::schedule(task_record* t) noexcept {
@@ -1064,7 +1080,8 @@ task_record* spawn_task(scheduler_impl* on, const spawn_options& options, const 
     throw;
   }
   worker* const here = t_worker;  // direct: nothing here switches fibers, nor calls this (see t_worker)
-  if (here != nullptr && here->sched == on) {  // ids from the worker's own block
+  const bool from_worker = here != nullptr && here->sched == on;
+  if (from_worker) {  // ids from the worker's own block
     if (here->next_id == here->ids_end) {
       here->next_id = g_next_task_id.fetch_add(1024, std::memory_order_relaxed);
       here->ids_end = here->next_id + 1024;
@@ -1075,7 +1092,7 @@ task_record* spawn_task(scheduler_impl* on, const spawn_options& options, const 
   }
   if (options.migrate && !on->migratable_spawned.load(std::memory_order_relaxed))
     on->migratable_spawned.store(true, std::memory_order_relaxed);  // before it is queued (worker::registry_shared)
-  if (here != nullptr && here->sched == on) here->schedule_own(t);
+  if (from_worker) here->schedule_own_stealable(t);  // not started: not pinned
   else on->schedule(t);
   return t;
 }
