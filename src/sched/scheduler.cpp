@@ -1106,7 +1106,7 @@ bool task_done(const task_record* t) noexcept {
 std::uint64_t task_id(const task_record* t) noexcept { return t->id; }
 
 void join_task(task_record* t) {
-  task_record* const self = current_task();
+  task_record* const self = t_task;  // direct: read before park_inline's switch only (see t_worker)
   if (self == t) throw scheduler_error("cospace: " + describe(t) + " tried to join itself");
   if (t->completion.load(std::memory_order_acquire) == 0) check_parkable(self);  // it would wait
   wait_storage<waiter> storage(self != nullptr && self->sliced);
