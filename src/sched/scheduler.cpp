@@ -817,25 +817,44 @@ task_record* worker::find_work() noexcept {
 // queued). Until then the owner goes without the lock.
 bool worker::registry_shared() const noexcept { return sched->migratable_spawned.load(std::memory_order_relaxed); }
 
-void worker::enroll(task_record* t) noexcept {
-  const bool shared = registry_shared();
-  if (shared) registry_lock.lock();
+// The registry's list operations, without the lock.
+void worker::link_registered(task_record* t) noexcept {
   t->reg_prev = nullptr;
   t->reg_next = registry;
   if (registry != nullptr) registry->reg_prev = t;
   registry = t;
-  if (shared) registry_lock.unlock();
-  t->home = this;
 }
 
-void worker::unenroll(task_record* t) noexcept {
-  const bool shared = registry_shared();
-  if (shared) registry_lock.lock();
+void worker::unlink_registered(task_record* t) noexcept {
   if (t->reg_prev != nullptr) t->reg_prev->reg_next = t->reg_next;
   else registry = t->reg_next;
   if (t->reg_next != nullptr) t->reg_next->reg_prev = t->reg_prev;
   t->reg_prev = t->reg_next = nullptr;
-  if (shared) registry_lock.unlock();
+}
+
+// The same under the lock: out of line, so that the lock's spin loop does
+// not weigh on the callers of enroll/unenroll (every task that starts or ends).
+[[gnu::noinline]] void worker::enroll_locked(task_record* t) noexcept {
+  registry_lock.lock();
+  link_registered(t);
+  registry_lock.unlock();
+}
+
+[[gnu::noinline]] void worker::unenroll_locked(task_record* t) noexcept {
+  registry_lock.lock();
+  unlink_registered(t);
+  registry_lock.unlock();
+}
+
+void worker::enroll(task_record* t) noexcept {
+  if (registry_shared()) enroll_locked(t);
+  else link_registered(t);
+  t->home = this;
+}
+
+void worker::unenroll(task_record* t) noexcept {
+  if (registry_shared()) unenroll_locked(t);
+  else unlink_registered(t);
 }
 
 void worker::finish(task_record* t) noexcept {
@@ -862,9 +881,20 @@ bool make_fiber(task_record* t) noexcept {
 // migratable one's registration here. False if its fiber could not be
 // made: the task has ended then.
 bool worker::prepare(task_record* t) noexcept {
+  if (!t->started && t->reusable && idle_count > 0) {  // the common case, without a frame of its own
+    t->fiber = std::move(idle[--idle_count]);  // its id is set when it runs (task_fiber_body)
+    t->started = true;
+    enroll(t);
+    return true;
+  }
+  return prepare_other(t);
+}
+
+// prepare() but for a reusable task that takes a kept fiber.
+[[gnu::noinline]] bool worker::prepare_other(task_record* t) noexcept {
   if (!t->started) {
     if (t->reusable && idle_count > 0) {
-      t->fiber = std::move(idle[--idle_count]);  // its id is set when it runs (task_fiber_body)
+      t->fiber = std::move(idle[--idle_count]);
     } else if (!make_fiber(t)) {
       t->ops->discard(t->body());
       complete(t, this);

@@ -353,6 +353,7 @@ class worker {
   clock::time_point next_deadline() noexcept;
   void idle_sleep() noexcept;
   bool prepare(task_record* t) noexcept;
+  bool prepare_other(task_record* t) noexcept;
   void run_task(task_record* t) noexcept;
   void commit_park(task_record* t) noexcept;
   void count_scheduled() noexcept;
@@ -360,6 +361,10 @@ class worker {
   bool registry_shared() const noexcept;
   void enroll(task_record* t) noexcept;
   void unenroll(task_record* t) noexcept;
+  void link_registered(task_record* t) noexcept;
+  void unlink_registered(task_record* t) noexcept;
+  void enroll_locked(task_record* t) noexcept;
+  void unenroll_locked(task_record* t) noexcept;
   void unwind_all() noexcept;
   void retire_idle() noexcept;
 };
