@@ -187,13 +187,21 @@ void complete(task_record* t, worker* here) noexcept {
 //   - else the fiber yields to the worker loop, which keeps it.
 // A kept fiber waits in worker::idle until a task not started yet needs a
 // fiber: it is then resumed (or switched to) here. Returns that task;
-// nullptr when the fiber is to end (retired, or no room to keep it).
+// nullptr when the fiber is to end (retired, or no room to keep it); or,
+// with `switch_first`, the task to switch to, whose switch the caller makes
+// (switch_to_task) before it settles (settle_resumed) and so learns its
+// next task: every return right after a switch is mispredicted (see
+// park_inline), and from the caller's own frame there is one fewer.
 // Not inlined into task_fiber_body's loop: the fiber may run its next job
 // on another thread (a migratable task moved it), and the thread-local
 // addresses must be computed afresh on each call (AArch64 and RISC-V keep
 // the thread pointer in a register that a caller's loop may cache).
 // Throws only forced_unwind: a kept fiber destroyed while it waits.
-[[gnu::noinline]] task_record* next_job(task_record* t) {
+struct next_step {
+  task_record* task;
+  bool switch_first;
+};
+[[gnu::noinline]] next_step next_job(task_record* t) {
   worker* const here = t_worker;
   // After the fiber-locals' destructors, as for an ending fiber.
   const joiner_claim joiner = finish_claiming_joiner(t, here);
@@ -201,7 +209,7 @@ void complete(task_record* t, worker* here) noexcept {
   if (here->idle_count == worker::idle_capacity) {
     wake(joiner.token);
     release_joiner(joiner);
-    return nullptr;  // finish() will not complete it again
+    return {nullptr, false};  // finish() will not complete it again
   }
   task_record* next = here->take_woken(joiner.token.task);
   if (next == nullptr) wake(joiner.token);
@@ -209,29 +217,36 @@ void complete(task_record* t, worker* here) noexcept {
   if (next == nullptr) next = here->take_for_handoff(fresh_tasks::this_fiber);
   if (next != nullptr && !next->started) {
     here->pass_fiber(t, next);
-    return next;
+    return {next, false};
   }
   if (next != nullptr) {
     here->handed_over = t;
     t_task = next;
-    try {
-      handoff_to(next->fiber);
-    } catch (const forced_unwind&) {
-      throw;
-    } catch (...) {
-      die(describe(next) + ": the scheduler could not switch to it");
-    }
-  } else {
-    try {
-      this_fiber::yield();
-    } catch (const forced_unwind&) {
-      throw;
-    } catch (...) {  // `t` may be released by now: not named
-      die("a task fiber could not yield to the worker loop");
-    }
+    return {next, true};
+  }
+  try {
+    this_fiber::yield();
+  } catch (const forced_unwind&) {
+    throw;
+  } catch (...) {  // `t` may be released by now: not named
+    die("a task fiber could not yield to the worker loop");
   }
   // Resumed for a task not started yet (by the loop or by a parking fiber),
-  // or to end (t_task null): settle as every fiber does when it runs again.
+  // or to end (t_task null).
+  return {settle_resumed(), false};
+}
+
+// next_job()'s switch to `next`, which next_job made the worker's current
+// task; returns the task this fiber runs when it is resumed (or switched
+// to), settled as every fiber does when it runs again; nullptr: to end.
+[[gnu::always_inline]] inline task_record* switch_to_task(task_record* next) {
+  try {
+    handoff_to(next->fiber);
+  } catch (const forced_unwind&) {
+    throw;
+  } catch (...) {
+    die(describe(next) + ": the scheduler could not switch to it");
+  }
   return settle_resumed();
 }
 
@@ -243,7 +258,8 @@ void task_fiber_body(task_record* t) {
   for (;;) {
     run_body(t);
     if (!t->reusable || !end_job_for_reuse(self)) return;
-    t = next_job(t);
+    const next_step step = next_job(t);
+    t = step.switch_first ? switch_to_task(step.task) : step.task;
     if (t == nullptr) return;
     t->fiber_id = begin_reused_job(self, t->name);
   }
