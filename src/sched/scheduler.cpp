@@ -188,10 +188,11 @@ void complete(task_record* t, worker* here) noexcept {
 // A kept fiber waits in worker::idle until a task not started yet needs a
 // fiber: it is then resumed (or switched to) here. Returns that task;
 // nullptr when the fiber is to end (retired, or no room to keep it); or,
-// with `switch_first`, the task to switch to, whose switch the caller makes
-// (switch_to_task) before it settles (settle_resumed) and so learns its
-// next task: every return right after a switch is mispredicted (see
-// park_inline), and from the caller's own frame there is one fewer.
+// with `switch_first`, the task to switch to (nullptr: the worker loop),
+// whose switch the caller makes (switch_to_task) before it settles
+// (settle_resumed) and so learns its next task: every return right after a
+// switch is mispredicted (see park_inline), and from the caller's own frame
+// there is one fewer.
 // Not inlined into task_fiber_body's loop: the fiber may run its next job
 // on another thread (a migratable task moved it), and the thread-local
 // addresses must be computed afresh on each call (AArch64 and RISC-V keep
@@ -222,30 +223,32 @@ struct next_step {
   if (next != nullptr) {
     here->handed_over = t;
     t_task = next;
-    return {next, true};
   }
-  try {
-    this_fiber::yield();
-  } catch (const forced_unwind&) {
-    throw;
-  } catch (...) {  // `t` may be released by now: not named
-    die("a task fiber could not yield to the worker loop");
-  }
-  // Resumed for a task not started yet (by the loop or by a parking fiber),
-  // or to end (t_task null).
-  return {settle_resumed(), false};
+  return {next, true};  // nullptr: yield to the worker loop
 }
 
 // next_job()'s switch to `next`, which next_job made the worker's current
-// task; returns the task this fiber runs when it is resumed (or switched
-// to), settled as every fiber does when it runs again; nullptr: to end.
+// task (nullptr: a yield to the worker loop); returns the task this fiber
+// runs when it is resumed (or switched to) for a task not started yet, by
+// the loop or by a parking fiber, settled as every fiber does when it runs
+// again; nullptr: to end.
 [[gnu::always_inline]] inline task_record* switch_to_task(task_record* next) {
-  try {
-    handoff_to(next->fiber);
-  } catch (const forced_unwind&) {
-    throw;
-  } catch (...) {
-    die(describe(next) + ": the scheduler could not switch to it");
+  if (next != nullptr) {
+    try {
+      handoff_to(next->fiber);
+    } catch (const forced_unwind&) {
+      throw;
+    } catch (...) {
+      die(describe(next) + ": the scheduler could not switch to it");
+    }
+  } else {
+    try {
+      this_fiber::yield();
+    } catch (const forced_unwind&) {
+      throw;
+    } catch (...) {  // the ended task may be released by now: not named
+      die("a task fiber could not yield to the worker loop");
+    }
   }
   return settle_resumed();
 }
