@@ -33,26 +33,24 @@ namespace {
 constexpr std::size_t max_record_on_stack = 8 * 1024;
 
 // Ids: a process-wide counter, taken by each thread in blocks so that making
-// a fiber needs no atomic operation.
+// a fiber needs no atomic operation (fresh_fiber_id(), reuse.hpp).
 std::atomic<std::uint64_t> g_next_id_block{1};
 constexpr std::uint64_t id_block = 1024;
-[[gnu::tls_model("initial-exec")]] thread_local std::uint64_t t_next_id = 0;
-[[gnu::tls_model("initial-exec")]] thread_local std::uint64_t t_id_limit = 0;
-
-std::uint64_t next_id() noexcept {
-  if (t_next_id == t_id_limit) {
-    t_next_id = g_next_id_block.fetch_add(id_block, std::memory_order_relaxed);
-    t_id_limit = t_next_id + id_block;
-  }
-  return t_next_id++;
-}
 
 std::uintptr_t align_down(std::uintptr_t a, std::size_t alignment) { return a & ~(std::uintptr_t{alignment} - 1); }
 
 
 }  // namespace
 
-std::uint64_t fresh_fiber_id() noexcept { return next_id(); }  // reuse.hpp
+[[gnu::tls_model("initial-exec")]] constinit thread_local std::uint64_t t_next_fiber_id = 0;
+[[gnu::tls_model("initial-exec")]] constinit thread_local std::uint64_t t_fiber_id_limit = 0;
+
+std::uint64_t next_fiber_id_block() noexcept {
+  const std::uint64_t first = g_next_id_block.fetch_add(id_block, std::memory_order_relaxed);
+  t_next_fiber_id = first + 1;
+  t_fiber_id_limit = first + id_block;
+  return first;
+}
 
 std::string describe(const fiber_control* f) {
   if (f == nullptr) return "an empty fiber";
@@ -155,7 +153,7 @@ fiber_control* create_fiber(const fiber_options& options, const fiber_body_ops& 
   auto* f = ::new (reinterpret_cast<void*>(cursor)) fiber_control;
   f->stack = stack;
   f->ops = &ops;
-  f->id = next_id();
+  f->id = fresh_fiber_id();
   if (sliced) {
     f->stack.sliced = ::new (reinterpret_cast<void*>(block_at(layout.slice_at))) slice();
     adopt(*f->stack.sliced, plan);

@@ -4,9 +4,8 @@
 
 namespace cospace::detail {
 
-bool end_job_for_reuse() noexcept {
-  fiber_control* const f = current_fiber();
-  end_locals_and_arena(f);
+bool end_job_for_reuse(fiber_control* f) noexcept {
+  if (f->extras != nullptr) end_locals_and_arena(f);  // most jobs made neither fiber-locals nor an arena
   f->name = {};
   region* const r = f->stack.owner_region;
   // Its handle is being destroyed (shutdown unwinding a body that swallowed
@@ -20,12 +19,13 @@ bool end_job_for_reuse() noexcept {
   return thrown->caught_exceptions == nullptr && thrown->uncaught_exceptions == 0;
 }
 
-void begin_reused_job(std::string_view name) noexcept {
-  fiber_control* const f = current_fiber();
-  f->id = fresh_fiber_id();
+std::uint64_t begin_reused_job(fiber_control* f, std::string_view name) noexcept {
+  const std::uint64_t id = fresh_fiber_id();
+  f->id = id;
   f->name = name;
   f->stack.owner_region->name = name.empty() ? nullptr : name.data();
-  f->stack.owner_region->id = f->id;
+  f->stack.owner_region->id = id;
+  return id;
 }
 
 }  // namespace cospace::detail

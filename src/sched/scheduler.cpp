@@ -52,6 +52,7 @@
 #include "fiber/fiber_control.hpp"
 #include "fiber/reuse.hpp"
 #include "poller.hpp"
+#include "record_cache.hpp"
 #include "scheduler_impl.hpp"
 
 namespace cospace::detail {
@@ -75,143 +76,6 @@ std::string describe(const task_record* t) {
 }
 
 std::atomic<std::uint64_t> g_next_task_id{1};
-
-// Task records come from a per-thread cache of blocks of one size (most
-// records with their callable fit), not from the allocator each time. A
-// block freed on one thread is reused there; a full cache moves, whole, to
-// the process's spare batches (one compare-and-swap), and an empty one takes
-// every spare batch (one exchange) before it asks the allocator. So a worker
-// that only frees records (a thief running another worker's spawns) feeds
-// one that only makes them (the spawner) without the allocator, whose
-// cross-thread frees took the allocating thread's arena lock on every
-// record: with 10^6 spawns on two workers that lock, its futex calls and the
-// heap's growth were most of the time. Off under AddressSanitizer, which
-// would no longer see a use after free of a record.
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool cache_records = false;
-#else
-constexpr bool cache_records = true;
-#endif
-constexpr std::size_t record_block = 512;
-constexpr std::size_t record_alignment = 16;
-
-// A list of free blocks: each block's first word links to the next. `tail`
-// is kept by pushes onto an empty list only (pops leave it stale: a list
-// emptied is refilled through a push or take_batches, which set it).
-struct block_list {
-  void* head = nullptr;
-  void* tail = nullptr;
-  unsigned count = 0;
-};
-
-// Written into the first block of a list handed to the spare batches,
-// after its link word: the list as a whole.
-struct spare_batch {
-  void* next_batch;
-  void* tail;
-  unsigned count;
-};
-
-// The spare batches: a stack pushed by compare-and-swap and emptied whole by
-// exchange (no pop of one element, so no ABA). Never freed: blocks here are
-// reachable, and reused by the next thread that makes records. At most
-// `spare_limit` records wait here; beyond, a full cache frees its blocks.
-std::atomic<void*> g_spare_batches{nullptr};
-std::atomic<std::size_t> g_spare_records{0};
-constexpr std::size_t spare_limit = 16384;  // 8 MiB of blocks
-
-struct record_cache {
-  static constexpr unsigned capacity = 256;
-  block_list free;
-  bool exiting = false;  // records released from now on go to the allocator
-  ~record_cache() {
-    exiting = true;
-    release(free);
-    free.count = capacity;  // every release takes the slow path, which sees `exiting`
-  }
-  static void release(block_list& l) noexcept {
-    while (l.head != nullptr) {
-      void* const next = *static_cast<void**>(l.head);
-      ::operator delete(l.head, std::align_val_t{record_alignment});
-      l.head = next;
-    }
-    l = {};
-  }
-};
-thread_local record_cache t_records;
-
-// Hands a full cache's list to the spare batches (or to the allocator, if
-// enough wait there already).
-[[gnu::noinline]] void give_batch(block_list& l) noexcept {
-  if (g_spare_records.load(std::memory_order_relaxed) >= spare_limit) {
-    record_cache::release(l);
-    return;
-  }
-  g_spare_records.fetch_add(l.count, std::memory_order_relaxed);
-  auto* const batch = reinterpret_cast<spare_batch*>(static_cast<void**>(l.head) + 1);
-  batch->tail = l.tail;
-  batch->count = l.count;
-  void* top = g_spare_batches.load(std::memory_order_relaxed);
-  do {
-    batch->next_batch = top;
-  } while (!g_spare_batches.compare_exchange_weak(top, l.head, std::memory_order_release, std::memory_order_relaxed));
-  l = {};
-}
-
-// Takes every spare batch into an empty cache's list; false if there was none.
-[[gnu::noinline]] bool take_batches(block_list& l) noexcept {
-  void* first = g_spare_batches.exchange(nullptr, std::memory_order_acquire);
-  if (first == nullptr) return false;
-  std::size_t taken = 0;
-  l.head = first;  // the list is empty: its stale tail is not read
-  for (bool more = false; first != nullptr; more = true) {
-    const spare_batch batch = *reinterpret_cast<spare_batch*>(static_cast<void**>(first) + 1);
-    if (more) *static_cast<void**>(l.tail) = first;
-    l.tail = batch.tail;
-    l.count += batch.count;
-    taken += batch.count;
-    first = batch.next_batch;
-  }
-  g_spare_records.fetch_sub(taken, std::memory_order_relaxed);
-  return true;
-}
-
-bool cached_size(std::size_t bytes, std::size_t alignment) noexcept {
-  return cache_records && bytes <= record_block && alignment <= record_alignment;
-}
-
-void* allocate_record(bool cached, std::size_t bytes, std::size_t alignment) {
-  if (!cached) return ::operator new(bytes, std::align_val_t{alignment});
-  record_cache& c = t_records;
-  block_list& l = c.free;
-  if (l.head != nullptr || (!c.exiting && take_batches(l))) {
-    void* const block = l.head;
-    l.head = *static_cast<void**>(block);
-    --l.count;
-    return block;
-  }
-  return ::operator new(record_block, std::align_val_t{record_alignment});
-}
-
-// `alignment`: only read for a block that is not `cached`.
-[[gnu::always_inline]] inline void free_record(void* block, bool cached, std::size_t alignment) noexcept {
-  if (!cached) {
-    ::operator delete(block, std::align_val_t{alignment});
-    return;
-  }
-  block_list& l = t_records.free;
-  if (l.count >= record_cache::capacity) [[unlikely]] {
-    if (t_records.exiting) {
-      ::operator delete(block, std::align_val_t{record_alignment});
-      return;
-    }
-    give_batch(l);
-  }
-  *static_cast<void**>(block) = l.head;
-  if (l.head == nullptr) l.tail = block;
-  l.head = block;
-  ++l.count;
-}
 
 // Alignments are powers of two: a mask, not a division.
 std::size_t align_up(std::size_t offset, std::size_t alignment) noexcept {
@@ -303,6 +167,14 @@ void complete(task_record* t, worker* here) noexcept {
   release_joiner(claim);
 }
 
+// A task fiber switched back to: settles the handoff, as every fiber does
+// when it runs again, and returns the task it runs now. Not inlined: the
+// thread-local addresses are computed afresh after the switch (see next_job).
+[[gnu::noinline]] task_record* settle_resumed() noexcept {
+  t_worker->settle_handoff();
+  return t_task;
+}
+
 // A task fiber's task is over (and the fiber fit for another: see
 // end_job_for_reuse): completes it, then finds the fiber its next task:
 //   - its joiner waits in park() on this worker, and nothing else is queued
@@ -315,13 +187,22 @@ void complete(task_record* t, worker* here) noexcept {
 //   - else the fiber yields to the worker loop, which keeps it.
 // A kept fiber waits in worker::idle until a task not started yet needs a
 // fiber: it is then resumed (or switched to) here. Returns that task;
-// nullptr when the fiber is to end (retired, or no room to keep it).
+// nullptr when the fiber is to end (retired, or no room to keep it); or,
+// with `switch_first`, the task to switch to (nullptr: the worker loop),
+// whose switch the caller makes (switch_to_task) before it settles
+// (settle_resumed) and so learns its next task: every return right after a
+// switch is mispredicted (see park_inline), and from the caller's own frame
+// there is one fewer.
 // Not inlined into task_fiber_body's loop: the fiber may run its next job
 // on another thread (a migratable task moved it), and the thread-local
 // addresses must be computed afresh on each call (AArch64 and RISC-V keep
 // the thread pointer in a register that a caller's loop may cache).
 // Throws only forced_unwind: a kept fiber destroyed while it waits.
-[[gnu::noinline]] task_record* next_job(task_record* t) {
+struct next_step {
+  task_record* task;
+  bool switch_first;
+};
+[[gnu::noinline]] next_step next_job(task_record* t) {
   worker* const here = t_worker;
   // After the fiber-locals' destructors, as for an ending fiber.
   const joiner_claim joiner = finish_claiming_joiner(t, here);
@@ -329,7 +210,7 @@ void complete(task_record* t, worker* here) noexcept {
   if (here->idle_count == worker::idle_capacity) {
     wake(joiner.token);
     release_joiner(joiner);
-    return nullptr;  // finish() will not complete it again
+    return {nullptr, false};  // finish() will not complete it again
   }
   task_record* next = here->take_woken(joiner.token.task);
   if (next == nullptr) wake(joiner.token);
@@ -337,11 +218,22 @@ void complete(task_record* t, worker* here) noexcept {
   if (next == nullptr) next = here->take_for_handoff(fresh_tasks::this_fiber);
   if (next != nullptr && !next->started) {
     here->pass_fiber(t, next);
-    return next;
+    return {next, false};
   }
   if (next != nullptr) {
     here->handed_over = t;
     t_task = next;
+  }
+  return {next, true};  // nullptr: yield to the worker loop
+}
+
+// next_job()'s switch to `next`, which next_job made the worker's current
+// task (nullptr: a yield to the worker loop); returns the task this fiber
+// runs when it is resumed (or switched to) for a task not started yet, by
+// the loop or by a parking fiber, settled as every fiber does when it runs
+// again; nullptr: to end.
+[[gnu::always_inline]] inline task_record* switch_to_task(task_record* next) {
+  if (next != nullptr) {
     try {
       handoff_to(next->fiber);
     } catch (const forced_unwind&) {
@@ -354,27 +246,25 @@ void complete(task_record* t, worker* here) noexcept {
       this_fiber::yield();
     } catch (const forced_unwind&) {
       throw;
-    } catch (...) {  // `t` may be released by now: not named
+    } catch (...) {  // the ended task may be released by now: not named
       die("a task fiber could not yield to the worker loop");
     }
   }
-  // Resumed for a task not started yet (by the loop or by a parking fiber),
-  // or to end (t_task null): settle as every fiber does when it runs again.
-  current_worker()->settle_handoff();
-  return current_task();
+  return settle_resumed();
 }
 
 // The body of every task's fiber: its task, then, while the fiber stays fit
 // (reuse.hpp), task after task. Only reusable tasks run in a fiber that ran
 // another. A forced_unwind from shutdown leaves through here.
 void task_fiber_body(task_record* t) {
+  fiber_control* const self = current_fiber();  // the same record wherever the fiber runs
   for (;;) {
     run_body(t);
-    if (!t->reusable || !end_job_for_reuse()) return;
-    t = next_job(t);
+    if (!t->reusable || !end_job_for_reuse(self)) return;
+    const next_step step = next_job(t);
+    t = step.switch_first ? switch_to_task(step.task) : step.task;
     if (t == nullptr) return;
-    begin_reused_job(t->name);
-    t->fiber_id = this_fiber::id();
+    t->fiber_id = begin_reused_job(self, t->name);
   }
 }
 
@@ -946,25 +836,44 @@ task_record* worker::find_work() noexcept {
 // queued). Until then the owner goes without the lock.
 bool worker::registry_shared() const noexcept { return sched->migratable_spawned.load(std::memory_order_relaxed); }
 
-void worker::enroll(task_record* t) noexcept {
-  const bool shared = registry_shared();
-  if (shared) registry_lock.lock();
+// The registry's list operations, without the lock.
+void worker::link_registered(task_record* t) noexcept {
   t->reg_prev = nullptr;
   t->reg_next = registry;
   if (registry != nullptr) registry->reg_prev = t;
   registry = t;
-  if (shared) registry_lock.unlock();
-  t->home = this;
 }
 
-void worker::unenroll(task_record* t) noexcept {
-  const bool shared = registry_shared();
-  if (shared) registry_lock.lock();
+void worker::unlink_registered(task_record* t) noexcept {
   if (t->reg_prev != nullptr) t->reg_prev->reg_next = t->reg_next;
   else registry = t->reg_next;
   if (t->reg_next != nullptr) t->reg_next->reg_prev = t->reg_prev;
   t->reg_prev = t->reg_next = nullptr;
-  if (shared) registry_lock.unlock();
+}
+
+// The same under the lock: out of line, so that the lock's spin loop does
+// not weigh on the callers of enroll/unenroll (every task that starts or ends).
+[[gnu::noinline]] void worker::enroll_locked(task_record* t) noexcept {
+  registry_lock.lock();
+  link_registered(t);
+  registry_lock.unlock();
+}
+
+[[gnu::noinline]] void worker::unenroll_locked(task_record* t) noexcept {
+  registry_lock.lock();
+  unlink_registered(t);
+  registry_lock.unlock();
+}
+
+void worker::enroll(task_record* t) noexcept {
+  if (registry_shared()) enroll_locked(t);
+  else link_registered(t);
+  t->home = this;
+}
+
+void worker::unenroll(task_record* t) noexcept {
+  if (registry_shared()) unenroll_locked(t);
+  else unlink_registered(t);
 }
 
 void worker::finish(task_record* t) noexcept {
@@ -991,9 +900,20 @@ bool make_fiber(task_record* t) noexcept {
 // migratable one's registration here. False if its fiber could not be
 // made: the task has ended then.
 bool worker::prepare(task_record* t) noexcept {
+  if (!t->started && t->reusable && idle_count > 0) {  // the common case, without a frame of its own
+    t->fiber = std::move(idle[--idle_count]);  // its id is set when it runs (task_fiber_body)
+    t->started = true;
+    enroll(t);
+    return true;
+  }
+  return prepare_other(t);
+}
+
+// prepare() but for a reusable task that takes a kept fiber.
+[[gnu::noinline]] bool worker::prepare_other(task_record* t) noexcept {
   if (!t->started) {
     if (t->reusable && idle_count > 0) {
-      t->fiber = std::move(idle[--idle_count]);  // its id is set when it runs (task_fiber_body)
+      t->fiber = std::move(idle[--idle_count]);
     } else if (!make_fiber(t)) {
       t->ops->discard(t->body());
       complete(t, this);
@@ -1097,17 +1017,26 @@ scheduler_impl::scheduler_impl(scheduler* owner, const scheduler_options& o) : f
   }
 }
 
-void worker::schedule_own(task_record* t) noexcept {
+void worker::count_scheduled() noexcept {
   if (active_debt < 0) ++active_debt;  // pays back a retirement not yet published
   else sched->active.fetch_add(1, std::memory_order_seq_cst);
-  if (t->pinned()) {
-    if (t->home == this) push_own(t, false);
-    else t->home->push(t, false);
-    return;
-  }
+}
+
+void worker::schedule_own_stealable(task_record* t) noexcept {
+  count_scheduled();
   push_own(t, true);
   // A worker looking for work will steal it; else wake a sleeping one (if any).
   if (!alone && sched->spinning.load(std::memory_order_seq_cst) == 0) sched->wake_idle_worker(this);
+}
+
+void worker::schedule_own(task_record* t) noexcept {
+  if (!t->pinned()) {
+    schedule_own_stealable(t);
+    return;
+  }
+  count_scheduled();
+  if (t->home == this) push_own(t, false);
+  else t->home->push(t, false);
 }
 
 void scheduler_impl::schedule(task_record* t) noexcept {
@@ -1200,7 +1129,8 @@ task_record* spawn_task(scheduler_impl* on, const spawn_options& options, const 
     throw;
   }
   worker* const here = t_worker;  // direct: nothing here switches fibers, nor calls this (see t_worker)
-  if (here != nullptr && here->sched == on) {  // ids from the worker's own block
+  const bool from_worker = here != nullptr && here->sched == on;
+  if (from_worker) {  // ids from the worker's own block
     if (here->next_id == here->ids_end) {
       here->next_id = g_next_task_id.fetch_add(1024, std::memory_order_relaxed);
       here->ids_end = here->next_id + 1024;
@@ -1211,7 +1141,7 @@ task_record* spawn_task(scheduler_impl* on, const spawn_options& options, const 
   }
   if (options.migrate && !on->migratable_spawned.load(std::memory_order_relaxed))
     on->migratable_spawned.store(true, std::memory_order_relaxed);  // before it is queued (worker::registry_shared)
-  if (here != nullptr && here->sched == on) here->schedule_own(t);
+  if (from_worker) here->schedule_own_stealable(t);  // not started: not pinned
   else on->schedule(t);
   return t;
 }
@@ -1225,7 +1155,7 @@ bool task_done(const task_record* t) noexcept {
 std::uint64_t task_id(const task_record* t) noexcept { return t->id; }
 
 void join_task(task_record* t) {
-  task_record* const self = current_task();
+  task_record* const self = t_task;  // direct: read before park_inline's switch only (see t_worker)
   if (self == t) throw scheduler_error("cospace: " + describe(t) + " tried to join itself");
   if (t->completion.load(std::memory_order_acquire) == 0) check_parkable(self);  // it would wait
   wait_storage<waiter> storage(self != nullptr && self->sliced);

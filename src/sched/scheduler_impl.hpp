@@ -79,7 +79,7 @@ class task_record {
   const task_body_ops* const ops;
   void* const body_;                             // the callable (then its result), in the block
   cospace::fiber_options* const full_options_;  // in the block; nullptr: reusable (the defaults, `name`)
-  const bool cached_block;  // from the per-thread cache of blocks (scheduler.cpp)
+  const bool cached_block;  // from the per-thread cache of blocks (record_cache.hpp)
   // Made when the task first runs, on the worker that runs it (so a task
   // not started yet is only this record, and its stack comes warm from
   // the fibers that just ended there).
@@ -205,8 +205,8 @@ class worker {
   // The running fiber has just claimed (woken) the waiter of task `t`: if
   // the worker would run `t` next anyway, takes it for a direct switch,
   // without the run queue (e.g. a finished task's joiner). nullptr: wake it
-  // as usual.
-  task_record* take_woken(task_record* t) noexcept;
+  // as usual. Inline into its one caller (next_job, scheduler.cpp).
+  [[gnu::always_inline]] inline task_record* take_woken(task_record* t) noexcept;
   // Commits the park of the task that handed this worker over to the running
   // fiber, or defers that commit (`uncommitted`), or keeps its fiber if its
   // job had ended; if any. Called by every fiber as soon as it runs again.
@@ -274,6 +274,8 @@ class worker {
   [[gnu::noinline]] void push_queued(task_record* t, bool to_stealable, bool own) noexcept;
   // scheduler_impl::schedule() from this worker's own thread.
   void schedule_own(task_record* t) noexcept;
+  // schedule_own() of a task that is not pinned (a spawn); inline in scheduler.cpp.
+  [[gnu::always_inline]] inline void schedule_own_stealable(task_record* t) noexcept;
   // Wakes the worker if it sleeps (from any thread).
   void wake() noexcept;
   void add_timer(waiter& w, clock::time_point deadline);
@@ -351,12 +353,18 @@ class worker {
   clock::time_point next_deadline() noexcept;
   void idle_sleep() noexcept;
   bool prepare(task_record* t) noexcept;
+  bool prepare_other(task_record* t) noexcept;
   void run_task(task_record* t) noexcept;
   void commit_park(task_record* t) noexcept;
+  void count_scheduled() noexcept;
   void finish(task_record* t) noexcept;
   bool registry_shared() const noexcept;
   void enroll(task_record* t) noexcept;
   void unenroll(task_record* t) noexcept;
+  void link_registered(task_record* t) noexcept;
+  void unlink_registered(task_record* t) noexcept;
+  void enroll_locked(task_record* t) noexcept;
+  void unenroll_locked(task_record* t) noexcept;
   void unwind_all() noexcept;
   void retire_idle() noexcept;
 };
