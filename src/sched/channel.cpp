@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <new>
 
@@ -23,6 +24,22 @@
 #include "wait_list.hpp"
 
 namespace cospace::detail {
+
+// Moves a T from `from` to raw storage at `to`: its bytes, inline, for the
+// plain types that fill most channels (integers, pointers, small structs:
+// channel_ops::plain_size), else through the type's own move.
+[[gnu::always_inline]] inline void move_value(const channel_ops& ops, void* to, void* from) noexcept {
+  switch (ops.plain_size) {
+    case 8: std::memcpy(to, from, 8); return;
+    case 4: std::memcpy(to, from, 4); return;
+    case 2: std::memcpy(to, from, 2); return;
+    case 1: std::memcpy(to, from, 1); return;
+    default: ops.move_construct(to, from);
+  }
+}
+[[gnu::always_inline]] inline void destroy_value(const channel_ops& ops, void* value) noexcept {
+  if (ops.plain_size == 0) ops.destroy(value);
+}
 
 class channel_core {
  public:
@@ -48,14 +65,14 @@ class channel_core {
   std::size_t capacity() const noexcept { return capacity_; }
 
   void push_from(void* value) noexcept {
-    ops.move_construct(at((head_ + count_) % capacity_), value);
+    move_value(ops, at((head_ + count_) % capacity_), value);
     ++count_;
   }
   // Moves the oldest value to `out` (or drops it if `out` is null).
   void pop_into(void* out) noexcept {
     void* v = at(head_);
-    if (out != nullptr) ops.move_construct(out, v);
-    ops.destroy(v);
+    if (out != nullptr) move_value(ops, out, v);
+    destroy_value(ops, v);
     head_ = (head_ + 1) % capacity_;
     --count_;
   }
@@ -87,7 +104,7 @@ void mark_delivered(wait_node& n) noexcept {
 // Inlined: with recv_now, the whole of a channel operation that need not wait.
 [[gnu::always_inline]] inline channel_status send_now(channel_core& ch, void* value, wake_token& token) noexcept {
   if (wait_node* r = claim_first(ch.receivers, wake_reason::signalled, token)) {
-    ch.ops.move_construct(r->slot, value);
+    move_value(ch.ops, r->slot, value);
     mark_delivered(*r);
     return channel_status::ok;
   }
@@ -109,7 +126,7 @@ void mark_delivered(wait_node& n) noexcept {
     return channel_status::ok;
   }
   if (wait_node* s = claim_first(ch.senders, wake_reason::signalled, token)) {
-    ch.ops.move_construct(out, s->slot);
+    move_value(ch.ops, out, s->slot);
     mark_delivered(*s);
     return channel_status::ok;
   }

@@ -28,17 +28,8 @@ struct wait_node {
 };
 
 inline void lock(wait_list& l) noexcept {
-  for (unsigned spins = 0;; ++spins) {
-    if (!l.locked.exchange(1, std::memory_order_acquire)) return;
-    while (l.locked.load(std::memory_order_relaxed)) {
-      if (++spins > 128) {
-        sched_yield();
-        spins = 0;
-      } else {
-        cpu_relax();
-      }
-    }
-  }
+  if (!l.locked.exchange(1, std::memory_order_acquire)) [[likely]] return;
+  spin_until_acquired(l.locked);
 }
 inline void unlock(wait_list& l) noexcept { l.locked.store(0, std::memory_order_release); }
 
