@@ -128,6 +128,9 @@ template <class T>
 class send_case {
  public:
   send_case(const channel<T>& ch, T value) noexcept(std::is_nothrow_move_constructible_v<T>);
+  // The value to send: still the case's own unless select() chose this case
+  // (then moved from).
+  T& value() noexcept { return value_; }
   detail::select_case& raw() noexcept { return raw_; }
   void finish() noexcept {}
 
