@@ -446,6 +446,12 @@ namespace {
 }
 #endif
 
+// Out of line, as every diagnostic on a hop's path: its strings would give
+// park() a larger frame and more registers to save.
+[[noreturn, gnu::noinline, gnu::cold]] void could_not_switch_to(const task_record* t) noexcept {
+  die(describe(t) + ": the scheduler could not switch to it");
+}
+
 }  // namespace
 
 // The blocking calls that are refused: out of line, off every hop's path.
@@ -495,7 +501,7 @@ void refuse_park(const task_record* t) {
       } catch (const forced_unwind&) {
         throw;  // shutdown unwinds us from this switch
       } catch (...) {
-        die(describe(next) + ": the scheduler could not switch to it");
+        could_not_switch_to(next);
       }
     } else {
       t->parking = true;
