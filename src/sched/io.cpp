@@ -43,7 +43,9 @@ namespace {
 struct io_slot {
   spinlock lock;
   std::uint32_t generation = 0;  // bumped at every close
-  bool registered = false;       // added to epoll
+  // Added to epoll? The add is a system call, made with `lock` released
+  // (a spin lock is never held across one): `adding` while it is under way.
+  enum class registration : std::uint8_t { none, adding, done } registered = registration::none;
   std::atomic<std::uint32_t> read_seq{0};
   std::atomic<std::uint32_t> write_seq{0};
   waiter* reader = nullptr;
@@ -228,6 +230,43 @@ int set_nonblocking(int fd) noexcept {
   return 0;
 }
 
+// Adds `fd` to epoll unless it is already (edge-triggered, both directions,
+// tagged with the slot and its generation), with the slot's lock released
+// during the system call. Returns with the lock held, or an error without
+// it. A fiber that finds another party adding yields until it is done.
+std::error_code register_once(detail::poller& pl, io_slot& s, int fd, std::uint32_t slot_index) {
+  using registration = io_slot::registration;
+  for (;;) {
+    s.lock.lock();
+    if (s.registered == registration::done) return {};
+    if (s.registered == registration::adding) {  // the reader's and the writer's first waits, at once
+      s.lock.unlock();
+      cospace::this_fiber::yield();
+      continue;
+    }
+    s.registered = registration::adding;
+    const std::uint32_t generation = s.generation;
+    s.lock.unlock();
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    ev.data.u64 = (std::uint64_t{generation} << 32) | slot_index;
+    const int added = epoll_ctl(pl.epoll_fd(), EPOLL_CTL_ADD, fd, &ev);
+    const int e = errno;
+    s.lock.lock();
+    if (s.generation != generation) {  // closed meanwhile (close() reset the registration)
+      s.lock.unlock();
+      return errno_code(ECANCELED);
+    }
+    if (added != 0) {
+      s.registered = registration::none;
+      s.lock.unlock();
+      return errno_code(e);
+    }
+    s.registered = registration::done;
+    return {};
+  }
+}
+
 // Waits until `fd` may be ready in `dir` (the caller retries its call), the
 // deadline passes (ETIMEDOUT) or the socket is closed (ECANCELED).
 std::error_code wait_ready(int fd, std::uint32_t& slot_index, direction dir, std::uint32_t seen,
@@ -267,18 +306,7 @@ std::error_code wait_ready(int fd, std::uint32_t& slot_index, direction dir, std
   w.task = self;
   waiter** place = dir == direction::read ? &s.reader : &s.writer;
   std::atomic<std::uint32_t>& seq = dir == direction::read ? s.read_seq : s.write_seq;
-  s.lock.lock();
-  if (!s.registered) {
-    epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-    ev.data.u64 = (std::uint64_t{s.generation} << 32) | slot_index;
-    if (epoll_ctl(pl.epoll_fd(), EPOLL_CTL_ADD, fd, &ev) != 0) {
-      const int e = errno;
-      s.lock.unlock();
-      return errno_code(e);
-    }
-    s.registered = true;
-  }
+  if (const std::error_code e = register_once(pl, s, fd, slot_index)) return e;  // returns with s.lock held
   if (seq.load(std::memory_order_acquire) != seen) {
     s.lock.unlock();
     return {};
@@ -442,12 +470,17 @@ void socket::close() noexcept {
     io_slot& s = p.slot(slot_);
     detail::wake_token reader, writer;
     s.lock.lock();
-    if (s.registered) epoll_ctl(p.epoll_fd(), EPOLL_CTL_DEL, fd_, nullptr);
-    s.registered = false;
+    // An add under way (another fiber's first wait) sees the generation move
+    // and gives up; the fd's close below takes it out of epoll then.
+    const bool registered = s.registered == io_slot::registration::done;
+    s.registered = io_slot::registration::none;
     ++s.generation;
     if (s.reader != nullptr) claim(*std::exchange(s.reader, nullptr), wake_reason::closed, reader);
     if (s.writer != nullptr) claim(*std::exchange(s.writer, nullptr), wake_reason::closed, writer);
     s.lock.unlock();
+    // Not under the lock (a system call): an event that comes meanwhile
+    // carries the old generation and is ignored.
+    if (registered) epoll_ctl(p.epoll_fd(), EPOLL_CTL_DEL, fd_, nullptr);
     detail::wake(reader);
     detail::wake(writer);
     p.release_slot(std::exchange(slot_, 0));
