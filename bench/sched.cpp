@@ -34,7 +34,11 @@
 //                         for the one before; a thread-safe channel's send
 //                         and receive each take one, which costs less inside
 //                         a hop, where it waits for nothing) and a switch
-//                         between two plain fibers (this_fiber::switch_to)
+//                         between two plain fibers (this_fiber::switch_to),
+//                         and the same switch made from one function that
+//                         the two call from different places, as a hop's
+//                         channel operations are (so the return after it is
+//                         mispredicted)
 //   million               1,000,000 trivial fibers spawned from one fiber on
 //                         every worker, then waited for with a wait_group; the
 //                         time per fiber and the peak resident memory (VmHWM)
@@ -178,6 +182,35 @@ double fiber_switch_ns(long n) {
   });
   b.resume();
   return ns_since(start) / static_cast<double>(2 * n);
+}
+
+// A switch made from one function that the two fibers call from different
+// places, as channel operations are: after each switch the return into the
+// caller goes somewhere other than where the processor's return predictor
+// (which holds the other fiber's calls) expects.
+[[gnu::noinline]] void switch_once(cospace::fiber& to) {
+  cospace::this_fiber::switch_to(to);
+  asm volatile("");  // a real return, not a tail jump
+}
+
+// Thread CPU nanoseconds per switch_to between two plain fibers plus that
+// mispredicted return: what a hop on one thread cannot do without, before
+// any channel (as thread CPU, to compare with the hop's thread CPU).
+double fiber_switch_mispredicted_ns(long n) {
+  cospace::fiber a, b;
+  double cpu_start = 0;
+  a = cospace::fiber([&] {
+    for (long i = 0; i < n; ++i) switch_once(b);
+  });
+  b = cospace::fiber([&] {
+    cpu_start = thread_cpu_ns();
+    for (long i = 0; i <= n; ++i) {
+      switch_once(a);  // a different call site from a's
+      asm volatile("");
+    }
+  });
+  b.resume();
+  return (thread_cpu_ns() - cpu_start) / static_cast<double>(2 * n);
 }
 
 timing spawn_join(long n) {
@@ -330,13 +363,15 @@ int main(int argc, char** argv) {
     ours["million_peak_rss"] = median(rss);
   }
   {
-    std::vector<double> rmw, sw;
+    std::vector<double> rmw, sw, swm;
     for (int k = 0; k < repeat; ++k) {
       rmw.push_back(locked_rmw_ns(rounds * 10));
       sw.push_back(fiber_switch_ns(rounds));
+      swm.push_back(fiber_switch_mispredicted_ns(rounds));
     }
     ours["locked_rmw"] = median(rmw);
     ours["fiber_switch"] = median(sw);
+    ours["fiber_switch_mispredicted"] = median(swm);
   }
 
   std::map<std::string, double> go;
@@ -391,7 +426,8 @@ int main(int argc, char** argv) {
               {"million_ns_per_fiber", "10^6 spawned: per fiber", "ns"},
               {"million_peak_rss", "10^6 spawned: peak RSS", "KiB"},
               {"locked_rmw", "floor: locked RMW", "ns"},
-              {"fiber_switch", "floor: fiber switch", "ns"}};
+              {"fiber_switch", "floor: fiber switch", "ns"},
+              {"fiber_switch_mispredicted", "  + its return, CPU", "ns"}};
   for (const auto& r : rows) {
     const double c = ours[r.key];
     const auto g = go.find(r.key);
@@ -412,8 +448,11 @@ int main(int argc, char** argv) {
   std::printf("floor: a hop on one thread takes one fiber switch (%.1f ns here) and two locked\n"
               "  read-modify-writes (its send's and its receive's channel lock; %.1f ns each in a dependent\n"
               "  chain, ~1.5 ns each inside a hop: docs/benchmarks.md), and returns into a caller that is not\n"
-              "  the one the switch left from (one mispredicted return a hop).\n",
-              ours["fiber_switch"], ours["locked_rmw"]);
+              "  the one the switch left from (one mispredicted return a hop): the switch with that return\n"
+              "  takes %.1f ns of thread CPU here, so a hop's channel and scheduling work is the rest of its\n"
+              "  thread CPU: %.1f ns.\n",
+              ours["fiber_switch"], ours["locked_rmw"], ours["fiber_switch_mispredicted"],
+              ours["pingpong_one_thread_cpu"] - ours["fiber_switch_mispredicted"]);
   std::printf("targets: hop on one thread <= 30 ns: %s; ahead of Go across threads: %s; spawn + join <= 100 ns: %s\n",
               ours["pingpong_one_thread"] <= 30 ? "met" : "not met",
               go.count("pingpong_two_threads") == 0 ? "not compared"
