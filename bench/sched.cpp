@@ -1,7 +1,7 @@
 // The scheduler layer's costs next to Go's, measured in the same run.
 //
 //   cospace_bench_sched [--go-source DIR] [--rounds N] [--repeat K] [--no-go]
-//   cospace_bench_sched --only {pingpong_one_thread|pingpong_forced_apart|spawn_join} [--rounds N]
+//   cospace_bench_sched --only {pingpong_one_thread|pingpong_same_site|pingpong_forced_apart|spawn_join} [--rounds N]
 //   cospace_bench_sched --child-million N
 //
 // --only runs one measurement once and prints it (the single-worker ones
@@ -19,6 +19,8 @@
 //                         ns per hop (one send received); also as the worker
 //                         thread's CPU time, which leaves out the time this
 //                         shared VM's other load takes the CPU away
+//   pingpong_same_site    the same, but both fibers run one function, so that
+//                         no return after a switch is mispredicted (thread CPU)
 //   pingpong_two_workers  the same with two workers, the fibers wherever they
 //                         started (Go: GOMAXPROCS=2, the same)
 //   pingpong_two_threads  two workers, the fibers forced onto different threads
@@ -148,6 +150,32 @@ pingpong_result pingpong(unsigned threads, long rounds, bool apart) {
   ping.close();
   b.join();
   return {0, false, 0};
+}
+
+// One side of pingpong_same_site: both fibers run this one function, so
+// every return after a switch goes where the other fiber's went and the
+// processor's return predictor is right every time.
+[[gnu::noinline]] void same_site_player(cospace::channel<long>& in, cospace::channel<long>& out, long n) {
+  for (long i = 0; i < n; ++i) out.send(*in.recv() + 1);
+}
+
+// The one-thread ping-pong without its mispredicted return: thread CPU ns
+// per hop (the difference from pingpong_one_thread's is what that return
+// costs inside a hop).
+double pingpong_same_site(long rounds) {
+  cospace::scheduler s({.threads = 1});
+  cospace::channel<long> ping, pong;
+  auto b = s.spawn([&] { same_site_player(ping, pong, rounds + 1); });
+  return s.spawn([&] {
+            ping.send(0);
+            const double cpu_start = thread_cpu_ns();
+            same_site_player(pong, ping, rounds);
+            const double cpu = (thread_cpu_ns() - cpu_start) / static_cast<double>(2 * rounds);
+            pong.recv();
+            b.join();
+            return cpu;
+          })
+      .join();
 }
 
 // Nanoseconds per uncontended atomic exchange, each waiting for the one
@@ -297,7 +325,7 @@ int main(int argc, char** argv) {
     else if (arg == "--no-go") use_go = false;
     else {
       std::fprintf(stderr, "usage: cospace_bench_sched [--go-source DIR] [--rounds N] [--repeat K] [--no-go]\n"
-                           "       cospace_bench_sched --only {pingpong_one_thread|pingpong_forced_apart|spawn_join} [--rounds N]\n"
+                           "       cospace_bench_sched --only {pingpong_one_thread|pingpong_same_site|pingpong_forced_apart|spawn_join} [--rounds N]\n"
                            "       cospace_bench_sched --child-million N\n");
       return 2;
     }
@@ -314,6 +342,10 @@ int main(int argc, char** argv) {
       return 1;
     }
     std::printf("pingpong_forced_apart %.1f ns\n", r.ns_per_hop);
+    return 0;
+  }
+  if (only == "pingpong_same_site") {
+    std::printf("pingpong_same_site thread CPU %.1f ns\n", pingpong_same_site(rounds));
     return 0;
   }
   if (only == "spawn_join") {
@@ -363,8 +395,9 @@ int main(int argc, char** argv) {
     ours["million_peak_rss"] = median(rss);
   }
   {
-    std::vector<double> rmw, sw, swm;
+    std::vector<double> rmw, sw, swm, same;
     for (int k = 0; k < repeat; ++k) {
+      same.push_back(pingpong_same_site(rounds));
       rmw.push_back(locked_rmw_ns(rounds * 10));
       sw.push_back(fiber_switch_ns(rounds));
       swm.push_back(fiber_switch_mispredicted_ns(rounds));
@@ -372,6 +405,7 @@ int main(int argc, char** argv) {
     ours["locked_rmw"] = median(rmw);
     ours["fiber_switch"] = median(sw);
     ours["fiber_switch_mispredicted"] = median(swm);
+    ours["pingpong_same_site_cpu"] = median(same);
   }
 
   std::map<std::string, double> go;
@@ -419,6 +453,7 @@ int main(int argc, char** argv) {
     const char* unit;
   } rows[] = {{"pingpong_one_thread", "hop, one thread", "ns"},
               {"pingpong_one_thread_cpu", "  the same, thread CPU", "ns"},
+              {"pingpong_same_site_cpu", "  one call site, CPU", "ns"},
               {"pingpong_two_workers", "hop, two workers", "ns"},
               {"pingpong_two_threads", "hop, forced apart", "ns"},
               {"spawn_join", "spawn + join", "ns"},
