@@ -1,7 +1,7 @@
 // The scheduler layer's costs next to Go's, measured in the same run.
 //
 //   cospace_bench_sched [--go-source DIR] [--rounds N] [--repeat K] [--no-go]
-//   cospace_bench_sched --only {pingpong_one_thread|pingpong_forced_apart|spawn_join} [--rounds N]
+//   cospace_bench_sched --only {pingpong_one_thread|pingpong_same_site|pingpong_forced_apart|spawn_join} [--rounds N]
 //   cospace_bench_sched --child-million N
 //
 // --only runs one measurement once and prints it (the single-worker ones
@@ -19,6 +19,8 @@
 //                         ns per hop (one send received); also as the worker
 //                         thread's CPU time, which leaves out the time this
 //                         shared VM's other load takes the CPU away
+//   pingpong_same_site    the same, but both fibers run one function, so that
+//                         no return after a switch is mispredicted (thread CPU)
 //   pingpong_two_workers  the same with two workers, the fibers wherever they
 //                         started (Go: GOMAXPROCS=2, the same)
 //   pingpong_two_threads  two workers, the fibers forced onto different threads
@@ -34,7 +36,11 @@
 //                         for the one before; a thread-safe channel's send
 //                         and receive each take one, which costs less inside
 //                         a hop, where it waits for nothing) and a switch
-//                         between two plain fibers (this_fiber::switch_to)
+//                         between two plain fibers (this_fiber::switch_to),
+//                         and the same switch made from one function that
+//                         the two call from different places, as a hop's
+//                         channel operations are (so the return after it is
+//                         mispredicted)
 //   million               1,000,000 trivial fibers spawned from one fiber on
 //                         every worker, then waited for with a wait_group; the
 //                         time per fiber and the peak resident memory (VmHWM)
@@ -146,6 +152,32 @@ pingpong_result pingpong(unsigned threads, long rounds, bool apart) {
   return {0, false, 0};
 }
 
+// One side of pingpong_same_site: both fibers run this one function, so
+// every return after a switch goes where the other fiber's went and the
+// processor's return predictor is right every time.
+[[gnu::noinline]] void same_site_player(cospace::channel<long>& in, cospace::channel<long>& out, long n) {
+  for (long i = 0; i < n; ++i) out.send(*in.recv() + 1);
+}
+
+// The one-thread ping-pong without its mispredicted return: thread CPU ns
+// per hop (the difference from pingpong_one_thread's is what that return
+// costs inside a hop).
+double pingpong_same_site(long rounds) {
+  cospace::scheduler s({.threads = 1});
+  cospace::channel<long> ping, pong;
+  auto b = s.spawn([&] { same_site_player(ping, pong, rounds + 1); });
+  return s.spawn([&] {
+            ping.send(0);
+            const double cpu_start = thread_cpu_ns();
+            same_site_player(pong, ping, rounds);
+            const double cpu = (thread_cpu_ns() - cpu_start) / static_cast<double>(2 * rounds);
+            pong.recv();
+            b.join();
+            return cpu;
+          })
+      .join();
+}
+
 // Nanoseconds per uncontended atomic exchange, each waiting for the one
 // before (as a channel's lock does: the exchange that takes it comes before
 // the protected reads).
@@ -178,6 +210,35 @@ double fiber_switch_ns(long n) {
   });
   b.resume();
   return ns_since(start) / static_cast<double>(2 * n);
+}
+
+// A switch made from one function that the two fibers call from different
+// places, as channel operations are: after each switch the return into the
+// caller goes somewhere other than where the processor's return predictor
+// (which holds the other fiber's calls) expects.
+[[gnu::noinline]] void switch_once(cospace::fiber& to) {
+  cospace::this_fiber::switch_to(to);
+  asm volatile("");  // a real return, not a tail jump
+}
+
+// Thread CPU nanoseconds per switch_to between two plain fibers plus that
+// mispredicted return: what a hop on one thread cannot do without, before
+// any channel (as thread CPU, to compare with the hop's thread CPU).
+double fiber_switch_mispredicted_ns(long n) {
+  cospace::fiber a, b;
+  double cpu_start = 0;
+  a = cospace::fiber([&] {
+    for (long i = 0; i < n; ++i) switch_once(b);
+  });
+  b = cospace::fiber([&] {
+    cpu_start = thread_cpu_ns();
+    for (long i = 0; i <= n; ++i) {
+      switch_once(a);  // a different call site from a's
+      asm volatile("");
+    }
+  });
+  b.resume();
+  return (thread_cpu_ns() - cpu_start) / static_cast<double>(2 * n);
 }
 
 timing spawn_join(long n) {
@@ -264,7 +325,7 @@ int main(int argc, char** argv) {
     else if (arg == "--no-go") use_go = false;
     else {
       std::fprintf(stderr, "usage: cospace_bench_sched [--go-source DIR] [--rounds N] [--repeat K] [--no-go]\n"
-                           "       cospace_bench_sched --only {pingpong_one_thread|pingpong_forced_apart|spawn_join} [--rounds N]\n"
+                           "       cospace_bench_sched --only {pingpong_one_thread|pingpong_same_site|pingpong_forced_apart|spawn_join} [--rounds N]\n"
                            "       cospace_bench_sched --child-million N\n");
       return 2;
     }
@@ -281,6 +342,10 @@ int main(int argc, char** argv) {
       return 1;
     }
     std::printf("pingpong_forced_apart %.1f ns\n", r.ns_per_hop);
+    return 0;
+  }
+  if (only == "pingpong_same_site") {
+    std::printf("pingpong_same_site thread CPU %.1f ns\n", pingpong_same_site(rounds));
     return 0;
   }
   if (only == "spawn_join") {
@@ -330,13 +395,17 @@ int main(int argc, char** argv) {
     ours["million_peak_rss"] = median(rss);
   }
   {
-    std::vector<double> rmw, sw;
+    std::vector<double> rmw, sw, swm, same;
     for (int k = 0; k < repeat; ++k) {
+      same.push_back(pingpong_same_site(rounds));
       rmw.push_back(locked_rmw_ns(rounds * 10));
       sw.push_back(fiber_switch_ns(rounds));
+      swm.push_back(fiber_switch_mispredicted_ns(rounds));
     }
     ours["locked_rmw"] = median(rmw);
     ours["fiber_switch"] = median(sw);
+    ours["fiber_switch_mispredicted"] = median(swm);
+    ours["pingpong_same_site_cpu"] = median(same);
   }
 
   std::map<std::string, double> go;
@@ -384,6 +453,7 @@ int main(int argc, char** argv) {
     const char* unit;
   } rows[] = {{"pingpong_one_thread", "hop, one thread", "ns"},
               {"pingpong_one_thread_cpu", "  the same, thread CPU", "ns"},
+              {"pingpong_same_site_cpu", "  one call site, CPU", "ns"},
               {"pingpong_two_workers", "hop, two workers", "ns"},
               {"pingpong_two_threads", "hop, forced apart", "ns"},
               {"spawn_join", "spawn + join", "ns"},
@@ -391,7 +461,8 @@ int main(int argc, char** argv) {
               {"million_ns_per_fiber", "10^6 spawned: per fiber", "ns"},
               {"million_peak_rss", "10^6 spawned: peak RSS", "KiB"},
               {"locked_rmw", "floor: locked RMW", "ns"},
-              {"fiber_switch", "floor: fiber switch", "ns"}};
+              {"fiber_switch", "floor: fiber switch", "ns"},
+              {"fiber_switch_mispredicted", "  + its return, CPU", "ns"}};
   for (const auto& r : rows) {
     const double c = ours[r.key];
     const auto g = go.find(r.key);
@@ -412,8 +483,11 @@ int main(int argc, char** argv) {
   std::printf("floor: a hop on one thread takes one fiber switch (%.1f ns here) and two locked\n"
               "  read-modify-writes (its send's and its receive's channel lock; %.1f ns each in a dependent\n"
               "  chain, ~1.5 ns each inside a hop: docs/benchmarks.md), and returns into a caller that is not\n"
-              "  the one the switch left from (one mispredicted return a hop).\n",
-              ours["fiber_switch"], ours["locked_rmw"]);
+              "  the one the switch left from (one mispredicted return a hop): the switch with that return\n"
+              "  takes %.1f ns of thread CPU here, so a hop's channel and scheduling work is the rest of its\n"
+              "  thread CPU: %.1f ns.\n",
+              ours["fiber_switch"], ours["locked_rmw"], ours["fiber_switch_mispredicted"],
+              ours["pingpong_one_thread_cpu"] - ours["fiber_switch_mispredicted"]);
   std::printf("targets: hop on one thread <= 30 ns: %s; ahead of Go across threads: %s; spawn + join <= 100 ns: %s\n",
               ours["pingpong_one_thread"] <= 30 ? "met" : "not met",
               go.count("pingpong_two_threads") == 0 ? "not compared"

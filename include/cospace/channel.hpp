@@ -45,13 +45,21 @@ struct channel_ops {
   void (*destroy)(void* value) noexcept;
   std::size_t size;
   std::size_t alignment;
+  // sizeof(T) if a T is moved by copying its bytes and destroyed by doing
+  // nothing (trivially copyable and destructible, 8 bytes or less), else 0:
+  // a hop moves such a value inline instead of through move_construct.
+  std::size_t plain_size;
 };
+
+template <class T>
+inline constexpr std::size_t plain_size_of =
+    std::is_trivially_copyable_v<T> && std::is_trivially_destructible_v<T> && sizeof(T) <= 8 ? sizeof(T) : 0;
 
 template <class T>
 const channel_ops& channel_ops_for() noexcept {
   static constexpr channel_ops ops{
       [](void* to, void* from) noexcept { ::new (to) T(std::move(*static_cast<T*>(from))); },
-      [](void* value) noexcept { static_cast<T*>(value)->~T(); }, sizeof(T), alignof(T)};
+      [](void* value) noexcept { static_cast<T*>(value)->~T(); }, sizeof(T), alignof(T), plain_size_of<T>};
   return ops;
 }
 
@@ -120,6 +128,9 @@ template <class T>
 class send_case {
  public:
   send_case(const channel<T>& ch, T value) noexcept(std::is_nothrow_move_constructible_v<T>);
+  // The value to send: still the case's own unless select() chose this case
+  // (then moved from).
+  T& value() noexcept { return value_; }
   detail::select_case& raw() noexcept { return raw_; }
   void finish() noexcept {}
 

@@ -17,6 +17,7 @@
 
 #include <sys/socket.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -97,7 +98,9 @@ class COSPACE_API socket {
  private:
   friend class listener;
   int fd_ = -1;
-  std::uint32_t slot_ = 0;  // its entry in the poller's table (0: none yet)
+  // Its entry in the poller's table (0: none yet). Set by the first wait,
+  // which may be the reader's and the writer's at once: atomic.
+  std::atomic<std::uint32_t> slot_{0};
 };
 
 // A listening TCP socket.

@@ -23,13 +23,14 @@ struct exception_state {
 
 [[gnu::tls_model("initial-exec")]] extern thread_local constinit exception_state* t_exception_state;
 
+// The thread's first ask, out of line: a call on the switch path would make
+// every switch save registers for it.
+[[gnu::noinline, gnu::cold]] exception_state* first_thread_exception_state() noexcept;
+
 // The address is fixed for the thread's life: ask the runtime once.
 inline exception_state* thread_exception_state() noexcept {
-  exception_state* state = t_exception_state;
-  if (state == nullptr) [[unlikely]] {
-    state = reinterpret_cast<exception_state*>(abi::__cxa_get_globals());
-    t_exception_state = state;
-  }
+  exception_state* const state = t_exception_state;
+  if (state == nullptr) [[unlikely]] return first_thread_exception_state();
   return state;
 }
 

@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <new>
 
@@ -23,6 +24,22 @@
 #include "wait_list.hpp"
 
 namespace cospace::detail {
+
+// Moves a T from `from` to raw storage at `to`: its bytes, inline, for the
+// plain types that fill most channels (integers, pointers, small structs:
+// channel_ops::plain_size), else through the type's own move.
+[[gnu::always_inline]] inline void move_value(const channel_ops& ops, void* to, void* from) noexcept {
+  switch (ops.plain_size) {
+    case 8: std::memcpy(to, from, 8); return;
+    case 4: std::memcpy(to, from, 4); return;
+    case 2: std::memcpy(to, from, 2); return;
+    case 1: std::memcpy(to, from, 1); return;
+    default: ops.move_construct(to, from);
+  }
+}
+[[gnu::always_inline]] inline void destroy_value(const channel_ops& ops, void* value) noexcept {
+  if (ops.plain_size == 0) ops.destroy(value);
+}
 
 class channel_core {
  public:
@@ -48,14 +65,14 @@ class channel_core {
   std::size_t capacity() const noexcept { return capacity_; }
 
   void push_from(void* value) noexcept {
-    ops.move_construct(at((head_ + count_) % capacity_), value);
+    move_value(ops, at((head_ + count_) % capacity_), value);
     ++count_;
   }
   // Moves the oldest value to `out` (or drops it if `out` is null).
   void pop_into(void* out) noexcept {
     void* v = at(head_);
-    if (out != nullptr) ops.move_construct(out, v);
-    ops.destroy(v);
+    if (out != nullptr) move_value(ops, out, v);
+    destroy_value(ops, v);
     head_ = (head_ + 1) % capacity_;
     --count_;
   }
@@ -87,7 +104,7 @@ void mark_delivered(wait_node& n) noexcept {
 // Inlined: with recv_now, the whole of a channel operation that need not wait.
 [[gnu::always_inline]] inline channel_status send_now(channel_core& ch, void* value, wake_token& token) noexcept {
   if (wait_node* r = claim_first(ch.receivers, wake_reason::signalled, token)) {
-    ch.ops.move_construct(r->slot, value);
+    move_value(ch.ops, r->slot, value);
     mark_delivered(*r);
     return channel_status::ok;
   }
@@ -109,40 +126,41 @@ void mark_delivered(wait_node& n) noexcept {
     return channel_status::ok;
   }
   if (wait_node* s = claim_first(ch.senders, wake_reason::signalled, token)) {
-    ch.ops.move_construct(out, s->slot);
+    move_value(ch.ops, out, s->slot);
     mark_delivered(*s);
     return channel_status::ok;
   }
   return ch.closed ? channel_status::closed : channel_status::timeout;
 }
 
-// A sliced task's wait on a channel, on the heap (nothing on its stack may be
-// read by others while it waits): its waiter and node, and a box for the
-// value. Made with no lock held (an allocation under the channel's spin lock
-// that threw would leave it held): a send or receive that finds, under the
-// lock, that a sliced task must wait releases the lock, makes one, and starts
-// over (park_on returns wake_reason::none to say so).
-class sliced_wait {
+// A value's place on the heap while a sliced task waits with it (a sliced
+// task's stack is elsewhere while it waits, so nothing a claimer moves a
+// value to or from may live there). Made with no lock held: an allocation
+// under a channel's spin lock that threw would leave it held.
+class value_box {
  public:
-  explicit sliced_wait(const channel_ops& ops)
-      : ops_(ops), box_(::operator new(ops.size, std::align_val_t{ops.alignment})) {}
-  ~sliced_wait() {
-    if (lent_ != nullptr) {  // the send's value was not taken (or an exception left): back to the caller's object
-      ops_.destroy(lent_);
-      ops_.move_construct(lent_, box_);
+  value_box() noexcept = default;  // empty until init() (an array of boxes)
+  ~value_box() {
+    if (box_ == nullptr) return;
+    if (lent_ != nullptr) {  // a send's value was not taken (or an exception left): back to the caller's object
+      destroy_value(*ops_, lent_);
+      move_value(*ops_, lent_, box_);
     }
-    if (holds_) ops_.destroy(box_);
-    ::operator delete(box_, std::align_val_t{ops_.alignment});
+    if (holds_) destroy_value(*ops_, box_);
+    ::operator delete(box_, std::align_val_t{ops_->alignment});
   }
-  sliced_wait(const sliced_wait&) = delete;
-  sliced_wait& operator=(const sliced_wait&) = delete;
+  value_box(const value_box&) = delete;
+  value_box& operator=(const value_box&) = delete;
 
-  list_wait* state() const noexcept { return state_.get(); }
-  void* slot() const noexcept { return box_; }
+  void init(const channel_ops& ops) {
+    box_ = ::operator new(ops.size, std::align_val_t{ops.alignment});
+    ops_ = &ops;
+  }
+  void* get() const noexcept { return box_; }
   // A send: its value moves to the box (the caller's object, moved from,
   // stays the caller's), and back unless taken().
   void lend(void* value) noexcept {
-    ops_.move_construct(box_, value);
+    move_value(*ops_, box_, value);
     holds_ = true;
     lent_ = value;
   }
@@ -150,15 +168,54 @@ class sliced_wait {
   // A receive: the value delivered to the box moves to `out` (raw storage).
   void deliver(void* out) noexcept {
     holds_ = true;
-    ops_.move_construct(out, box_);
+    move_value(*ops_, out, box_);
   }
 
  private:
-  const channel_ops& ops_;
-  std::unique_ptr<list_wait> state_ = std::make_unique<list_wait>();  // before box_: freed if that throws
-  void* const box_;
-  bool holds_ = false;     // an object lives in the box
-  void* lent_ = nullptr;   // a send's own object, moved from into the box
+  const channel_ops* ops_ = nullptr;
+  void* box_ = nullptr;
+  bool holds_ = false;    // an object lives in the box
+  void* lent_ = nullptr;  // a send's own object, moved from into the box
+};
+
+// A sliced task's wait on a channel: its waiter and node, and a box for the
+// value. A send or receive that finds, under the lock, that a sliced task
+// must wait releases the lock, makes one, and starts over (park_on returns
+// wake_reason::none to say so).
+class sliced_wait {
+ public:
+  explicit sliced_wait(const channel_ops& ops) { box_.init(ops); }
+
+  list_wait* state() const noexcept { return state_.get(); }
+  void* slot() const noexcept { return box_.get(); }
+  void lend(void* value) noexcept { box_.lend(value); }
+  void taken() noexcept { box_.taken(); }
+  void deliver(void* out) noexcept { box_.deliver(out); }
+
+ private:
+  std::unique_ptr<list_wait> state_ = std::make_unique<list_wait>();
+  value_box box_;
+};
+
+// A sliced task's select: its waiter, a node per case and a box per case,
+// each send case's value lent to its box from the start (so a send that
+// completes at once takes it from there too). Made before the locks are
+// taken. The boxes give back the values of the sends not taken.
+class sliced_select {
+ public:
+  sliced_select(const select_case* cases, std::size_t n)
+      : nodes_(std::make_unique<wait_node[]>(n)), boxes_(std::make_unique<value_box[]>(n)) {
+    for (std::size_t i = 0; i < n; ++i) boxes_[i].init(cases[i].ch->ops);
+    for (std::size_t i = 0; i < n; ++i)  // no allocation after the first lend: none to undo by hand
+      if (cases[i].send) boxes_[i].lend(cases[i].slot);
+  }
+  waiter w;
+  wait_node* nodes() const noexcept { return nodes_.get(); }
+  value_box& box(std::size_t i) noexcept { return boxes_[i]; }
+
+ private:
+  std::unique_ptr<wait_node[]> nodes_;
+  std::unique_ptr<value_box[]> boxes_;
 };
 
 // Parks the caller, task `self`, on `list` with `slot` (ch.lock held; released here).
@@ -360,10 +417,20 @@ std::size_t select(select_case* cases, std::size_t n, clock::time_point until) {
   for (std::size_t i = 0; i < n; ++i) order[i] = i;
   for (std::size_t i = n; i > 1; --i) std::swap(order[i - 1], order[next_random() % i]);
 
+  task_record* const self = until == no_wait ? nullptr : current_task();
+  // The wait's bookkeeping, made before the locks are taken (an allocation
+  // under them that threw would leave them held): its nodes in place, or a
+  // sliced task's all on the heap, its send values with them.
+  std::unique_ptr<sliced_select> heap;
+  if (self != nullptr && self->sliced) heap = std::make_unique<sliced_select>(cases, n);
+  case_array<wait_node> local_nodes(until == no_wait || heap != nullptr ? 0 : n);
+  wait_node* const nodes = heap != nullptr ? heap->nodes() : local_nodes.begin();
+  waiter local_w;
+  waiter& w = heap != nullptr ? heap->w : local_w;
+  // Where case i's value is: a sliced task's send values are in its boxes.
+  auto value_of = [&](std::size_t i) { return heap != nullptr && cases[i].send ? heap->box(i).get() : cases[i].slot; };
+
   channel_set locks(cases, n);
-  // The nodes of a wait, made before the locks are taken: an allocation
-  // under them that threw would leave them held.
-  case_array<wait_node> nodes(until == no_wait ? 0 : n);
   wake_token token;
   locks.lock();
   for (std::size_t i : order) {
@@ -372,47 +439,41 @@ std::size_t select(select_case* cases, std::size_t n, clock::time_point until) {
       locks.unlock();
       throw channel_closed("cospace::select: a send case's channel is closed");
     }
-    const channel_status status = c.send ? send_now(*c.ch, c.slot, token) : recv_now(*c.ch, c.slot, token);
+    const channel_status status = c.send ? send_now(*c.ch, value_of(i), token) : recv_now(*c.ch, c.slot, token);
     if (status == channel_status::timeout) continue;
     locks.unlock();
     wake(token);
     c.delivered = status == channel_status::ok;
+    if (heap != nullptr && c.send) heap->box(i).taken();
     return i;
   }
   if (until == no_wait) {
     locks.unlock();
     return select_timed_out;
   }
-  task_record* const self = current_task();
-  if (self != nullptr && self->sliced) {
-    locks.unlock();
-    throw scheduler_error("cospace::select: waiting in select from a sliced fiber is not supported yet "
-                          "(its cases live on a stack that is not there while it waits)");
-  }
   if (!parkable(self)) {  // before the nodes are published (check_parkable)
     locks.unlock();
     refuse_park(self);
   }
-  waiter w;
   w.task = self;
   for (std::size_t i = 0; i < n; ++i) {
     nodes[i].w = &w;
-    nodes[i].slot = cases[i].slot;
+    nodes[i].slot = heap != nullptr ? heap->box(i).get() : cases[i].slot;
     nodes[i].index = static_cast<std::uint32_t>(i);
     push_back(cases[i].send ? cases[i].ch->senders : cases[i].ch->receivers, nodes[i]);
   }
   locks.unlock();
-  struct unlink {
+  struct unlink {  // before `heap` goes: its nodes leave the lists first
     channel_set& locks;
     select_case* cases;
-    case_array<wait_node>& nodes;
+    wait_node* nodes;
+    std::size_t n;
     ~unlink() {
       locks.lock();
-      for (std::size_t i = 0; i < nodes.size(); ++i)
-        erase(cases[i].send ? cases[i].ch->senders : cases[i].ch->receivers, nodes[i]);
+      for (std::size_t i = 0; i < n; ++i) erase(cases[i].send ? cases[i].ch->senders : cases[i].ch->receivers, nodes[i]);
       locks.unlock();
     }
-  } guard{locks, cases, nodes};
+  } guard{locks, cases, nodes, n};
   const wake_reason reason = park(w, until);
   if (reason == wake_reason::timeout) return select_timed_out;
   const auto* chosen = static_cast<const wait_node*>(w.chosen);
@@ -420,6 +481,10 @@ std::size_t select(select_case* cases, std::size_t n, clock::time_point until) {
   if (reason == wake_reason::closed && cases[i].send)
     throw channel_closed("cospace::select: a send case's channel was closed while it waited");
   cases[i].delivered = reason == wake_reason::signalled;
+  if (heap != nullptr && cases[i].delivered) {
+    if (cases[i].send) heap->box(i).taken();
+    else heap->box(i).deliver(cases[i].slot);
+  }
   return i;
 }
 

@@ -43,7 +43,9 @@ namespace {
 struct io_slot {
   spinlock lock;
   std::uint32_t generation = 0;  // bumped at every close
-  bool registered = false;       // added to epoll
+  // Added to epoll? The add is a system call, made with `lock` released
+  // (a spin lock is never held across one): `adding` while it is under way.
+  enum class registration : std::uint8_t { none, adding, done } registered = registration::none;
   std::atomic<std::uint32_t> read_seq{0};
   std::atomic<std::uint32_t> write_seq{0};
   waiter* reader = nullptr;
@@ -228,9 +230,46 @@ int set_nonblocking(int fd) noexcept {
   return 0;
 }
 
+// Adds `fd` to epoll unless it is already (edge-triggered, both directions,
+// tagged with the slot and its generation), with the slot's lock released
+// during the system call. Returns with the lock held, or an error without
+// it. A fiber that finds another party adding yields until it is done.
+std::error_code register_once(detail::poller& pl, io_slot& s, int fd, std::uint32_t slot_index) {
+  using registration = io_slot::registration;
+  for (;;) {
+    s.lock.lock();
+    if (s.registered == registration::done) return {};
+    if (s.registered == registration::adding) {  // the reader's and the writer's first waits, at once
+      s.lock.unlock();
+      cospace::this_fiber::yield();
+      continue;
+    }
+    s.registered = registration::adding;
+    const std::uint32_t generation = s.generation;
+    s.lock.unlock();
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    ev.data.u64 = (std::uint64_t{generation} << 32) | slot_index;
+    const int added = epoll_ctl(pl.epoll_fd(), EPOLL_CTL_ADD, fd, &ev);
+    const int e = errno;
+    s.lock.lock();
+    if (s.generation != generation) {  // closed meanwhile (close() reset the registration)
+      s.lock.unlock();
+      return errno_code(ECANCELED);
+    }
+    if (added != 0) {
+      s.registered = registration::none;
+      s.lock.unlock();
+      return errno_code(e);
+    }
+    s.registered = registration::done;
+    return {};
+  }
+}
+
 // Waits until `fd` may be ready in `dir` (the caller retries its call), the
 // deadline passes (ETIMEDOUT) or the socket is closed (ECANCELED).
-std::error_code wait_ready(int fd, std::uint32_t& slot_index, direction dir, std::uint32_t seen,
+std::error_code wait_ready(int fd, std::atomic<std::uint32_t>& socket_slot, direction dir, std::uint32_t seen,
                            deadline until) {
   if (detail::current_task() == nullptr) {  // a thread: poll()
     pollfd p{fd, static_cast<short>(dir == direction::read ? POLLIN : POLLOUT), 0};
@@ -252,12 +291,16 @@ std::error_code wait_ready(int fd, std::uint32_t& slot_index, direction dir, std
     return e.code();
   }
   detail::poller& pl = *made;
-  if (slot_index == 0) {
+  std::uint32_t slot_index = socket_slot.load(std::memory_order_acquire);
+  if (slot_index == 0) {  // the socket's first wait; maybe its reader's and its writer's at once
+    std::uint32_t mine = 0;
     try {
-      slot_index = pl.acquire_slot();
+      mine = pl.acquire_slot();
     } catch (const std::system_error& e) {
       return e.code();
     }
+    if (socket_slot.compare_exchange_strong(slot_index, mine, std::memory_order_acq_rel)) slot_index = mine;
+    else pl.release_slot(mine);  // the other was first: slot_index is its slot
   }
   io_slot& s = pl.slot(slot_index);
   detail::task_record* const self = detail::current_task();
@@ -267,18 +310,7 @@ std::error_code wait_ready(int fd, std::uint32_t& slot_index, direction dir, std
   w.task = self;
   waiter** place = dir == direction::read ? &s.reader : &s.writer;
   std::atomic<std::uint32_t>& seq = dir == direction::read ? s.read_seq : s.write_seq;
-  s.lock.lock();
-  if (!s.registered) {
-    epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-    ev.data.u64 = (std::uint64_t{s.generation} << 32) | slot_index;
-    if (epoll_ctl(pl.epoll_fd(), EPOLL_CTL_ADD, fd, &ev) != 0) {
-      const int e = errno;
-      s.lock.unlock();
-      return errno_code(e);
-    }
-    s.registered = true;
-  }
+  if (const std::error_code e = register_once(pl, s, fd, slot_index)) return e;  // returns with s.lock held
   if (seq.load(std::memory_order_acquire) != seen) {
     s.lock.unlock();
     return {};
@@ -306,7 +338,8 @@ std::error_code wait_ready(int fd, std::uint32_t& slot_index, direction dir, std
   }
 }
 
-std::uint32_t current_seq(std::uint32_t slot_index, direction dir) noexcept {
+std::uint32_t current_seq(const std::atomic<std::uint32_t>& socket_slot, direction dir) noexcept {
+  const std::uint32_t slot_index = socket_slot.load(std::memory_order_acquire);
   if (slot_index == 0) return 0;
   io_slot& s = detail::the_poller().slot(slot_index);
   return (dir == direction::read ? s.read_seq : s.write_seq).load(std::memory_order_acquire);
@@ -315,14 +348,15 @@ std::uint32_t current_seq(std::uint32_t slot_index, direction dir) noexcept {
 // Runs `call` (a non-blocking system call returning -1 and errno on failure)
 // until it does not fail with EAGAIN, waiting for readiness in between.
 template <class Call>
-ssize_t retry(int fd, std::uint32_t& slot_index, direction dir, deadline until, std::error_code& error, Call call) {
+ssize_t retry(int fd, std::atomic<std::uint32_t>& socket_slot, direction dir, deadline until, std::error_code& error,
+              Call call) {
   error.clear();
   if (fd < 0) {
     error = errno_code(EBADF);
     return -1;
   }
   for (;;) {
-    const std::uint32_t seen = current_seq(slot_index, dir);
+    const std::uint32_t seen = current_seq(socket_slot, dir);
     const ssize_t n = call();
     if (n >= 0) return n;
     const int e = errno;
@@ -335,7 +369,7 @@ ssize_t retry(int fd, std::uint32_t& slot_index, direction dir, deadline until, 
       error = errno_code(ETIMEDOUT);
       return -1;
     }
-    error = wait_ready(fd, slot_index, dir, seen, until);
+    error = wait_ready(fd, socket_slot, dir, seen, until);
     if (error) return -1;
     if (e == EINPROGRESS) return 0;  // connect: the caller reads SO_ERROR
   }
@@ -423,13 +457,13 @@ socket::socket(int fd) : fd_(fd) {
 }
 
 socket::socket(socket&& other) noexcept
-    : fd_(std::exchange(other.fd_, -1)), slot_(std::exchange(other.slot_, 0)) {}
+    : fd_(std::exchange(other.fd_, -1)), slot_(other.slot_.exchange(0, std::memory_order_relaxed)) {}
 
 socket& socket::operator=(socket&& other) noexcept {
   if (this != &other) {
     close();
     fd_ = std::exchange(other.fd_, -1);
-    slot_ = std::exchange(other.slot_, 0);
+    slot_.store(other.slot_.exchange(0, std::memory_order_relaxed), std::memory_order_relaxed);
   }
   return *this;
 }
@@ -437,20 +471,25 @@ socket& socket::operator=(socket&& other) noexcept {
 socket::~socket() { close(); }
 
 void socket::close() noexcept {
-  if (slot_ != 0) {
+  if (const std::uint32_t slot_index = slot_.exchange(0, std::memory_order_acq_rel); slot_index != 0) {
     detail::poller& p = detail::the_poller();
-    io_slot& s = p.slot(slot_);
+    io_slot& s = p.slot(slot_index);
     detail::wake_token reader, writer;
     s.lock.lock();
-    if (s.registered) epoll_ctl(p.epoll_fd(), EPOLL_CTL_DEL, fd_, nullptr);
-    s.registered = false;
+    // An add under way (another fiber's first wait) sees the generation move
+    // and gives up; the fd's close below takes it out of epoll then.
+    const bool registered = s.registered == io_slot::registration::done;
+    s.registered = io_slot::registration::none;
     ++s.generation;
     if (s.reader != nullptr) claim(*std::exchange(s.reader, nullptr), wake_reason::closed, reader);
     if (s.writer != nullptr) claim(*std::exchange(s.writer, nullptr), wake_reason::closed, writer);
     s.lock.unlock();
+    // Not under the lock (a system call): an event that comes meanwhile
+    // carries the old generation and is ignored.
+    if (registered) epoll_ctl(p.epoll_fd(), EPOLL_CTL_DEL, fd_, nullptr);
     detail::wake(reader);
     detail::wake(writer);
-    p.release_slot(std::exchange(slot_, 0));
+    p.release_slot(slot_index);
   }
   if (fd_ >= 0) ::close(std::exchange(fd_, -1));
 }

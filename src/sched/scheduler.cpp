@@ -336,6 +336,12 @@ namespace {
 }
 #endif
 
+// Out of line, as every diagnostic on a hop's path: its strings would give
+// park() a larger frame and more registers to save.
+[[noreturn, gnu::noinline, gnu::cold]] void could_not_switch_to(const task_record* t) noexcept {
+  die(describe(t) + ": the scheduler could not switch to it");
+}
+
 }  // namespace
 
 // The blocking calls that are refused: out of line, off every hop's path.
@@ -385,7 +391,7 @@ void refuse_park(const task_record* t) {
       } catch (const forced_unwind&) {
         throw;  // shutdown unwinds us from this switch
       } catch (...) {
-        die(describe(next) + ": the scheduler could not switch to it");
+        could_not_switch_to(next);
       }
     } else {
       t->parking = true;
@@ -435,9 +441,10 @@ void worker::add_timer(waiter& w, clock::time_point deadline) {
 void worker::cancel_timer(waiter& w) noexcept {
   worker* const owner = w.timer_owner.load(std::memory_order_acquire);
   if (owner == nullptr) return;  // fired (or never armed): fire_timers is done with w
+  std::multimap<clock::time_point, waiter*>::node_type node;  // freed after the unlock: no free under a spin lock
   owner->timer_lock.lock();
   if (w.timer_owner.load(std::memory_order_relaxed) != nullptr) {  // still armed: the timer did not fire
-    owner->timers.erase(w.timer);
+    node = owner->timers.extract(w.timer);
     owner->timer_count.fetch_sub(1, std::memory_order_relaxed);
     w.timer_owner.store(nullptr, std::memory_order_relaxed);
   }
@@ -450,11 +457,15 @@ bool worker::fire_timers() noexcept {
   if (timer_count.load(std::memory_order_relaxed) == 0) return false;
   const auto now = clock::now();
   wake_token due[32];
+  // The map nodes taken out, freed after the unlock (no free under a spin
+  // lock: it may wait for the allocator's own lock).
+  std::multimap<clock::time_point, waiter*>::node_type spent[std::size(due)];
   std::size_t n = 0;
+  std::size_t taken = 0;
   timer_lock.lock();
-  while (n < std::size(due) && !timers.empty() && timers.begin()->first <= now) {
-    waiter* const w = timers.begin()->second;
-    timers.erase(timers.begin());
+  while (taken < std::size(spent) && !timers.empty() && timers.begin()->first <= now) {
+    spent[taken++] = timers.extract(timers.begin());
+    waiter* const w = spent[taken - 1].mapped();
     timer_count.fetch_sub(1, std::memory_order_relaxed);
     const bool claimed = claim(*w, wake_reason::timeout, due[n]);
     // The last touch of *w: once its fiber reads null it may leave park()

@@ -5,4 +5,5 @@ target_sources(cospace_objects PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/record_cache.cpp
   ${CMAKE_CURRENT_LIST_DIR}/io.cpp
   ${CMAKE_CURRENT_LIST_DIR}/sync.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/channel.cpp)
+  ${CMAKE_CURRENT_LIST_DIR}/channel.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/lock.cpp)

@@ -28,17 +28,8 @@ struct wait_node {
 };
 
 inline void lock(wait_list& l) noexcept {
-  for (unsigned spins = 0;; ++spins) {
-    if (!l.locked.exchange(1, std::memory_order_acquire)) return;
-    while (l.locked.load(std::memory_order_relaxed)) {
-      if (++spins > 128) {
-        sched_yield();
-        spins = 0;
-      } else {
-        cpu_relax();
-      }
-    }
-  }
+  if (!l.locked.exchange(1, std::memory_order_acquire)) [[likely]] return;
+  spin_until_acquired(l.locked);
 }
 inline void unlock(wait_list& l) noexcept { l.locked.store(0, std::memory_order_release); }
 
@@ -117,6 +108,43 @@ inline std::unique_ptr<list_wait> heap_wait_for(const task_record* self) {
   return self != nullptr && self->sliced ? std::make_unique<list_wait>() : nullptr;
 }
 
+// park_on() once it may publish: puts `s` on `list` and parks. Always
+// inlined, and called separately for a list_wait on the caller's stack and
+// one on the heap, so that the stack one is written once (its initialisers
+// and the fields set here merge) rather than initialised, then set through
+// a pointer that might be the heap's.
+template <class Lock, class BeforePark>
+[[gnu::always_inline]] inline wake_reason publish_and_park(Lock& guard, wait_list& list, list_wait& s, void* slot,
+                                                           std::uint64_t tag, clock::time_point deadline,
+                                                           BeforePark& before_park, task_record* self) {
+  s.w.task = self;
+  s.w.one_lock = deadline == no_deadline;  // then only holders of `guard` claim it
+  s.node.w = &s.w;
+  s.node.slot = slot;
+  s.node.tag = tag;
+  push_back(list, s.node);
+  guard.unlock();
+  // Every claimer but a timer takes the node off the list before it claims
+  // it: after a wake for any other reason there is nothing to undo, and the
+  // lock is not taken again.
+  struct unlink {
+    Lock& guard;
+    wait_list& list;
+    wait_node& n;
+    bool off = false;
+    ~unlink() {
+      if (off) return;
+      guard.lock();
+      erase(list, n);
+      guard.unlock();
+    }
+  } off_the_list{guard, list, s.node};
+  before_park();
+  const wake_reason reason = park(s.w, deadline);
+  off_the_list.off = reason != wake_reason::timeout;
+  return reason;
+}
+
 // Parks the caller on `list`, under `guard` (a Lockable the caller holds;
 // released here), with `slot` and `tag` in its node, until claimed or the
 // deadline. Takes its node off the list on a timeout and when shutdown
@@ -134,38 +162,13 @@ wake_reason park_on(Lock&& guard, wait_list& list, void* slot, std::uint64_t tag
     guard.unlock();
     refuse_park(self);
   }
-  if (heap == nullptr && self != nullptr && self->sliced) [[unlikely]] {
+  if (heap != nullptr) return publish_and_park(guard, list, *heap, slot, tag, deadline, before_park, self);
+  if (self != nullptr && self->sliced) [[unlikely]] {
     guard.unlock();
     return wake_reason::none;
   }
   list_wait local;  // default-initialised: each member has its own initialiser
-  list_wait& s = heap != nullptr ? *heap : local;
-  s.w.task = self;
-  s.w.one_lock = deadline == no_deadline;  // then only holders of `guard` claim it
-  s.node.w = &s.w;
-  s.node.slot = slot;
-  s.node.tag = tag;
-  push_back(list, s.node);
-  guard.unlock();
-  // Every claimer but a timer takes the node off the list before it claims
-  // it: after a wake for any other reason there is nothing to undo, and the
-  // lock is not taken again.
-  struct unlink {
-    std::remove_reference_t<Lock>& guard;
-    wait_list& list;
-    wait_node& n;
-    bool off = false;
-    ~unlink() {
-      if (off) return;
-      guard.lock();
-      erase(list, n);
-      guard.unlock();
-    }
-  } off_the_list{guard, list, s.node};
-  before_park();
-  const wake_reason reason = park(s.w, deadline);
-  off_the_list.off = reason != wake_reason::timeout;
-  return reason;
+  return publish_and_park(guard, list, local, slot, tag, deadline, before_park, self);
 }
 
 // The common case: a wait_list under its own lock, nothing in the node.

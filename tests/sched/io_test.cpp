@@ -5,6 +5,7 @@
 #include <cospace/sync.hpp>
 
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <chrono>
@@ -138,6 +139,58 @@ TEST(Io, DeadlinesGiveTimedOut) {
     }
   });
   t.join();
+}
+
+// A reader and a writer on one socket, each blocking on it for the first
+// time at the same moment on two workers (its send buffer is filled first,
+// so the write blocks at once, as the read does): its registration with
+// epoll (a system call made with the slot's lock released, which the other
+// waits for) happens once, and both are woken by the events that follow.
+// Each round is a fresh socket (the two meet in the add now and then, not
+// every run: the test shows that when they do, nothing is lost).
+TEST(Io, AReaderAndAWriterBlockOnOneSocketAtOnce) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
+  scheduler s({.threads = 2});
+  io::listener l = io::listener::bind(io::address::loopback(0));
+  const std::string data(std::size_t{1} << 16, 'x');
+  for (int round = 0; round < 50; ++round) {
+    io::socket c, p;  // p, accepted, has never waited: it is not registered yet (c was, by its connect)
+    s.spawn([&] {
+       c = io::socket::connect(l.local_address());
+       p = l.accept();
+     }).join();
+    std::size_t prefilled = 0;
+    for (;;) {  // until the kernel's buffers are full
+      const ssize_t n = ::send(p.native_handle(), data.data(), data.size(), MSG_DONTWAIT);
+      if (n <= 0) break;
+      prefilled += static_cast<std::size_t>(n);
+    }
+    auto reader = s.spawn([&] {
+      std::string text;
+      char b[8];
+      while (text.size() < 4) {
+        const std::size_t n = p.read_some(b, sizeof b);
+        if (n == 0) break;
+        text.append(b, n);
+      }
+      return text;
+    });
+    auto writer = s.spawn([&] { p.write_all(data.data(), data.size()); });
+    auto peer = s.spawn([&] {
+      std::vector<char> b(65536);
+      std::size_t got = 0;
+      while (got < prefilled + data.size()) {
+        const std::size_t n = c.read_some(b.data(), b.size());
+        if (n == 0) break;
+        got += n;
+      }
+      c.write_all("done");
+      return got;
+    });
+    writer.join();
+    EXPECT_EQ(reader.join(), "done") << "round " << round;
+    EXPECT_EQ(peer.join(), prefilled + data.size()) << "round " << round;
+  }
 }
 
 TEST(Io, ClosingASocketWakesItsWaiter) {
