@@ -891,8 +891,12 @@ void worker::finish(task_record* t) noexcept {
   t->fiber.reset();  // its stack goes back now, not when the handle does (unwound: done already)
   unenroll(t);
   if (!t->job_ended) complete(t, this);  // else next_job() did
-  if (t->unwinding) unwound.push_back(t);  // a run queue may still name it
-  else drop_ref(t, false);
+  if (t->unwinding) {  // a run queue may still name it: kept until the workers stop
+    t->reg_next = unwound;
+    unwound = t;
+  } else {
+    drop_ref(t, false);
+  }
 }
 
 // Makes a task's fiber when it first runs. A failure (bad fiber options,
@@ -1107,8 +1111,10 @@ void scheduler_impl::shutdown() {
         if (!t->started) discard(t);
   }
   for (auto& w : workers) {
-    for (task_record* t : w->unwound) release_task(t);
-    w->unwound.clear();
+    while (task_record* t = std::exchange(w->unwound, nullptr)) {
+      w->unwound = t->reg_next;
+      release_task(t);
+    }
   }
   stopped = true;
 }

@@ -308,7 +308,10 @@ class worker {
   // Started tasks whose home this is, under `registry_lock` (shutdown unwinds them).
   spinlock registry_lock;
   task_record* registry = nullptr;  // newest first
-  std::vector<task_record*> unwound;  // finished while unwinding: freed after the workers stop
+  // Finished while unwinding, freed after the workers stop: linked through
+  // reg_next (free once unenrolled; `next` is not: a run queue may still
+  // name the task), so that finish(), which cannot fail, allocates nothing.
+  task_record* unwound = nullptr;
 
   // Timers of fibers parked from this worker, under `timer_lock`.
   spinlock timer_lock;
