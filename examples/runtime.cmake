@@ -6,5 +6,6 @@ if(COSPACE_BUILD_TESTS)
   # 77: the sjlj backend cannot start slices on the thread's own stack.
   set_tests_properties(example_tiny_runtime PROPERTIES
     PASS_REGULAR_EXPRESSION "2000 tasklets finished, 0 wrong|skipped"
-    SKIP_RETURN_CODE 77)
+    SKIP_RETURN_CODE 77 LABELS backend)
+  cospace_test_program(tiny_runtime backend)  # tasklets on slices (tests/CMakeLists.txt: the labels)
 endif()

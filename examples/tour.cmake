@@ -6,6 +6,15 @@ cospace_example(example_deep_recursion deep_recursion.cpp)
 cospace_example(example_readme readme.cpp)
 
 if(COSPACE_BUILD_TESTS)
+  # Generators, fibers and deep recursion: what a context backend changes
+  # (label backend, tests/CMakeLists.txt); none starts a thread.
+  set(_tour example_generator example_pipeline example_readme)
+  if(NOT CMAKE_CXX_FLAGS MATCHES "sanitize=thread")
+    list(APPEND _tour example_deep_recursion)
+  endif()
+  foreach(_example IN LISTS _tour)
+    cospace_test_program(${_example} backend)
+  endforeach()
   add_test(NAME example_generator COMMAND example_generator)
   set_tests_properties(example_generator PROPERTIES PASS_REGULAR_EXPRESSION
     "in order: 1 3 4 6 7 8 10 13 14\nodd squares: 1 9 25 49 81\n")
@@ -22,4 +31,5 @@ if(COSPACE_BUILD_TESTS)
   add_test(NAME example_readme COMMAND example_readme)
   set_tests_properties(example_readme PROPERTIES PASS_REGULAR_EXPRESSION
     "^deep: 100000\nresumed\n1\n4\n9\n$")
+  set_tests_properties(${_tour} PROPERTIES LABELS backend)
 endif()
