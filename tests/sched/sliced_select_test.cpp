@@ -126,6 +126,9 @@ TEST_F(SlicedSelect, AWaitingSendCaseIsTakenByALateReceiver) {
         [&] {
           char scribble[4096];
           for (char& c : scribble) c = 'x';
+          // The array's address escapes: the compiler must write it, on
+          // the stack the selector's slice was saved from.
+          asm volatile("" : : "r"(scribble) : "memory");
           cospace::this_fiber::yield();
           received = out.recv().value().text;
           EXPECT_EQ(scribble[100], 'x');
