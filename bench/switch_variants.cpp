@@ -29,6 +29,7 @@ cospace_transfer cospace_variant_reload_mxcsr(cospace_context to, void* data);
 cospace_transfer cospace_variant_reload_x87(cospace_context to, void* data);
 cospace_transfer cospace_variant_compare_late(cospace_context to, void* data);
 cospace_transfer cospace_variant_reload_mxcsr_compare_x87(cospace_context to, void* data);
+cospace_transfer cospace_variant_reload_mxcsr_compare_x87_late(cospace_context to, void* data);
 }
 
 namespace {
@@ -118,6 +119,7 @@ void register_all() {
   register_switch("variant/reload_x87", &bm_variant<&cospace_variant_reload_x87>);
   register_switch("variant/compare_late", &bm_variant<&cospace_variant_compare_late>);
   register_switch("variant/reload_mxcsr_compare_x87", &bm_variant<&cospace_variant_reload_mxcsr_compare_x87>);
+  register_switch("variant/reload_mxcsr_compare_x87_late", &bm_variant<&cospace_variant_reload_mxcsr_compare_x87_late>);
 #if COSPACE_BENCH_HAVE_BOOST
   register_switch(jump_fcontext_name, &bm_jump_fcontext);
 #endif

@@ -18,6 +18,7 @@
  *            5 fldcw only, unconditionally
  *            6 as 2, but the compares come after the register loads
  *            7 ldmxcsr unconditionally, x87 CW compared and reloaded on a difference
+ *            8 as 7, but after the register loads
  *   ending:  0 jmp *%r8 (the library)   1 ret
  *
  * No CFI beyond the procedure bounds: these are for timing only.
@@ -93,6 +94,10 @@
 	COMPARE_MXCSR
 	COMPARE_X87CW
 	.endif
+	.if (\restore == 8)
+	ldmxcsr	COSPACE_X86_64_FRAME_MXCSR(%rsp)
+	COMPARE_X87CW
+	.endif
 	movq	%rsi, %rdx
 	.if (\ending == 0)
 	movq	COSPACE_X86_64_FRAME_RIP(%rsp), %r8
@@ -107,7 +112,7 @@
 	ldmxcsr	COSPACE_X86_64_FRAME_MXCSR(%rsp)
 	jmp	2b
 	.endif
-	.if (\restore == 2) || (\restore == 6) || (\restore == 7)
+	.if (\restore == 2) || (\restore == 6) || (\restore == 7) || (\restore == 8)
 3:
 	fldcw	COSPACE_X86_64_FRAME_X87CW(%rsp)
 	jmp	4b
@@ -130,6 +135,7 @@
 	VARIANT	cospace_variant_reload_x87,      2, 5, 0
 	VARIANT	cospace_variant_compare_late,    3, 6, 0
 	VARIANT	cospace_variant_reload_mxcsr_compare_x87, 3, 7, 0
+	VARIANT	cospace_variant_reload_mxcsr_compare_x87_late, 3, 8, 0
 
 	.section .note.GNU-stack,"",@progbits
 

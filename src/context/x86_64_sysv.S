@@ -13,19 +13,21 @@
  * status flags beyond what MXCSR carries, and the direction flag (the ABI
  * requires it clear at every call boundary).
  *
- * Floating-point control: MXCSR and the x87 CW are stored on every switch but
- * reloaded only when their control bits differ from the incoming context's
- * (MXCSR's status flags are caller-saved and may differ freely). The costs are
- * the processor's: on Intel cores ldmxcsr/fldcw serialise and the stores are
- * cheap, so skipping the reload wins; on AMD Zen 4 (measured, see
- * docs/benchmarks.md) stmxcsr alone costs about 15 cycles, ldmxcsr little.
- * Nothing can avoid the stmxcsr while MXCSR follows each context: reading
- * MXCSR has no other way. The comparisons load with the same width as the
- * stores (32 and 16 bits), so the loads forward from the store buffer rather
- * than stall; they come after the register loads, which proceed while the
- * MXCSR load waits for stmxcsr. With COSPACE_SHARED_FP_CONTROL defined, the
- * control state is left alone: all contexts of a thread share it, as in Go
- * and marl; the frame keeps its slot so the layout never changes.
+ * Floating-point control: MXCSR and the x87 CW are stored on every switch.
+ * MXCSR is reloaded always; the x87 CW only when it differs from the
+ * incoming context's. The costs are the processor's (measured on AMD Zen 4,
+ * docs/benchmarks.md, "Where the asm switch's time goes"): stmxcsr alone costs
+ * about 15 cycles and nothing else reads MXCSR, so it stays; comparing its
+ * result would wait for it (+1.5 ns a switch), while ldmxcsr of the same
+ * value costs about one cycle; fnstcw and the x87 compare cost next to
+ * nothing. (On Intel cores ldmxcsr/fldcw are dearer and stmxcsr cheap, so
+ * there a compare-and-skip for MXCSR would win; this file was 1.2x Boost's
+ * jump_fcontext on Zen 4 with it, ~0.95x without.) Reloading MXCSR also
+ * restores its status flags, which the ABI makes caller-saved: each context
+ * sees its own. The reload and the compare come after the register loads.
+ * With COSPACE_SHARED_FP_CONTROL defined, the control state is left alone:
+ * all contexts of a thread share it, as in Go and marl; the frame keeps its
+ * slot so the layout never changes.
  *
  * The switch returns through `jmp *%r8`, never `ret`: a cross-stack `ret`
  * mispredicts on every switch because the return stack buffer holds the
@@ -68,9 +70,6 @@
 #include "x86_64_frame.h"
 
 #define FRAME_RESERVE (COSPACE_X86_64_FRAME_SIZE - 8)
-/* MXCSR bits 6-15 (DAZ, exception masks, rounding, FTZ): the control part the
- * ABI makes callee-saved. Bits 0-5 are sticky status flags, caller-saved. */
-#define MXCSR_CONTROL_BITS 0xffc0
 
 	.text
 
@@ -89,7 +88,7 @@
 .endm
 
 /* Loads the incoming context's state from the frame at %rsp; %rax holds the
- * outgoing frame, whose control words are compared to avoid reloading. */
+ * outgoing frame, whose x87 control word is compared to avoid reloading it. */
 .macro RESTORE_CALLEE_SAVED
 	movq	COSPACE_X86_64_FRAME_R12(%rsp), %r12
 	movq	COSPACE_X86_64_FRAME_R13(%rsp), %r13
@@ -98,13 +97,7 @@
 	movq	COSPACE_X86_64_FRAME_RBX(%rsp), %rbx
 	movq	COSPACE_X86_64_FRAME_RBP(%rsp), %rbp
 #ifndef COSPACE_SHARED_FP_CONTROL
-	/* After the register loads: the MXCSR load below waits for the
-	 * stmxcsr just done, and the loads above proceed meanwhile. */
-	movl	COSPACE_X86_64_FRAME_MXCSR(%rsp), %ecx
-	xorl	COSPACE_X86_64_FRAME_MXCSR(%rax), %ecx
-	testl	$MXCSR_CONTROL_BITS, %ecx	/* the status flags are not callee-saved */
-	jne	1f
-2:
+	ldmxcsr	COSPACE_X86_64_FRAME_MXCSR(%rsp)
 	movzwl	COSPACE_X86_64_FRAME_X87CW(%rsp), %ecx
 	cmpw	COSPACE_X86_64_FRAME_X87CW(%rax), %cx
 	jne	3f
@@ -112,12 +105,9 @@
 #endif
 .endm
 
-/* The out-of-line reloads for RESTORE_CALLEE_SAVED's rare path. */
+/* The out-of-line reload for RESTORE_CALLEE_SAVED's rare path. */
 .macro RELOAD_FP_CONTROL_SLOW_PATH
 #ifndef COSPACE_SHARED_FP_CONTROL
-1:
-	ldmxcsr	COSPACE_X86_64_FRAME_MXCSR(%rsp)
-	jmp	2b
 3:
 	fldcw	COSPACE_X86_64_FRAME_X87CW(%rsp)
 	jmp	4b
