@@ -1,7 +1,8 @@
 // The scheduler layer's costs next to Go's, measured in the same run.
 //
 //   cospace_bench_sched [--go-source DIR] [--rounds N] [--repeat K] [--no-go]
-//   cospace_bench_sched --only {pingpong_one_thread|pingpong_same_site|pingpong_forced_apart|spawn_join} [--rounds N]
+//   cospace_bench_sched --only {pingpong_one_thread|pingpong_same_site|pingpong_forced_apart|
+//                               pingpong_migratable|spawn_join} [--rounds N]
 //   cospace_bench_sched --child-million N
 //
 // --only runs one measurement once and prints it (the single-worker ones
@@ -23,6 +24,9 @@
 //                         no return after a switch is mispredicted (thread CPU)
 //   pingpong_two_workers  the same with two workers, the fibers wherever they
 //                         started (Go: GOMAXPROCS=2, the same)
+//   pingpong_migratable   (--only) two workers, both fibers spawned with
+//                         spawn_options::migrate, so that a woken fiber runs
+//                         on its waker's worker, as Go's goroutines do
 //   pingpong_two_threads  two workers, the fibers forced onto different threads
 //                         (checked with gettid); Go: each goroutine locked to an
 //                         OS thread of its own (runtime.LockOSThread, checked
@@ -111,8 +115,9 @@ struct pingpong_result {
   double cpu_ns_per_hop;  // meaningful on one worker only
 };
 
-pingpong_result pingpong(unsigned threads, long rounds, bool apart) {
+pingpong_result pingpong(unsigned threads, long rounds, bool apart, bool migrate = false) {
   cospace::scheduler s({.threads = threads});
+  const cospace::spawn_options options{.migrate = migrate};
   cospace::channel<long> ping, pong;
   std::atomic<long> tid_b{0};
   std::atomic<bool> on_same_thread{false};
@@ -120,7 +125,7 @@ pingpong_result pingpong(unsigned threads, long rounds, bool apart) {
     tid_b = kernel_thread_id();
     for (long v : ping) pong.send(v + 1);
     pong.close();
-  });
+  }, options);
   while (tid_b.load() == 0) std::this_thread::yield();
   // `apart`: A must run on the other worker. A started fiber stays where it
   // started, so an A that starts on B's thread gives up at once and is
@@ -140,7 +145,7 @@ pingpong_result pingpong(unsigned threads, long rounds, bool apart) {
       }
       const double hops = static_cast<double>(2 * rounds);
       return {ns_since(start) / hops, (thread_cpu_ns() - cpu_start) / hops};
-    });
+    }, options);
     const timing ns = a.join();
     if (ns.wall < 0) continue;
     ping.close();
@@ -325,7 +330,8 @@ int main(int argc, char** argv) {
     else if (arg == "--no-go") use_go = false;
     else {
       std::fprintf(stderr, "usage: cospace_bench_sched [--go-source DIR] [--rounds N] [--repeat K] [--no-go]\n"
-                           "       cospace_bench_sched --only {pingpong_one_thread|pingpong_same_site|pingpong_forced_apart|spawn_join} [--rounds N]\n"
+                           "       cospace_bench_sched --only {pingpong_one_thread|pingpong_same_site|pingpong_forced_apart|\n"
+                           "                                   pingpong_migratable|spawn_join} [--rounds N]\n"
                            "       cospace_bench_sched --child-million N\n");
       return 2;
     }
@@ -344,6 +350,11 @@ int main(int argc, char** argv) {
     std::printf("pingpong_forced_apart %.1f ns\n", r.ns_per_hop);
     return 0;
   }
+  if (only == "pingpong_migratable") {
+    const pingpong_result r = pingpong(2, rounds, false, true);
+    std::printf("pingpong_migratable %.1f ns (%s)\n", r.ns_per_hop, r.different_threads ? "started apart" : "started together");
+    return 0;
+  }
   if (only == "pingpong_same_site") {
     std::printf("pingpong_same_site thread CPU %.1f ns\n", pingpong_same_site(rounds));
     return 0;
@@ -354,7 +365,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (!only.empty()) {
-    std::fprintf(stderr, "cospace_bench_sched: --only takes pingpong_one_thread, pingpong_forced_apart or spawn_join\n");
+    std::fprintf(stderr, "cospace_bench_sched: --only takes pingpong_one_thread, pingpong_same_site, "
+                         "pingpong_forced_apart, pingpong_migratable or spawn_join\n");
     return 2;
   }
   const long spawns = rounds / 5;
