@@ -89,7 +89,7 @@ int main(int argc, char** argv) {
   spec.lines.push_back(cospace::bench::switch_ratio(cospace_asm_name, jump_fcontext_name, 0.7));
   spec.notes.push_back(COSPACE_BENCH_SHARED_FP
                            ? "asm backend floating-point control: shared per thread (COSPACE_SHARED_FP_CONTROL=ON)"
-                           : "asm backend floating-point control: saved per context, reloaded when it differs");
+                           : "asm backend floating-point control: saved per context (x86-64: MXCSR reloaded always, x87 CW when it differs)");
 #if COSPACE_BENCH_HAVE_BOOST
   spec.notes.push_back(std::string("Boost.Context ") + BOOST_LIB_VERSION + ", " + COSPACE_BENCH_BOOST_LINKAGE +
                        " library");
