@@ -8,6 +8,7 @@
 #include "context/backend.hpp"
 #include "context/validate.hpp"
 #include "space/fault_handler.hpp"
+#include "space/sanitizer.hpp"
 #include "thread_slicing.hpp"
 
 namespace cospace::detail {
@@ -46,6 +47,12 @@ cospace_transfer arrive(cospace_transfer t) {
 
 cospace_context start_fresh(slice& s, cospace_context_entry entry) noexcept {
   const std::uintptr_t bottom = s.stack->bottom != 0 ? s.stack->bottom : s.base - (1u << 20);
+  // The fresh frame lands just below the base, where make_resident has saved
+  // whatever was live, but whose shadow state is still that of the code that
+  // ran there last: on the thread's own stack, Valgrind holds what lay below
+  // a stack pointer that moved up as inaccessible (the writes happen from the
+  // copier's stack). The backend's min_stack covers its fresh frame.
+  forget_stack_poison(s.base - backend.min_stack, s.base);
   return backend.make(reinterpret_cast<void*>(s.base), s.base - bottom, entry);
 }
 
