@@ -48,7 +48,9 @@ typedef cospace_transfer (*cospace_ontop_function)(cospace_transfer transfer);
 
 /* Makes a fresh context whose stack spans [stack_top - stack_size, stack_top).
  * stack_top must be 16-byte aligned and stack_size at least
- * cospace_context_min_stack(). The first jump to *out calls entry. */
+ * cospace_context_min_stack(). The first jump to *out calls entry. The stack
+ * stays the caller's: under valgrind, register it (VALGRIND_STACK_REGISTER)
+ * for as long as it lives, as docs/debugging.md explains. */
 COSPACE_API cospace_status cospace_context_create(void* stack_top, size_t stack_size,
                                                   cospace_context_entry entry,
                                                   cospace_context* out) COSPACE_NOEXCEPT;
