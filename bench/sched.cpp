@@ -24,7 +24,7 @@
 //                         no return after a switch is mispredicted (thread CPU)
 //   pingpong_two_workers  the same with two workers, the fibers wherever they
 //                         started (Go: GOMAXPROCS=2, the same)
-//   pingpong_migratable   (--only) two workers, both fibers spawned with
+//   pingpong_migratable   two workers, both fibers spawned with
 //                         spawn_options::migrate, so that a woken fiber runs
 //                         on its waker's worker, as Go's goroutines do
 //   pingpong_two_threads  two workers, the fibers forced onto different threads
@@ -373,7 +373,7 @@ int main(int argc, char** argv) {
   const long million = 1000000;
 
   std::map<std::string, double> ours;
-  std::vector<double> v1, v2, v3, v4, c1, c3;
+  std::vector<double> v1, v2, v3, v4, v5, c1, c3;
   int together = 0;
   bool apart = true;
   for (int k = 0; k < repeat; ++k) {
@@ -383,6 +383,7 @@ int main(int argc, char** argv) {
     const pingpong_result any = pingpong(2, rounds, false);
     v4.push_back(any.ns_per_hop);
     together += any.different_threads ? 0 : 1;
+    v5.push_back(pingpong(2, rounds, false, true).ns_per_hop);
     const pingpong_result two = pingpong(2, rounds, true);
     v2.push_back(two.ns_per_hop);
     apart = apart && two.different_threads;
@@ -393,6 +394,7 @@ int main(int argc, char** argv) {
   ours["pingpong_one_thread"] = median(v1);
   ours["pingpong_two_threads"] = median(v2);
   ours["pingpong_two_workers"] = median(v4);
+  ours["pingpong_migratable"] = median(v5);
   ours["spawn_join"] = median(v3);
   ours["pingpong_one_thread_cpu"] = median(c1);
   ours["spawn_join_cpu"] = median(c3);
@@ -438,6 +440,7 @@ int main(int argc, char** argv) {
         // Two workers, placed as they fall: Go's GOMAXPROCS=2 (it keeps a ping-pong on one thread).
         median_of("pingpong_two_threads", rounds, "pingpong_two_threads");
         go["pingpong_two_workers"] = go["pingpong_two_threads"];
+        go["pingpong_migratable"] = go["pingpong_two_threads"];
         // Forced apart: each goroutine locked to a thread of its own, checked with gettid.
         median_of("pingpong_forced_apart", rounds, "pingpong_forced_apart");
         median_of("pingpong_forced_apart", rounds, "pingpong_forced_apart_distinct");
@@ -467,6 +470,7 @@ int main(int argc, char** argv) {
               {"pingpong_one_thread_cpu", "  the same, thread CPU", "ns"},
               {"pingpong_same_site_cpu", "  one call site, CPU", "ns"},
               {"pingpong_two_workers", "hop, two workers", "ns"},
+              {"pingpong_migratable", "  both migratable", "ns"},
               {"pingpong_two_threads", "hop, forced apart", "ns"},
               {"spawn_join", "spawn + join", "ns"},
               {"spawn_join_cpu", "  the same, thread CPU", "ns"},
@@ -486,6 +490,8 @@ int main(int argc, char** argv) {
   std::printf("hop, two workers: two workers, the fibers wherever they started (same thread in %d of %d runs);\n"
               "  Go: GOMAXPROCS=2, its goroutines wherever its runtime puts them (a woken goroutine goes to\n"
               "  its waker's P first, so mostly one thread).\n"
+              "  both migratable: the same, both fibers spawned with spawn_options::migrate, so that a woken\n"
+              "  fiber too runs on its waker's worker (Go's placement); Go: the same figure as above.\n"
               "hop, forced apart: the fibers on different threads: %s;\n"
               "  Go: each goroutine locked to a thread of its own (runtime.LockOSThread): %s.\n",
               together, repeat, apart ? "yes, checked with gettid in every run" : "NO: could not place them apart",
