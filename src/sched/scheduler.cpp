@@ -614,6 +614,10 @@ void worker::idle_sleep() noexcept {
   const std::uint32_t seen = wake_word.load(std::memory_order_seq_cst);
   const bool polls = poller_in_use() && poller_try_acquire();
   sleeps.fetch_add(1, std::memory_order_relaxed);
+  // seq_cst, before `sleeping` and the look at the queues below: a pusher
+  // that reads 0 here (wake_idle_worker) published its task before, so the
+  // look finds it.
+  sched->sleepers.fetch_add(1, std::memory_order_seq_cst);
   sleeping.store(polls ? sleep_mode::poller : sleep_mode::futex, std::memory_order_seq_cst);
   // Our own queues, and the other workers' stealable tasks: one published
   // while we were dropping out of `spinning` saw us spinning and woke no one.
@@ -625,6 +629,7 @@ void worker::idle_sleep() noexcept {
     else futex_wait(wake_word, seen, deadline);
   }
   sleeping.store(sleep_mode::awake, std::memory_order_relaxed);
+  sched->sleepers.fetch_sub(1, std::memory_order_relaxed);
   if (polls) poller_release();
 }
 
@@ -1073,6 +1078,7 @@ void scheduler_impl::schedule(task_record* t) noexcept {
 }
 
 void scheduler_impl::wake_idle_worker(worker* except) noexcept {
+  if (sleepers.load(std::memory_order_seq_cst) == 0) return;  // all awake: see `sleepers`
   for (auto& w : workers) {
     if (w.get() != except && w->sleeping.load(std::memory_order_seq_cst) != sleep_mode::awake) {
       w->wake();

@@ -394,6 +394,12 @@ class scheduler_impl {
   std::atomic<phase> stage{phase::running};
   std::atomic<std::int64_t> active{0};  // tasks queued or running (less the workers' active_debt)
   std::atomic<unsigned> spinning{0};    // workers looking for work, not asleep
+  // Workers in idle_sleep(): counted before their `sleeping` is published
+  // and until after it is cleared, so never fewer than those asleep. With
+  // none, wake_idle_worker() returns without reading every worker's
+  // `sleeping` (each spawn on a busy scheduler would otherwise read a line
+  // per worker: O(threads) on a many-core machine).
+  std::atomic<unsigned> sleepers{0};
   std::atomic<unsigned> round_robin{0};
   std::atomic<bool> migratable_spawned{false};  // see worker::registry_shared
   std::mutex shutdown_lock;
