@@ -168,16 +168,6 @@ TEST(ConditionVariable, UnwoundAfterItsMutexWasHandedToItLeavesItUnlocked) {
   never.count_down();
 }
 
-TEST(SyncDeathTest, DestroyingALockedMutexIsReported) {
-  GTEST_FLAG_SET(death_test_style, "threadsafe");
-  EXPECT_DEATH(
-      {
-        cospace::mutex m;
-        m.lock();
-      },
-      "cospace::mutex was destroyed while locked");
-}
-
 TEST(SyncDeathTest, DestroyingAMutexWithAWaiterIsReported) {
   COSPACE_SKIP_WITHOUT_SCHEDULER();
   GTEST_FLAG_SET(death_test_style, "threadsafe");
