@@ -20,6 +20,7 @@
 namespace {
 
 using namespace std::chrono_literals;
+using cospace::test::race_window;
 using cospace::scheduler;
 
 // Holds `m` until `ready()` is true; lets the others run meanwhile.
@@ -49,7 +50,7 @@ TEST(ConditionVariable, NotifyOneRacingATimeoutWakesExactlyOneWaiter) {
     int posted = 0;      // under m: notifies made
     int second_saw = -1;  // under m: `posted` when the untimed waiter woke
     bool second_timed_out = false;
-    const auto deadline = cospace::clock::now() + 300us;
+    const auto deadline = cospace::clock::now() + race_window;
     auto first = s.spawn([&] {
       std::unique_lock<cospace::mutex> lk(m);
       ++waiting;
@@ -66,9 +67,9 @@ TEST(ConditionVariable, NotifyOneRacingATimeoutWakesExactlyOneWaiter) {
     });
     lock_when(m, [&] { return waiting == 2; });
     m.unlock();
-    // The notify lands from 100 us before the deadline to 260 us after it
-    // (a timer fires a little late: both outcomes occur).
-    const auto notify_at = deadline - 100us + (round % 10) * 40us;
+    // The notify lands from a third of the window before the deadline to
+    // most of it after (a timer fires a little late: both outcomes occur).
+    const auto notify_at = deadline - race_window / 3 + (round % 10) * (race_window * 2 / 15);
     while (cospace::clock::now() < notify_at) {
     }
     {
