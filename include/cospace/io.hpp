@@ -98,8 +98,9 @@ class COSPACE_API socket {
  private:
   friend class listener;
   int fd_ = -1;
-  // Its entry in the poller's table (0: none yet). Set by the first wait,
-  // which may be the reader's and the writer's at once: atomic.
+  // Its entry in the poller's table (0: none yet; all ones: closed). Set by
+  // the first wait, which may be the reader's and the writer's at once, and
+  // exchanged by close(), maybe while another fiber's call is under way: atomic.
   std::atomic<std::uint32_t> slot_{0};
 };
 
