@@ -33,6 +33,7 @@
 #include <mutex>
 #include <thread>
 #include <new>
+#include <stdexcept>
 #include <vector>
 
 #include "poller.hpp"
@@ -227,8 +228,22 @@ enum class direction { read, write };
 
 std::error_code errno_code(int e) noexcept { return {e, std::system_category()}; }
 
+// A std::system_error whose what() is describe_error()'s text as io.hpp
+// gives it ("cospace::io::socket::connect: ECONNREFUSED (Connection
+// refused)"): std::system_error's own what() appends ": " and the code's
+// message, which that text already has, so it read "... (Connection
+// refused): Connection refused".
+class io_error final : public std::system_error {
+ public:
+  io_error(const std::error_code& code, const std::string& text) : std::system_error(code), text_(text) {}
+  const char* what() const noexcept override { return text_.what(); }
+
+ private:
+  std::runtime_error text_;  // copied without allocating, as exceptions should be
+};
+
 [[noreturn]] void throw_error(const char* what, const std::error_code& error) {
-  throw std::system_error(error, describe_error(what, error.value()));
+  throw io_error(error, describe_error(what, error.value()));
 }
 
 int set_nonblocking(int fd) noexcept {
@@ -636,8 +651,10 @@ listener listener::bind(const address& at, int backlog, bool reuse_port) {
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
     throw_error("cospace::io::listener::bind: SO_REUSEPORT", errno_code(errno));
-  if (::bind(fd, at.data(), at.size()) != 0)
-    throw std::system_error(errno_code(errno), describe_error(("cospace::io::listener::bind " + at.to_string()).c_str(), errno));
+  if (::bind(fd, at.data(), at.size()) != 0) {
+    const int e = errno;
+    throw_error(("cospace::io::listener::bind " + at.to_string()).c_str(), errno_code(e));
+  }
   if (::listen(fd, backlog) != 0) throw_error("cospace::io::listener::bind: listen", errno_code(errno));
   return l;
 }
