@@ -10,6 +10,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
+#include <new>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -218,6 +220,52 @@ TEST(SyncMisuse, CountErrorsNameTheCounts) {
   EXPECT_THROW(wg.done(), cospace::scheduler_error);
   EXPECT_EQ(wg.count(), 0);
   wg.wait();
+}
+
+// The usual end of a latch: its last count_down() on one thread, its
+// owner seeing it open (try_wait(), or wait()) on another and destroying it
+// at once. count_down() must not touch the latch once the count is 0 and
+// nobody waits on it. Each round the owner fills the latch's bytes, once
+// destroyed, with ones: a lock word that reads as held, so a count_down()
+// that takes the lock of the latch that was there spins until the bytes
+// are cleared, which the owner does (and counts) if that round's
+// count_down() has not returned 200 ms later.
+TEST(Latch, DestroyedAsSoonAsItOpensIsNotTouchedAgain) {
+  constexpr int rounds = 5000;
+  alignas(cospace::latch) unsigned char place[sizeof(cospace::latch)];
+  std::atomic<cospace::latch*> current{nullptr};
+  std::atomic<int> counted{0};
+  std::thread counter([&] {
+    for (int round = 0; round < rounds; ++round) {
+      cospace::latch* l;
+      for (int spins = 1; (l = current.load(std::memory_order_acquire)) == nullptr; ++spins)
+        if (spins % 1024 == 0) std::this_thread::yield();
+      current.store(nullptr, std::memory_order_relaxed);
+      l->count_down();
+      counted.store(round + 1, std::memory_order_release);
+    }
+  });
+  int touched = 0;
+  for (int round = 0; round < rounds; ++round) {
+    auto* l = new (place) cospace::latch(1);
+    current.store(l, std::memory_order_release);
+    for (int spins = 1; !l->try_wait(); ++spins)
+      if (spins % 1024 == 0) std::this_thread::yield();
+    l->~latch();
+    std::memset(place, 0x01, sizeof place);  // held, and a head that is no node
+    const auto give_up = cospace::clock::now() + 200ms;
+    for (int spins = 1; counted.load(std::memory_order_acquire) != round + 1; ++spins) {
+      if (spins % 1024 == 0) std::this_thread::yield();
+      if (spins % 1024 == 0 && cospace::clock::now() > give_up) {
+        ++touched;
+        std::memset(place, 0, sizeof place);  // unlocked, empty: let it finish
+        while (counted.load(std::memory_order_acquire) != round + 1) std::this_thread::yield();
+      }
+    }
+  }
+  counter.join();
+  EXPECT_EQ(touched, 0) << "count_down() took the lock of a latch destroyed after it opened, in " << touched
+                        << " of " << rounds << " rounds";
 }
 
 // A wait_group reused: waiters of the second round do not return on the
