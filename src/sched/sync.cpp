@@ -173,15 +173,22 @@ latch::~latch() { die_if_waited_on(list_, "cospace::latch"); }
 
 void latch::count_down(std::ptrdiff_t n) {
   std::ptrdiff_t left = 0;
+  bool released = false;
   {
     list_guard guard(list_);
     left = count_;
     if (n >= 0 && n <= left) count_ = left - n;
+    // Whether anyone is parked, decided under the lock that opens the latch:
+    // once it is released, an owner that sees the count at 0 may destroy the
+    // latch at once, so the list is touched again only if a waiter is still
+    // on it (which keeps it alive: destroying a latch with waiters is an
+    // error). As wait_group::add. (Latch.DestroyedAsSoonAsItOpensIsNotTouchedAgain)
+    released = n >= 0 && n == left && list_.head != nullptr;
   }
   if (n < 0 || n > left)  // the message is made with the lock released: nothing allocates under it
     throw scheduler_error("cospace::latch::count_down: " + std::to_string(n) + " is negative or more than the " +
                           std::to_string(left) + " left");
-  if (left == n) detail::wake_all(list_, wake_reason::signalled);
+  if (released) detail::wake_all(list_, wake_reason::signalled);
 }
 
 bool latch::try_wait() const noexcept {
