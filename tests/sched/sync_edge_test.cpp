@@ -189,6 +189,69 @@ TEST(SyncDeathTest, DestroyingAMutexWithAWaiterIsReported) {
       "cospace::mutex was destroyed while fibers or threads wait on it");
 }
 
+// A mutex's misuse says which mistake it was; a fiber's mutex is not
+// another fiber's of the same worker.
+TEST(SyncMisuse, MutexMisuseMessagesSayWhatWentWrong) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
+  auto message_of = [](auto call) -> std::string {
+    try {
+      call();
+    } catch (const cospace::scheduler_error& e) {
+      return e.what();
+    }
+    return "(no exception)";
+  };
+  cospace::mutex m;
+  EXPECT_EQ(message_of([&] { m.unlock(); }), "cospace::mutex::unlock: the mutex is not locked");
+  scheduler s({.threads = 1});
+  cospace::latch locked(1), done(1);
+  auto owner = s.spawn([&] {
+    m.lock();
+    EXPECT_EQ(message_of([&] { m.lock(); }),
+              "cospace::mutex::lock: the caller already owns it (it is not recursive)");
+    locked.count_down();
+    done.wait();
+    m.unlock();
+  });
+  locked.wait();
+  auto other = s.spawn([&] { return message_of([&] { m.unlock(); }); });
+  EXPECT_EQ(other.join(), "cospace::mutex::unlock: the mutex is locked by another fiber or thread");
+  EXPECT_EQ(message_of([&] { m.unlock(); }), "cospace::mutex::unlock: the mutex is locked by another fiber or thread");
+  EXPECT_FALSE(m.try_lock());
+  done.count_down();
+  owner.join();
+  EXPECT_TRUE(m.try_lock());
+  m.unlock();
+}
+
+TEST(SyncDeathTest, DestroyingAConditionVariableOrAWaitGroupWithAWaiterIsReported) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        scheduler s({.threads = 1});
+        auto* m = new cospace::mutex;
+        auto* cv = new cospace::condition_variable;
+        s.spawn([&] {
+           std::unique_lock<cospace::mutex> lk(*m);
+           cv->wait(lk);
+         }).detach();
+        s.spawn([] {}).join();  // one worker, FIFO: the waiter has parked
+        delete cv;
+      },
+      "cospace::condition_variable was destroyed while fibers or threads wait on it");
+  EXPECT_DEATH(
+      {
+        scheduler s({.threads = 1});
+        auto* wg = new cospace::wait_group;
+        wg->add(1);
+        s.spawn([&] { wg->wait(); }).detach();
+        s.spawn([] {}).join();
+        delete wg;
+      },
+      "cospace::wait_group was destroyed while fibers or threads wait on it");
+}
+
 // The misuse messages say what went wrong and with which numbers.
 TEST(SyncMisuse, CountErrorsNameTheCounts) {
   cospace::latch l(2);
