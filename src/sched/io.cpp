@@ -31,9 +31,9 @@
 #include <cerrno>
 #include <cstring>
 #include <mutex>
-#include <thread>
 #include <new>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 #include "poller.hpp"
