@@ -89,6 +89,13 @@ class COSPACE_API socket {
   void shutdown_write();
   // Closes the descriptor. A fiber parked on it wakes with ECANCELED. Calls
   // on a closed socket fail with EBADF. Idempotent.
+  // A call of another fiber that is under way but not parked yet ends with
+  // ECANCELED too, but its system call may come after the descriptor is
+  // closed, when its number may name another file already (the descriptor
+  // is closed at once, not when the last call leaves): close a socket that
+  // other fibers use only while they wait on it, or not at all. A plain
+  // thread blocked in a call (in poll()) is not woken by close(): it waits
+  // for readiness or its deadline.
   void close() noexcept;
   bool is_open() const noexcept { return fd_ >= 0; }
   int native_handle() const noexcept { return fd_; }
@@ -98,8 +105,9 @@ class COSPACE_API socket {
  private:
   friend class listener;
   int fd_ = -1;
-  // Its entry in the poller's table (0: none yet). Set by the first wait,
-  // which may be the reader's and the writer's at once: atomic.
+  // Its entry in the poller's table (0: none yet; all ones: closed). Set by
+  // the first wait, which may be the reader's and the writer's at once, and
+  // exchanged by close(), maybe while another fiber's call is under way: atomic.
   std::atomic<std::uint32_t> slot_{0};
 };
 

@@ -36,7 +36,10 @@ class COSPACE_API mutex {
   mutex() noexcept = default;
   mutex(const mutex&) = delete;
   mutex& operator=(const mutex&) = delete;
-  ~mutex();  // destroying a locked mutex or one with waiters is reported and aborts
+  // Destroying one with waiters is reported and aborts. A locked one with
+  // none may go: its owner may be a fiber that ended, which nobody else can
+  // unlock it for (SyncMisuse.MutexOwnedByAFiberIsNotTheThreads).
+  ~mutex();
 
   void lock();
   bool try_lock();

@@ -32,12 +32,20 @@
 #include <cstring>
 #include <mutex>
 #include <new>
+#include <stdexcept>
+#include <thread>
 #include <vector>
 
 #include "poller.hpp"
 #include "scheduler_impl.hpp"
 
 namespace cospace::detail {
+
+// socket::slot_ once the socket is closed: a call under way that has not
+// published its waiter yet sees it and gives up (ECANCELED) instead of
+// taking a slot for the closed socket (0 means: none yet, take one).
+constexpr std::uint32_t closed_slot = ~std::uint32_t{0};
+
 namespace {
 
 struct io_slot {
@@ -220,8 +228,22 @@ enum class direction { read, write };
 
 std::error_code errno_code(int e) noexcept { return {e, std::system_category()}; }
 
+// A std::system_error whose what() is describe_error()'s text as io.hpp
+// gives it ("cospace::io::socket::connect: ECONNREFUSED (Connection
+// refused)"): std::system_error's own what() appends ": " and the code's
+// message, which that text already has, so it read "... (Connection
+// refused): Connection refused".
+class io_error final : public std::system_error {
+ public:
+  io_error(const std::error_code& code, const std::string& text) : std::system_error(code), text_(text) {}
+  const char* what() const noexcept override { return text_.what(); }
+
+ private:
+  std::runtime_error text_;  // copied without allocating, as exceptions should be
+};
+
 [[noreturn]] void throw_error(const char* what, const std::error_code& error) {
-  throw std::system_error(error, describe_error(what, error.value()));
+  throw io_error(error, describe_error(what, error.value()));
 }
 
 int set_nonblocking(int fd) noexcept {
@@ -234,10 +256,24 @@ int set_nonblocking(int fd) noexcept {
 // tagged with the slot and its generation), with the slot's lock released
 // during the system call. Returns with the lock held, or an error without
 // it. A fiber that finds another party adding yields until it is done.
-std::error_code register_once(detail::poller& pl, io_slot& s, int fd, std::uint32_t slot_index) {
+//
+// The socket may be closed by another thread at any moment until the
+// caller's waiter is published: so each time the lock is taken, the socket
+// must still own the slot (`socket_slot`, which close() exchanges first);
+// if not, ECANCELED. The check under the lock that the caller publishes
+// under is what makes a close either come before it (seen here) or find
+// the waiter (and claim it). Without it a read that had loaded the slot
+// before the close registered the fd on the released slot and parked there
+// for good (Io.CloseRacingAReadAboutToWaitEndsTheRead).
+std::error_code register_once(detail::poller& pl, io_slot& s, int fd, std::atomic<std::uint32_t>& socket_slot,
+                              std::uint32_t slot_index) {
   using registration = io_slot::registration;
   for (;;) {
     s.lock.lock();
+    if (socket_slot.load(std::memory_order_acquire) != slot_index) {  // closed meanwhile
+      s.lock.unlock();
+      return errno_code(ECANCELED);
+    }
     if (s.registered == registration::done) return {};
     if (s.registered == registration::adding) {  // the reader's and the writer's first waits, at once
       s.lock.unlock();
@@ -253,16 +289,17 @@ std::error_code register_once(detail::poller& pl, io_slot& s, int fd, std::uint3
     const int added = epoll_ctl(pl.epoll_fd(), EPOLL_CTL_ADD, fd, &ev);
     const int e = errno;
     s.lock.lock();
-    if (s.generation != generation) {  // closed meanwhile (close() reset the registration)
+    // A close() meanwhile waits for the add to end (while `adding`): the
+    // registration is this call's to settle, and close() then undoes it.
+    s.registered = added == 0 ? registration::done : registration::none;
+    if (socket_slot.load(std::memory_order_acquire) != slot_index) {  // closed meanwhile
       s.lock.unlock();
       return errno_code(ECANCELED);
     }
     if (added != 0) {
-      s.registered = registration::none;
       s.lock.unlock();
       return errno_code(e);
     }
-    s.registered = registration::done;
     return {};
   }
 }
@@ -292,6 +329,7 @@ std::error_code wait_ready(int fd, std::atomic<std::uint32_t>& socket_slot, dire
   }
   detail::poller& pl = *made;
   std::uint32_t slot_index = socket_slot.load(std::memory_order_acquire);
+  if (slot_index == detail::closed_slot) return errno_code(ECANCELED);
   if (slot_index == 0) {  // the socket's first wait; maybe its reader's and its writer's at once
     std::uint32_t mine = 0;
     try {
@@ -299,8 +337,12 @@ std::error_code wait_ready(int fd, std::atomic<std::uint32_t>& socket_slot, dire
     } catch (const std::system_error& e) {
       return e.code();
     }
-    if (socket_slot.compare_exchange_strong(slot_index, mine, std::memory_order_acq_rel)) slot_index = mine;
-    else pl.release_slot(mine);  // the other was first: slot_index is its slot
+    if (socket_slot.compare_exchange_strong(slot_index, mine, std::memory_order_acq_rel)) {
+      slot_index = mine;
+    } else {
+      pl.release_slot(mine);  // the other was first: slot_index is its slot, or the socket was closed
+      if (slot_index == detail::closed_slot) return errno_code(ECANCELED);
+    }
   }
   io_slot& s = pl.slot(slot_index);
   detail::task_record* const self = detail::current_task();
@@ -310,7 +352,7 @@ std::error_code wait_ready(int fd, std::atomic<std::uint32_t>& socket_slot, dire
   w.task = self;
   waiter** place = dir == direction::read ? &s.reader : &s.writer;
   std::atomic<std::uint32_t>& seq = dir == direction::read ? s.read_seq : s.write_seq;
-  if (const std::error_code e = register_once(pl, s, fd, slot_index)) return e;  // returns with s.lock held
+  if (const std::error_code e = register_once(pl, s, fd, socket_slot, slot_index)) return e;  // returns with s.lock held
   if (seq.load(std::memory_order_acquire) != seen) {
     s.lock.unlock();
     return {};
@@ -340,7 +382,7 @@ std::error_code wait_ready(int fd, std::atomic<std::uint32_t>& socket_slot, dire
 
 std::uint32_t current_seq(const std::atomic<std::uint32_t>& socket_slot, direction dir) noexcept {
   const std::uint32_t slot_index = socket_slot.load(std::memory_order_acquire);
-  if (slot_index == 0) return 0;
+  if (slot_index == 0 || slot_index == detail::closed_slot) return 0;
   io_slot& s = detail::the_poller().slot(slot_index);
   return (dir == direction::read ? s.read_seq : s.write_seq).load(std::memory_order_acquire);
 }
@@ -471,13 +513,24 @@ socket& socket::operator=(socket&& other) noexcept {
 socket::~socket() { close(); }
 
 void socket::close() noexcept {
-  if (const std::uint32_t slot_index = slot_.exchange(0, std::memory_order_acq_rel); slot_index != 0) {
+  // closed_slot, not 0: a call under way that has not published its waiter
+  // yet gives up when it sees it (register_once), rather than take a new slot.
+  const std::uint32_t slot_index = slot_.exchange(detail::closed_slot, std::memory_order_acq_rel);
+  if (slot_index != 0 && slot_index != detail::closed_slot) {
     detail::poller& p = detail::the_poller();
     io_slot& s = p.slot(slot_index);
     detail::wake_token reader, writer;
     s.lock.lock();
-    // An add under way (another fiber's first wait) sees the generation move
-    // and gives up; the fd's close below takes it out of epoll then.
+    // An add under way (another fiber's first wait, on another thread: it
+    // runs from `adding` to its end without a switch) is waited for, so
+    // that the fd is not closed before it is added (its number could be
+    // another socket's by then) and the slot is not released marked as
+    // registered: that fiber then sees the slot gone and gives up.
+    while (s.registered == io_slot::registration::adding) {
+      s.lock.unlock();
+      std::this_thread::yield();
+      s.lock.lock();
+    }
     const bool registered = s.registered == io_slot::registration::done;
     s.registered = io_slot::registration::none;
     ++s.generation;
@@ -598,8 +651,10 @@ listener listener::bind(const address& at, int backlog, bool reuse_port) {
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
     throw_error("cospace::io::listener::bind: SO_REUSEPORT", errno_code(errno));
-  if (::bind(fd, at.data(), at.size()) != 0)
-    throw std::system_error(errno_code(errno), describe_error(("cospace::io::listener::bind " + at.to_string()).c_str(), errno));
+  if (::bind(fd, at.data(), at.size()) != 0) {
+    const int e = errno;
+    throw_error(("cospace::io::listener::bind " + at.to_string()).c_str(), errno_code(e));
+  }
   if (::listen(fd, backlog) != 0) throw_error("cospace::io::listener::bind: listen", errno_code(errno));
   return l;
 }

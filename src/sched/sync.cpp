@@ -123,6 +123,20 @@ std::cv_status condition_variable::wait_until(std::unique_lock<mutex>& lock, clo
   if (!lock.owns_lock())
     throw scheduler_error("cospace::condition_variable::wait: the unique_lock does not own its mutex");
   mutex& m = *lock.mutex();
+  // Takes the mutex back after the wait. Shutdown may unwind the fiber
+  // while it waits for it there too (woken, then blocked on the mutex):
+  // mutex::lock() then leaves without it (giving it back if it had just been
+  // handed over), so the unique_lock must not own it any more, as after an
+  // unwind from the wait itself. Else its destructor unlocks a mutex the
+  // fiber does not hold, which throws from a destructor: std::terminate.
+  const auto relock = [&] {
+    try {
+      m.lock();
+    } catch (const forced_unwind&) {
+      lock.release();
+      throw;
+    }
+  };
   detail::task_record* const me = detail::current_task();
   const auto heap = detail::heap_wait_for(me);  // before the lock (park_on)
   detail::lock(list_);
@@ -140,10 +154,10 @@ std::cv_status condition_variable::wait_until(std::unique_lock<mutex>& lock, clo
     lock.release();  // the mutex was given up before parking
     throw;
   } catch (...) {  // no memory for the timer: the caller gets its mutex back, as from any wait
-    if (given_up) m.lock();
+    if (given_up) relock();
     throw;
   }
-  m.lock();
+  relock();
   return reason == wake_reason::timeout ? std::cv_status::timeout : std::cv_status::no_timeout;
 }
 
@@ -159,15 +173,22 @@ latch::~latch() { die_if_waited_on(list_, "cospace::latch"); }
 
 void latch::count_down(std::ptrdiff_t n) {
   std::ptrdiff_t left = 0;
+  bool released = false;
   {
     list_guard guard(list_);
     left = count_;
     if (n >= 0 && n <= left) count_ = left - n;
+    // Whether anyone is parked, decided under the lock that opens the latch:
+    // once it is released, an owner that sees the count at 0 may destroy the
+    // latch at once, so the list is touched again only if a waiter is still
+    // on it (which keeps it alive: destroying a latch with waiters is an
+    // error). As wait_group::add. (Latch.DestroyedAsSoonAsItOpensIsNotTouchedAgain)
+    released = n >= 0 && n == left && list_.head != nullptr;
   }
   if (n < 0 || n > left)  // the message is made with the lock released: nothing allocates under it
     throw scheduler_error("cospace::latch::count_down: " + std::to_string(n) + " is negative or more than the " +
                           std::to_string(left) + " left");
-  if (left == n) detail::wake_all(list_, wake_reason::signalled);
+  if (released) detail::wake_all(list_, wake_reason::signalled);
 }
 
 bool latch::try_wait() const noexcept {

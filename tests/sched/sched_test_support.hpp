@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 
 namespace cospace::test {
@@ -22,6 +23,11 @@ inline constexpr bool under_tsan = false;
 #else
 inline constexpr bool under_tsan = false;
 #endif
+
+// Time for the parties of a race to be in place before its deadline (more
+// under ThreadSanitizer, which slows a spawn down tenfold): the edge tests
+// land one party on both sides of the other's deadline within it.
+inline constexpr std::chrono::microseconds race_window{under_tsan ? 3000 : 300};
 
 inline constexpr std::size_t scaled(std::size_t full, std::size_t under_thread_sanitizer) {
   return under_tsan ? under_thread_sanitizer : full;
