@@ -20,9 +20,10 @@
  * about 15 cycles and nothing else reads MXCSR, so it stays; comparing its
  * result would wait for it (+1.5 ns a switch), while ldmxcsr of the same
  * value costs about one cycle; fnstcw and the x87 compare cost next to
- * nothing. (On Intel cores ldmxcsr/fldcw are dearer and stmxcsr cheap, so
- * there a compare-and-skip for MXCSR would win; this file was 1.2x Boost's
- * jump_fcontext on Zen 4 with it, ~0.95x without.) Reloading MXCSR also
+ * nothing. (On the Intel Xeon of the issue's reference figures ldmxcsr was
+ * the dear one and stmxcsr cheap, where a compare-and-skip for MXCSR may win:
+ * not measured here. On Zen 4 this file was 1.07-1.19x Boost's jump_fcontext
+ * with it, 0.92-0.95x without.) Reloading MXCSR also
  * restores its status flags, which the ABI makes caller-saved: each context
  * sees its own. The reload and the compare come after the register loads.
  * With COSPACE_SHARED_FP_CONTROL defined, the control state is left alone:

@@ -1,6 +1,6 @@
 // Idle workers: how often they sleep in the kernel and are woken
-// (scheduler::idle_stats), and that a burst of spawns wakes a sleeping
-// worker once, not once per spawn.
+// (scheduler::idle_stats), that a burst of spawns wakes a sleeping worker
+// once, not once per spawn, and that a spawn does wake one.
 #include <cospace/scheduler.hpp>
 
 #include <gtest/gtest.h>
@@ -48,6 +48,30 @@ TEST(IdleWorkers, AreWokenAtMostOncePerSleep) {
   EXPECT_GT(stats.sleeps, 0u);
   EXPECT_GT(stats.wake_calls, 0u);  // shutdown's at least
   EXPECT_LE(stats.wake_calls, stats.sleeps) << "more wake system calls than sleeps to end";
+}
+
+// A spawn from a busy worker wakes a sleeping one to run it: the spawner
+// here never yields, so only the other worker can run the child, and only
+// if the spawn woke it (no spinning: idle_spins 0). wake_idle_worker skips
+// its look at the workers when it counts no sleeper (scheduler_impl's
+// `sleepers`); a count that missed this sleeper would leave the child
+// waiting for ever.
+TEST(IdleWorkers, ASpawnFromABusyWorkerWakesASleepingOne) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
+  cospace::scheduler s({.threads = 2, .idle_spins = 0});
+  std::atomic<bool> child_ran{false};
+  const bool ran = s.spawn([&] {
+                      std::this_thread::sleep_for(20ms);  // the other worker: asleep by now
+                      auto child = cospace::spawn([&] { child_ran = true; });
+                      const auto give_up = std::chrono::steady_clock::now() + 10s;
+                      while (!child_ran.load() && std::chrono::steady_clock::now() < give_up) {
+                      }  // busy: this worker cannot run the child
+                      const bool seen = child_ran.load();
+                      child.join();
+                      return seen;
+                    }).join();
+  EXPECT_TRUE(ran) << "the spawn did not wake the sleeping worker";
+  EXPECT_GE(s.idle_stats().wake_calls, 1u);
 }
 
 TEST(IdleWorkers, StatsStartAtZeroOnANewScheduler) {
