@@ -26,8 +26,13 @@
 //                                 itself, as Boost's fiber loop above is
 //   resume_yield_diag/cospace_context_calls   the same, but each side switches from a
 //                                 function of its own that returns afterwards (the
-//                                 shape of fiber::resume() and this_fiber::yield(),
-//                                 which are library functions)
+//                                 shape fiber::resume() and this_fiber::yield() had
+//                                 before they made their switch as a tail call)
+//   resume_yield_diag/cospace_context_shared  the same, both sides calling one function
+//                                 (one call site for the switch)
+//   resume_yield_diag/cospace_context_tail    each side calls a function that makes the
+//                                 switch as a tail call (the shape of fiber::resume()
+//                                 and this_fiber::yield() now)
 //   resume_yield_diag/boost_fiber_calls       Boost's fiber round trip in that shape
 //   create_diag/cospace_acquire_release       the global space's warm acquire_stack +
 //                                 release_stack, the stack part of create_run_destroy
@@ -149,6 +154,39 @@ void bm_context_calls(benchmark::State& state) {
   report_ops(state);
 }
 
+// Both sides switch from one function, at one call site (the return after
+// the switch goes where the other side's went: does that make it cheap?).
+[[gnu::noipa]] void context_switch_once(cospace_transfer& t) {
+  t = ctx::selected.jump(t.from, nullptr);
+  asm volatile("" : : : "memory");
+}
+void context_pong_shared(cospace_transfer t) {
+  for (;;) context_switch_once(t);
+}
+void bm_context_shared(benchmark::State& state) {
+  mapped_stack stack;
+  cospace_transfer t = ctx::selected.jump(ctx::selected.make(stack.top(), stack.size(), &context_pong_shared), nullptr);
+  for (auto _ : state) context_switch_once(t);
+  report_ops(state);
+}
+
+// Each side calls a function that makes the switch as a tail call: the
+// switch's own return goes straight to the caller, as in fiber::resume()
+// and this_fiber::yield() (fiber.hpp).
+[[gnu::noipa]] cospace_transfer context_tail(cospace_context to, void* data) {
+  asm volatile("" : : : "memory");
+  return ctx::selected.jump(to, data);  // a tail call: the switch's ret returns to the caller
+}
+void context_pong_tail(cospace_transfer t) {
+  for (;;) t = context_tail(t.from, nullptr);
+}
+void bm_context_tail(benchmark::State& state) {
+  mapped_stack stack;
+  cospace_transfer t = ctx::selected.jump(ctx::selected.make(stack.top(), stack.size(), &context_pong_tail), nullptr);
+  for (auto _ : state) t = context_tail(t.from, nullptr);
+  report_ops(state);
+}
+
 void bm_space_acquire_release(benchmark::State& state) {
   cospace::detail::space_impl& impl = cospace::space::global().impl();
   const cospace::detail::stack_request request;
@@ -212,6 +250,8 @@ constexpr const char* create_boost_protected = "create_run_destroy/boost_protect
 constexpr const char* create_boost_fibers = "create_run_destroy/boost_fibers_join";
 constexpr const char* diag_context_flat = "resume_yield_diag/cospace_context_flat";
 constexpr const char* diag_context_calls = "resume_yield_diag/cospace_context_calls";
+constexpr const char* diag_context_tail = "resume_yield_diag/cospace_context_tail";
+constexpr const char* diag_context_shared = "resume_yield_diag/cospace_context_shared";
 constexpr const char* diag_boost_calls = "resume_yield_diag/boost_fiber_calls";
 constexpr const char* diag_acquire_release = "create_diag/cospace_acquire_release";
 constexpr const char* diag_context_make_run = "create_diag/cospace_context_make_run";
@@ -239,6 +279,8 @@ void register_all() {
 #endif
   add(diag_context_flat, &bm_context_flat);
   add(diag_context_calls, &bm_context_calls);
+  add(diag_context_tail, &bm_context_tail);
+  add(diag_context_shared, &bm_context_shared);
 #if COSPACE_BENCH_HAVE_BOOST
   add(diag_boost_calls, &bm_boost_resume_calls);
 #endif

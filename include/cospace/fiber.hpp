@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cospace/config.h>
+#include <cospace/context.h>
 
 #include <concepts>
 #include <cstddef>
@@ -85,6 +86,23 @@ struct fiber_body_ops {
 COSPACE_API fiber_control* create_fiber(const fiber_options& options, const fiber_body_ops& ops,
                                         void* source);
 COSPACE_API void destroy_fiber(fiber_control* control) noexcept;
+
+// fiber::resume() and this_fiber::yield() are inline, each in two halves
+// (src/fiber/switch.cpp). The first half checks, sets up and makes the
+// switch as its very last step (a tail call), so the switch returns
+// straight into the caller's own frame; the second half, an ordinary call
+// from there, settles the side that has just arrived. A function that
+// switched stacks and then returned to its caller cost about 8 ns more
+// per round trip (two returns after each switch instead of one:
+// bench/fiber.cpp's resume_yield_diag rows; docs/benchmarks.md, B1).
+struct resume_frame {  // what a resumer sets aside while the fiber runs
+  void* outer_region;
+  fiber_control* outer;
+};
+COSPACE_API cospace_transfer resume_switch(fiber_control* f, resume_frame& frame);
+COSPACE_API void resume_landed(cospace_transfer back, const resume_frame& frame);
+COSPACE_API cospace_transfer yield_switch();
+COSPACE_API void yield_landed(cospace_transfer back) noexcept;
 }  // namespace detail
 
 class fiber;
@@ -124,7 +142,10 @@ class COSPACE_API fiber {
 
   // Runs the fiber until its body yields or returns; rethrows what escaped it.
   // Throws fiber_error when the fiber is empty, finished or already running.
-  void resume();
+  void resume() {
+    detail::resume_frame frame;
+    detail::resume_landed(detail::resume_switch(control_, frame), frame);
+  }
   bool done() const noexcept;
   explicit operator bool() const noexcept { return control_ != nullptr; }
 
@@ -163,7 +184,7 @@ class COSPACE_API fiber {
 namespace this_fiber {
 // Suspends the running fiber; its resume() returns. Throws fiber_error
 // outside any fiber.
-COSPACE_API void yield();
+inline void yield() { detail::yield_landed(detail::yield_switch()); }
 // True while a fiber runs on this thread.
 COSPACE_API bool active() noexcept;
 COSPACE_API std::uint64_t id() noexcept;          // 0 outside any fiber

@@ -265,11 +265,6 @@ const char* to_string(stack_kind kind) noexcept {
   return "unknown";
 }
 
-void fiber::resume() {
-  if (control_ == nullptr) throw fiber_error("cospace: resume() of an empty fiber");
-  detail::resume_fiber(control_);
-}
-
 bool fiber::done() const noexcept {
   return control_ != nullptr && control_->state == detail::fiber_state::done;
 }

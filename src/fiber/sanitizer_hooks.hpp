@@ -35,6 +35,16 @@ inline constexpr bool tools_follow_stack_copies = false;
 inline constexpr bool tools_follow_stack_copies = true;
 #endif
 
+// Whether a switch has hooks around it that must run in one frame with the
+// jump (no instrumented frame may open on one side of a switch and close on
+// the other). Without them, fiber::resume() and this_fiber::yield() make
+// their jumps as tail calls (switch.cpp).
+#if COSPACE_ASAN || COSPACE_TSAN
+inline constexpr bool tools_watch_switches = true;
+#else
+inline constexpr bool tools_watch_switches = false;
+#endif
+
 // Per side of a switch: where its stack is and what the tools keep for it.
 struct sanitizer_side {
   const void* stack_bottom = nullptr;  // ASan: the stack's lowest address and size

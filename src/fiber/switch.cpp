@@ -81,7 +81,7 @@ const context::backend& backend = context::selected;
 }
 
 // As jump_between, for the jumps whose receiver records the leaving fiber's
-// stop itself, first thing: a yield (its resumer's switch_into calls
+// stop itself, first thing: a yield (its resumer's land_in_resumer calls
 // note_stopped on the fiber it gets back) and a switch_to (complete_handover
 // does). A sliced fiber leaving that way for a thread or a region fiber
 // jumps straight there, so its saved bytes hold only its caller's frames
@@ -99,29 +99,37 @@ const context::backend& backend = context::selected;
   if (f->stack.sliced != nullptr) slice_stopped_at(*f->stack.sliced, handle);
 }
 
-// Both resume and forced unwinding switch in the same way; only the jump
-// differs. Every jump back to a resumer carries the record of the fiber that
-// is leaving: usually f, but after a symmetric transfer (switch_to) another
-// fiber that took f's place. Returns that fiber.
-template <class Jump>
-fiber_control* switch_into(fiber_control* f, Jump&& jump) {
+// A resume's two halves around its jump, shared by resume_switch and
+// forced unwinding (unwind_fiber), whose jumps differ. enter_fiber makes f
+// the running fiber and sets aside in `frame` (in the resumer's own frame)
+// what the resumer gets back in land_in_resumer, once a jump has come back
+// to it. Every such jump carries the record of the fiber that is leaving:
+// usually f, but after a symmetric transfer (switch_to) another fiber that
+// took f's place. land_in_resumer returns that fiber. The sanitizers' side
+// of the switch (before_resume, after_resume) is the callers'.
+[[gnu::always_inline]] inline void enter_fiber(fiber_control* f, resume_frame& frame) {
   prepare_thread_for_fibers();
-  region* const outer_region = current_region();
-  fiber_control* const outer = t_current;
-  f->outer = outer;
+  frame.outer_region = current_region();
+  frame.outer = t_current;
+  f->outer = t_current;
   f->state = fiber_state::running;
   t_current = f;
   set_current_region(f->stack.owner_region);
   swap_exception_state(f->exceptions);
-  before_resume(f->tools);
-  const cospace_transfer back = jump();
-  after_resume(f->tools);  // the fake-stack slot this side started with
+}
+
+[[gnu::always_inline]] inline fiber_control* land_in_resumer(cospace_transfer back, const resume_frame& frame) noexcept {
   auto* const left = static_cast<fiber_control*>(back.data);
   note_stopped(left, back.from);
   swap_exception_state(left->exceptions);
-  set_current_region(outer_region);
-  t_current = outer;
+  set_current_region(static_cast<region*>(frame.outer_region));
+  t_current = frame.outer;
   return left;
+}
+
+[[gnu::always_inline]] inline void rethrow_escaped(fiber_control* left) {
+  if (left->escaped) [[unlikely]]
+    std::rethrow_exception(std::exchange(left->escaped, nullptr));
 }
 
 }  // namespace
@@ -210,7 +218,14 @@ void finish_fiber(fiber_control* f) noexcept {
 
 }  // namespace
 
-void resume_fiber(fiber_control* f) {
+// fiber::resume()'s first half: the checks, then the jump, made last (a
+// tail call) so that the switch returns straight into the inline resume()
+// in the caller's frame (see fiber.hpp: a return right after a switch
+// costs about 8 ns a round trip). In a build with the sanitizers' hooks,
+// which must sit right before and after the jump in one frame, the whole
+// resume is made here and the transfer returned is empty.
+cospace_transfer resume_switch(fiber_control* f, resume_frame& frame) {
+  if (f == nullptr) throw fiber_error("cospace: resume() of an empty fiber");
   if (f->state == fiber_state::running)
     refuse(f, f == t_current ? "tried to resume itself" : "was resumed while it is running");
   if (f->state == fiber_state::done) refuse(f, "was resumed after it finished");
@@ -220,17 +235,38 @@ void resume_fiber(fiber_control* f) {
     refuse(f, "cannot be started on the sjlj backend from here: its stack is not below the resumer's "
               "(sjlj enters a fresh stack only downwards; start it from a fiber higher up or the thread)");
   }
-  slice* const from = slice_of(t_current);
-  fiber_control* const left = switch_into(f, [f, from] { return jump_between(from, f, f->context, f); });
-  if (left->escaped) [[unlikely]]
-    std::rethrow_exception(std::exchange(left->escaped, nullptr));
+  enter_fiber(f, frame);
+  slice* const from = slice_of(frame.outer);
+  if constexpr (!tools_watch_switches) {
+    return jump_between(from, f, f->context, f);  // a tail call but into or out of a slice
+  } else {
+    before_resume(f->tools);
+    const cospace_transfer back = jump_between(from, f, f->context, f);
+    after_resume(f->tools);  // the fake-stack slot this side started with
+    rethrow_escaped(land_in_resumer(back, frame));
+    return {nullptr, nullptr};
+  }
+}
+
+// fiber::resume()'s second half, back in the resumer.
+void resume_landed(cospace_transfer back, const resume_frame& frame) {
+  if (back.data == nullptr) return;  // resume_switch did it all (the sanitizers' build)
+  rethrow_escaped(land_in_resumer(back, frame));
+}
+
+void resume_fiber(fiber_control* f) {
+  resume_frame frame;
+  resume_landed(resume_switch(f, frame), frame);
 }
 
 void unwind_fiber(fiber_control* f) noexcept {
   f->unwind_requested = true;
-  slice* const from = slice_of(t_current);
-  fiber_control* const left =
-      switch_into(f, [f, from] { return jump_between(from, f, f->context, f, &throw_forced_unwind); });
+  resume_frame frame;
+  enter_fiber(f, frame);
+  before_resume(f->tools);
+  const cospace_transfer back = jump_between(slice_of(frame.outer), f, f->context, f, &throw_forced_unwind);
+  after_resume(f->tools);
+  fiber_control* const left = land_in_resumer(back, frame);
   if (left != f) {
     fatal(describe(f) + " handed control to " + describe(left) +
           " while it was being unwound; a fiber being destroyed must not switch_to another");
@@ -247,23 +283,37 @@ namespace cospace {
 
 namespace {
 
-// Out of line, so that yield's own frame (part of every suspended sliced
-// fiber's saved bytes) keeps only the record pointer.
+// Out of line, so that yield_switch needs no frame (its jump is a tail call).
 [[noreturn, gnu::noinline, gnu::cold]] void yield_outside_a_fiber() {
   throw fiber_error("cospace: this_fiber::yield() was called outside any fiber");
 }
 
 }  // namespace
 
-void this_fiber::yield() {
+// this_fiber::yield()'s halves, as resume's: the jump to the resumer is
+// made last (a tail call); with the sanitizers' hooks, all of it here.
+cospace_transfer detail::yield_switch() {
   detail::fiber_control* f = detail::t_current;
   if (f == nullptr) [[unlikely]]
     yield_outside_a_fiber();
   f->state = detail::fiber_state::suspended;
   detail::fiber_leaving(f->tools, false);
-  const cospace_transfer t = detail::jump_to_noting_receiver(f->stack.sliced, f->outer, f->resumer, f);
+  if constexpr (!detail::tools_watch_switches) {
+    return detail::jump_to_noting_receiver(f->stack.sliced, f->outer, f->resumer, f);
+  } else {
+    const cospace_transfer t = detail::jump_to_noting_receiver(f->stack.sliced, f->outer, f->resumer, f);
+    detail::yield_landed(t);
+    return {nullptr, nullptr};
+  }
+}
+
+// Every jump into a pending yield carries the yielding fiber's own record:
+// a resume passes it, and so does a switch_to (complete_handover).
+void detail::yield_landed(cospace_transfer back) noexcept {
+  auto* const f = static_cast<detail::fiber_control*>(back.data);
+  if (f == nullptr) return;  // yield_switch did it all (the sanitizers' build)
   detail::fiber_arrived(f->tools);
-  f->resumer = t.from;
+  f->resumer = back.from;
 }
 
 namespace {
