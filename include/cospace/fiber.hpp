@@ -50,8 +50,7 @@ class fiber;
 
 namespace detail {
 struct forced_unwind_access;
-// this_fiber::switch_to without its checks, for the scheduler (src/fiber/switch.cpp).
-void handoff_to(fiber& target);
+struct fiber_access;  // the scheduler's access to a handle's record (src/fiber/transfer.hpp)
 }
 
 // Thrown inside a suspended fiber whose handle is destroyed, so that its
@@ -177,7 +176,7 @@ class COSPACE_API fiber {
   }
 
   friend void this_fiber::switch_to(fiber& target);
-  friend void detail::handoff_to(fiber& target);
+  friend struct detail::fiber_access;
   detail::fiber_control* control_ = nullptr;
 };
 

@@ -25,17 +25,20 @@
 #include "context/backend.hpp"
 #include "fiber_control.hpp"
 #include "fiber_locals.hpp"
+#include "transfer.hpp"
 #include "slice/slice_jump.hpp"
 #include "slice/thread_slicing.hpp"
 #include "space/fault_handler.hpp"
 
 namespace cospace::detail {
 
+[[gnu::tls_model("initial-exec")]] constinit thread_local fiber_control* t_current = nullptr;
+[[gnu::tls_model("initial-exec")]] constinit thread_local handover t_handover{};
+
 void fiber_entry(cospace_transfer t) noexcept;
 
 namespace {
 
-[[gnu::tls_model("initial-exec")]] thread_local fiber_control* t_current = nullptr;
 
 const context::backend& backend = context::selected;
 
@@ -316,50 +319,18 @@ void detail::yield_landed(cospace_transfer back) noexcept {
   f->resumer = back.from;
 }
 
-namespace {
+// Out of line: the message's strings would otherwise give every handoff a
+// frame with six callee-saved registers pushed (the switch saves them anyway).
+void detail::handed_over_wrongly(const detail::fiber_control* g) noexcept {
+  detail::fatal(detail::describe(g) + ": the scheduler handed over to a fiber that is not a suspended, unsliced one");
+}
 
-// A symmetric transfer in flight. Thread-local rather than on the leaving
-// fiber's stack, which a sliced target may be restored over before
-// complete_handover reads it; one transfer at a time per thread.
-struct handover {
-  detail::fiber_control* from;
-  detail::fiber_control* to;
-};
-[[gnu::tls_model("initial-exec")]] constinit thread_local handover t_handover{};
-
-// Runs on the target's stack before it continues: records where the leaving
-// fiber stopped, and makes the target's pending jump (or its entry) see the
-// leaving fiber's resumer as its own, exactly as if that resumer had resumed it.
-cospace_transfer complete_handover(cospace_transfer t) {
+cospace_transfer detail::complete_handover(cospace_transfer t) {
   const handover* h = static_cast<const handover*>(t.data);
   detail::note_stopped(h->from, t.from);
   detail::inherit_resumer(h->to->tools, h->from->tools);
   return {h->from->resumer, h->to};
 }
-
-// The running fiber f hands the thread to g, which takes f's place: same
-// resumer, same outer fiber, f's exception state slot arrangement carried
-// over (see exception_state.hpp). The caller has checked g (switch_to's
-// checks, or the scheduler's own invariants: handoff_to). Inlined into
-// both callers, so that the jump sits under no frame of its own.
-[[gnu::always_inline]] inline void transfer(detail::fiber_control* f, detail::fiber_control* g) {
-  g->outer = f->outer;
-  g->state = detail::fiber_state::running;
-  f->state = detail::fiber_state::suspended;
-  detail::swap_exception_state(f->exceptions);  // thread: resumer's; f's slot: f's own
-  detail::swap_exception_state(g->exceptions);  // thread: g's; g's slot: the resumer's
-  detail::t_current = g;
-  detail::set_current_region(g->stack.owner_region);
-  detail::fiber_leaving_to(f->tools, g->tools);
-  t_handover = {f, g};
-  const cospace_transfer t =
-      detail::jump_to_noting_receiver(f->stack.sliced, g, g->context, &t_handover, &complete_handover);
-  // f runs again: resumed like after a yield.
-  detail::fiber_arrived(f->tools);
-  f->resumer = t.from;
-}
-
-}  // namespace
 
 void this_fiber::switch_to(fiber& target) {
   detail::fiber_control* f = detail::t_current;
@@ -374,30 +345,10 @@ void this_fiber::switch_to(fiber& target) {
     detail::refuse(g, "cannot be started by switch_to on the sjlj backend: its stack is not below "
                       "the running fiber's (start it with resume() first)");
   }
-  transfer(f, g);
-}
-
-// The scheduler's switch between its task fibers. It calls this only where
-// its own invariants give what switch_to's checks test: it runs in a task's
-// fiber, and the target is another task's fiber of the same thread,
-// suspended in park() or at the top of its reuse loop (so neither running,
-// finished nor fresh), and not sliced (src/sched/scheduler.cpp:
-// fits_handoff, take_woken). A channel hop would pay for those checks on
-// every switch; it keeps one test (two loads) so that a broken invariant
-// ends in a diagnostic rather than a jump into a running or dead stack.
-namespace {
-// Out of line: the message's strings would otherwise give every handoff a
-// frame with six callee-saved registers pushed (the switch saves them anyway).
-[[noreturn, gnu::noinline, gnu::cold]] void handed_over_wrongly(const detail::fiber_control* g) noexcept {
-  detail::fatal(detail::describe(g) + ": the scheduler handed over to a fiber that is not a suspended, unsliced one");
-}
-}  // namespace
-
-void detail::handoff_to(fiber& target) {
-  detail::fiber_control* const g = target.control_;
-  if (g->state != detail::fiber_state::suspended || g->stack.sliced != nullptr) [[unlikely]]
-    handed_over_wrongly(g);
-  transfer(detail::t_current, g);
+  // Into or out of a slice goes through slice_jump (the scheduler's
+  // handoff_to, transfer.hpp, never does: it jumps straight).
+  detail::handover* const h = detail::begin_transfer(f, g);
+  detail::end_transfer(f, detail::jump_to_noting_receiver(f->stack.sliced, g, g->context, h, &detail::complete_handover));
 }
 
 }  // namespace cospace

@@ -218,10 +218,13 @@ class sliced_select {
   std::unique_ptr<value_box[]> boxes_;
 };
 
-// Parks the caller, task `self`, on `list` with `slot` (ch.lock held; released here).
-wake_reason wait_for_partner(channel_core& ch, wait_list& list, void* slot, clock::time_point until,
-                             task_record* self, sliced_wait* heap) {
-  return park_on(ch.lock, list, slot, 0, until, [] {}, self, heap != nullptr ? heap->state() : nullptr);
+// Parks the caller, task `self`, on `list` with `slot` (ch.lock held;
+// released here). All inline: the parked fiber's switch returns into
+// channel_send's or channel_recv's own frame (park.hpp).
+[[gnu::always_inline]] inline wake_reason wait_for_partner(channel_core& ch, wait_list& list, void* slot,
+                                                           clock::time_point until, task_record* self,
+                                                           sliced_wait* heap) {
+  return park_on_inline(ch.lock, list, slot, 0, until, [] {}, self, heap != nullptr ? heap->state() : nullptr);
 }
 
 // channel_send() and channel_recv(), with `heap` (null, or a sliced task's
@@ -254,8 +257,10 @@ channel_status send_with(channel_core& ch, void* value, clock::time_point until,
     wake_inline(token);
     return status;
   }
-  task_record* const self = current_task();
-  if (!parkable(self)) [[unlikely]] {  // before the value is boxed: a refusal must leave it with the caller
+  // Thread-locals read directly: this function switches only inside
+  // wait_for_partner, after which it reads none (park.hpp).
+  task_record* const self = t_task;
+  if (!parkable(self, t_current)) [[unlikely]] {  // before the value is boxed: a refusal must leave it with the caller
     ch.lock.unlock();
     refuse_park(self);
   }
@@ -279,7 +284,7 @@ channel_status recv_with(channel_core& ch, void* out, clock::time_point until, s
     wake_inline(token);
     return status;
   }
-  task_record* const self = current_task();
+  task_record* const self = t_task;  // direct, as in send_with
   switch (wait_for_partner(ch, ch.receivers, heap != nullptr ? heap->slot() : out, until, self, heap)) {
     case wake_reason::signalled:
       if (heap != nullptr) heap->deliver(out);

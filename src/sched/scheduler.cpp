@@ -50,7 +50,9 @@
 
 #include "context/backend.hpp"
 #include "fiber/fiber_control.hpp"
+#include "fiber/transfer.hpp"
 #include "fiber/reuse.hpp"
+#include "park.hpp"
 #include "poller.hpp"
 #include "record_cache.hpp"
 #include "scheduler_impl.hpp"
@@ -58,10 +60,9 @@
 namespace cospace::detail {
 
 [[gnu::tls_model("initial-exec")]] constinit thread_local worker* t_worker = nullptr;
+[[gnu::tls_model("initial-exec")]] constinit thread_local task_record* t_task = nullptr;
 
 namespace {
-
-[[gnu::tls_model("initial-exec")]] thread_local task_record* t_task = nullptr;
 
 [[noreturn]] void die(const std::string& message) noexcept {
   std::fprintf(stderr, "cospace: %s\n", message.c_str());
@@ -292,10 +293,9 @@ void wake_thread(std::atomic<std::uint32_t>& word) noexcept {
   futex_wake(word, 1);  // may reach a waiter that has returned: a harmless spurious wake
 }
 
-namespace {
+// park.hpp's helpers, off the hop's path.
 
-// park() for a plain thread: sleeps on the waiter's futex word.
-[[gnu::noinline]] wake_reason park_thread(waiter& w, clock::time_point deadline) {
+wake_reason park_thread(waiter& w, clock::time_point deadline) {
   while (w.woken.load(std::memory_order_acquire) == 0) {
     if (deadline != no_deadline && clock::now() >= deadline) {
       if (w.try_claim()) return w.reason = wake_reason::timeout;
@@ -306,10 +306,7 @@ namespace {
   return w.reason;
 }
 
-// Arms w's timer for `deadline`; true if the deadline has passed already
-// and the caller's timeout claimed w (another claimer may have been first:
-// then it is about to wake the task, and park() goes on as for any wait).
-[[gnu::noinline]] bool timed_out_or_armed(waiter& w, clock::time_point deadline) {
+bool timed_out_or_armed(waiter& w, clock::time_point deadline) {
   if (deadline <= clock::now()) {
     if (!w.try_claim()) return false;
     w.reason = wake_reason::timeout;
@@ -328,21 +325,15 @@ namespace {
 }
 
 #ifndef NDEBUG
-// park()'s debug backstop: a waiting call published its waiter without
-// check_parkable() first (a claimer may already have taken it).
-[[noreturn, gnu::noinline, gnu::cold]] void parked_unchecked(const task_record* t) {
+void parked_unchecked(const task_record* t) {
   die(describe(t) + " parked where it may not (a plain fiber it resumed, or while shutdown unwinds it), and its "
                     "waiting call did not call check_parkable() before publishing its waiter");
 }
 #endif
 
-// Out of line, as every diagnostic on a hop's path: its strings would give
-// park() a larger frame and more registers to save.
-[[noreturn, gnu::noinline, gnu::cold]] void could_not_switch_to(const task_record* t) noexcept {
+void could_not_switch_to(const task_record* t) noexcept {
   die(describe(t) + ": the scheduler could not switch to it");
 }
-
-}  // namespace
 
 // The blocking calls that are refused: out of line, off every hop's path.
 void refuse_park(const task_record* t) {
@@ -352,57 +343,6 @@ void refuse_park(const task_record* t) {
   }
   throw scheduler_error("cospace: a blocking call in a fiber the scheduler does not run (a plain "
                         "cospace::fiber resumed by a scheduled one) would block its worker; spawn it instead");
-}
-
-// park(), inlined into join_task() too: a fiber switched back to returns
-// through one function fewer, and each return right after a switch is
-// mispredicted (the processor's return predictor holds the return
-// addresses of the fiber that switched away). Reads t_worker before its
-// switch only; after it, current_worker() (see t_worker).
-[[gnu::always_inline]] inline wake_reason park_inline(waiter& w, clock::time_point deadline) {
-  task_record* const t = w.task;
-  if (t == nullptr) return park_thread(w, deadline);
-  // The caller has checked parkable(t) before publishing w. A backstop for
-  // a waiting call that forgot (debug builds only: nothing in Release).
-#ifndef NDEBUG
-  if (!parkable(t)) [[unlikely]] parked_unchecked(t);
-#endif
-  if (deadline != no_deadline && timed_out_or_armed(w, deadline)) return wake_reason::timeout;
-  struct disarm {  // also when shutdown unwinds the fiber from its park
-    waiter& w;
-    ~disarm() {
-      // Null (acquire): never armed, or fired and done with w (cancel_timer's own first test, inline).
-      if (w.timer_owner.load(std::memory_order_acquire) != nullptr) worker::cancel_timer(w);
-    }
-  } timer_guard{w};
-  // Already woken (by another thread, or by this one making a fiber fail
-  // below): no switch. A wake that comes later is seen by the commit.
-  if (t->park.load(std::memory_order_acquire) == park_state::running) {
-    t->waits_in_park = true;
-    worker* const here = t_worker;
-    if (task_record* const next = t->sliced ? nullptr : here->take_for_handoff(fresh_tasks::cached_fiber)) {
-      // Direct handoff: straight to the next task, not through the worker
-      // loop (one switch instead of two). Whoever runs next on this worker
-      // commits our park (settle_handoff), as the loop would have.
-      here->handed_over = t;
-      t_task = next;
-      try {
-        handoff_to(next->fiber);
-      } catch (const forced_unwind&) {
-        throw;  // shutdown unwinds us from this switch
-      } catch (...) {
-        could_not_switch_to(next);
-      }
-    } else {
-      t->parking = true;
-      this_fiber::yield();  // to the worker loop, which commits the park
-    }
-    t->waits_in_park = false;
-    current_worker()->settle_handoff();  // a migratable fiber may be back on another worker
-  }
-  // Woken: `notified` (before or after the switch).
-  t->park.store(park_state::running, std::memory_order_relaxed);
-  return w.reason;
 }
 
 wake_reason park(waiter& w, clock::time_point deadline) { return park_inline(w, deadline); }
@@ -633,23 +573,7 @@ void worker::idle_sleep() noexcept {
   if (polls) poller_release();
 }
 
-task_record* worker::take_for_handoff(fresh_tasks fresh) noexcept {
-  // A deferred park that another thread woke meanwhile is queued by its
-  // commit: commit it first, so that it keeps its turn (a same-thread wake
-  // has cleared `uncommitted` already, so a ping-pong pays nothing here).
-  commit_deferred();
-  if (loop_round_next()) return nullptr;  // the loop's turn: timers and the poller
-  if (sched->stage.load(std::memory_order_acquire) == phase::unwinding) return nullptr;
-  if (task_record* const t = next_local) {  // the oldest, if there is one
-    // Through the loop: a task that resumes in a plain yield, and sliced
-    // tasks (as for the queues below).
-    if (!t->waits_in_park || t->sliced) return nullptr;
-    next_local = nullptr;
-    --rounds_left;  // not to 0: not the loop's round
-    if (t->home != this) prepare(t);  // started: nothing to make
-    t->park.store(park_state::running, std::memory_order_relaxed);
-    return t;
-  }
+task_record* worker::take_queued_for_handoff(fresh_tasks fresh) noexcept {
   if (task_record* const t = take_next_stealable()) {  // the oldest; ours now
     if (!fits_handoff(t, fresh)) {
       // Back, for the loop (or a thief: see push_own).
@@ -719,26 +643,6 @@ task_record* worker::take_woken(task_record* t) noexcept {
   --rounds_left;  // not to 0: not the loop's round
   t->park.store(park_state::running, std::memory_order_relaxed);
   return t;
-}
-
-void worker::settle_handoff() noexcept {
-  if (task_record* const t = std::exchange(handed_over, nullptr)) {
-    if (t->job_ended) keep_fiber(t);
-    else defer_commit(t);
-  }
-}
-
-void worker::defer_commit(task_record* t) noexcept {
-  if (!t->pinned()) {  // another worker may steal it once woken: commit now
-    commit_deferred();  // and an older deferred one first, in its turn
-    commit_park(t);
-    return;
-  }
-  if (task_record* const older = std::exchange(uncommitted, t)) commit_park(older);
-}
-
-void worker::commit_deferred() noexcept {
-  if (task_record* const t = std::exchange(uncommitted, nullptr)) commit_park(t);
 }
 
 void worker::pass_fiber(task_record* ended, task_record* next) noexcept {

@@ -201,7 +201,7 @@ class worker {
   // the running fiber may switch straight to it (it is started, not sliced,
   // and resumes in park(); or not started, if `fresh` allows). nullptr: go
   // through the worker loop.
-  task_record* take_for_handoff(fresh_tasks fresh) noexcept;
+  inline task_record* take_for_handoff(fresh_tasks fresh) noexcept;
   // The running fiber has just claimed (woken) the waiter of task `t`: if
   // the worker would run `t` next anyway, takes it for a direct switch,
   // without the run queue (e.g. a finished task's joiner). nullptr: wake it
@@ -210,7 +210,7 @@ class worker {
   // Commits the park of the task that handed this worker over to the running
   // fiber, or defers that commit (`uncommitted`), or keeps its fiber if its
   // job had ended; if any. Called by every fiber as soon as it runs again.
-  void settle_handoff() noexcept;
+  inline void settle_handoff() noexcept;
   task_record* handed_over = nullptr;  // the task whose park (or end) awaits settling
   // A pinned task that switched out of park() here, whose commit is put off
   // until the fiber now running on this worker switches away (the next
@@ -222,8 +222,8 @@ class worker {
   // common case (a ping-pong partner, a joined task ending), just queues it
   // (unpark(), take_woken()): no compare-and-swap at all. Its thread only.
   task_record* uncommitted = nullptr;
-  void defer_commit(task_record* t) noexcept;
-  void commit_deferred() noexcept;
+  inline void defer_commit(task_record* t) noexcept;
+  inline void commit_deferred() noexcept;
 
   // Fibers whose task ended, kept (suspended at the top of their loop) for
   // the next reusable task that starts here, instead of a new fiber each
@@ -348,6 +348,8 @@ class worker {
   task_record* take_next_stealable() noexcept;
   bool fits_handoff(const task_record* t, fresh_tasks fresh) const noexcept;
   task_record* hand_over(task_record* t, fresh_tasks fresh) noexcept;
+  // take_for_handoff() when nothing waits in next_local: the queues.
+  task_record* take_queued_for_handoff(fresh_tasks fresh) noexcept;
   task_record* find_work() noexcept;
   bool stealable_elsewhere() const noexcept;
   void publish_debt() noexcept;
@@ -424,10 +426,12 @@ class scheduler_impl {
 // Whether task `self` (current_task(); null: a plain thread, which may always
 // wait) may park: its own fiber runs, not a plain fiber it resumed (which
 // would block the worker's loop behind it), and shutdown is not unwinding it.
+// `running`: the fiber running on this thread (current_fiber()).
+inline bool parkable(const task_record* self, const fiber_control* running) noexcept {
+  return self == nullptr || (!self->unwinding && running != nullptr && running->id == self->fiber_id);
+}
 inline bool parkable(const task_record* self) noexcept {
-  if (self == nullptr) return true;
-  const fiber_control* const running = current_fiber();
-  return !self->unwinding && running != nullptr && running->id == self->fiber_id;
+  return self == nullptr || parkable(self, current_fiber());
 }
 // What a wait that is not parkable does: throws scheduler_error, or ends the
 // process with a diagnostic while shutdown unwinds the task.
@@ -470,6 +474,49 @@ inline void unpark(task_record* t) noexcept {
 inline void wake_inline(const wake_token& token) noexcept {
   if (token.task != nullptr) unpark(token.task);
   else if (token.word != nullptr) wake_thread(*token.word);
+}
+
+// The parts of a hop that run on the worker, inline (park.hpp and the
+// fiber reuse loop): the hand-over of the task the ping-pong partner's
+// wake put in next_local, and the commit of the park it leaves behind.
+
+task_record* worker::take_for_handoff(fresh_tasks fresh) noexcept {
+  // A deferred park that another thread woke meanwhile is queued by its
+  // commit: commit it first, so that it keeps its turn (a same-thread wake
+  // has cleared `uncommitted` already, so a ping-pong pays nothing here).
+  commit_deferred();
+  if (loop_round_next()) return nullptr;  // the loop's turn: timers and the poller
+  if (sched->stage.load(std::memory_order_acquire) == phase::unwinding) return nullptr;
+  task_record* const t = next_local;  // the oldest, if there is one
+  if (t == nullptr) return take_queued_for_handoff(fresh);
+  // Through the loop: a task that resumes in a plain yield, and sliced
+  // tasks (as for the queues).
+  if (!t->waits_in_park || t->sliced) return nullptr;
+  next_local = nullptr;
+  --rounds_left;  // not to 0: not the loop's round
+  if (t->home != this) prepare(t);  // started: nothing to make
+  t->park.store(park_state::running, std::memory_order_relaxed);
+  return t;
+}
+
+void worker::settle_handoff() noexcept {
+  if (task_record* const t = std::exchange(handed_over, nullptr)) {
+    if (t->job_ended) keep_fiber(t);
+    else defer_commit(t);
+  }
+}
+
+void worker::defer_commit(task_record* t) noexcept {
+  if (!t->pinned()) {  // another worker may steal it once woken: commit now
+    commit_deferred();  // and an older deferred one first, in its turn
+    commit_park(t);
+    return;
+  }
+  if (task_record* const older = std::exchange(uncommitted, t)) commit_park(older);
+}
+
+void worker::commit_deferred() noexcept {
+  if (task_record* const t = std::exchange(uncommitted, nullptr)) commit_park(t);
 }
 
 }  // namespace cospace::detail

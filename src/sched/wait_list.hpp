@@ -11,6 +11,7 @@
 #include <type_traits>
 
 #include "lock.hpp"
+#include "park.hpp"
 #include "scheduler_impl.hpp"
 #include "wait.hpp"
 
@@ -113,7 +114,7 @@ inline std::unique_ptr<list_wait> heap_wait_for(const task_record* self) {
 // one on the heap, so that the stack one is written once (its initialisers
 // and the fields set here merge) rather than initialised, then set through
 // a pointer that might be the heap's.
-template <class Lock, class BeforePark>
+template <bool InlinePark, class Lock, class BeforePark>
 [[gnu::always_inline]] inline wake_reason publish_and_park(Lock& guard, wait_list& list, list_wait& s, void* slot,
                                                            std::uint64_t tag, clock::time_point deadline,
                                                            BeforePark& before_park, task_record* self) {
@@ -140,7 +141,9 @@ template <class Lock, class BeforePark>
     }
   } off_the_list{guard, list, s.node};
   before_park();
-  const wake_reason reason = park(s.w, deadline);
+  wake_reason reason;
+  if constexpr (InlinePark) reason = park_inline(s.w, deadline);
+  else reason = park(s.w, deadline);
   off_the_list.off = reason != wake_reason::timeout;
   return reason;
 }
@@ -155,20 +158,43 @@ template <class Lock, class BeforePark>
 // and `heap` null, nothing is published: `guard` is released and this
 // returns wake_reason::none, and the caller makes a list_wait (with no lock
 // held) and starts over.
-template <class Lock, class BeforePark>
-wake_reason park_on(Lock&& guard, wait_list& list, void* slot, std::uint64_t tag, clock::time_point deadline,
-                    BeforePark&& before_park, task_record* self = current_task(), list_wait* heap = nullptr) {
-  if (!parkable(self)) [[unlikely]] {  // before the node is published (check_parkable)
+// `InlinePark`: park_inline, not park(), so that the fiber comes back from
+// its switch straight into the frame this is inlined into (park.hpp).
+template <bool InlinePark, class Lock, class BeforePark>
+[[gnu::always_inline]] inline wake_reason park_on_with(Lock&& guard, wait_list& list, void* slot, std::uint64_t tag,
+                                                       clock::time_point deadline, BeforePark&& before_park,
+                                                       task_record* self, list_wait* heap) {
+  // Inline into a function that switches only inside this: the running
+  // fiber is read directly (see park_inline).
+  const bool may_park = InlinePark ? parkable(self, t_current) : parkable(self);
+  if (!may_park) [[unlikely]] {  // before the node is published (check_parkable)
     guard.unlock();
     refuse_park(self);
   }
-  if (heap != nullptr) return publish_and_park(guard, list, *heap, slot, tag, deadline, before_park, self);
+  if (heap != nullptr) return publish_and_park<InlinePark>(guard, list, *heap, slot, tag, deadline, before_park, self);
   if (self != nullptr && self->sliced) [[unlikely]] {
     guard.unlock();
     return wake_reason::none;
   }
   list_wait local;  // default-initialised: each member has its own initialiser
-  return publish_and_park(guard, list, local, slot, tag, deadline, before_park, self);
+  return publish_and_park<InlinePark>(guard, list, local, slot, tag, deadline, before_park, self);
+}
+
+template <class Lock, class BeforePark>
+wake_reason park_on(Lock&& guard, wait_list& list, void* slot, std::uint64_t tag, clock::time_point deadline,
+                    BeforePark&& before_park, task_record* self = current_task(), list_wait* heap = nullptr) {
+  return park_on_with<false>(guard, list, slot, tag, deadline, before_park, self, heap);
+}
+
+// park_on(), all of it inlined into its caller, park() included: for the
+// waits on a hop's path (a channel's send and receive). Its caller must not
+// read a thread-local directly after it, nor call it in a loop (see
+// park_inline).
+template <class Lock, class BeforePark>
+[[gnu::always_inline]] inline wake_reason park_on_inline(Lock&& guard, wait_list& list, void* slot, std::uint64_t tag,
+                                                         clock::time_point deadline, BeforePark&& before_park,
+                                                         task_record* self, list_wait* heap) {
+  return park_on_with<true>(guard, list, slot, tag, deadline, before_park, self, heap);
 }
 
 // The common case: a wait_list under its own lock, nothing in the node.
