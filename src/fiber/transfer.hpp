@@ -45,8 +45,7 @@ cospace_transfer complete_handover(cospace_transfer t);
   g->outer = f->outer;
   g->state = fiber_state::running;
   f->state = fiber_state::suspended;
-  swap_exception_state(f->exceptions);  // thread: resumer's; f's slot: f's own
-  swap_exception_state(g->exceptions);  // thread: g's; g's slot: the resumer's
+  pass_exception_state(f->exceptions, g->exceptions);  // f's slot: f's own; thread: g's; g's slot: the resumer's
   t_current = g;
   set_current_region(g->stack.owner_region);
   fiber_leaving_to(f->tools, g->tools);
