@@ -16,6 +16,16 @@
 // retries instead of sleeping through it. The epoll data names a slot by
 // index and generation, and slots are never freed (only reused), so an event
 // for a socket closed meanwhile finds a newer generation and is dropped.
+//
+// A socket's descriptor is closed by the last party to stop using it, as
+// Go's runtime does (internal/poll/fd_mutex.go): every call holds a
+// reference (socket::state_) while it may make a system call on the
+// descriptor, close() clears the open bit so that no new reference is
+// taken and holds one itself while it tears the slot down, and whoever
+// drops the count to zero once the bit is clear closes the descriptor. A
+// fiber parked in a call whose waiter close() claims has its reference
+// dropped by close(), so it need not touch the socket again (its owner may
+// destroy it as soon as close() returns).
 #include <cospace/io.hpp>
 
 #include <arpa/inet.h>
@@ -246,6 +256,70 @@ class io_error final : public std::system_error {
   throw io_error(error, describe_error(what, error.value()));
 }
 
+// socket::state_ (io.hpp): bit 0 open, bits 1-31 threads in poll(), bits
+// 32-63 calls under way.
+constexpr std::uint64_t open_bit = 1;
+constexpr std::uint64_t poller_unit = 2;
+constexpr std::uint64_t pollers_mask = 0xffff'fffe;
+constexpr std::uint64_t call_unit = std::uint64_t{1} << 32;
+
+// Drops `count` references; the party that drops the last one of a closed
+// socket closes `fd` (read by the caller before: once its reference is
+// gone, the socket may be moved or destroyed).
+void drop_calls(std::atomic<std::uint64_t>& state, int fd, std::uint64_t count) noexcept {
+  // acq_rel: the last one's close comes after every other holder's system calls.
+  const std::uint64_t was = state.fetch_sub(count * call_unit, std::memory_order_acq_rel);
+  if ((was & ~pollers_mask) == count * call_unit) ::close(fd);  // not open, no other call
+}
+
+// A call's reference on its socket, taken if the socket is open (else the
+// call fails with EBADF) and dropped when the call leaves, unless close()
+// dropped it for the call (dropped_by_close()). One compare-and-swap to
+// take it, one subtraction to drop it: the whole cost on the fast path.
+class in_flight {
+ public:
+  in_flight(std::atomic<std::uint64_t>& state, std::atomic<std::uint32_t>& slot, int fd) noexcept
+      : state_(state), slot_(slot), fd_(fd) {
+    std::uint64_t s = state.load(std::memory_order_relaxed);
+    do {
+      if ((s & open_bit) == 0) return;
+    } while (!state.compare_exchange_weak(s, s + call_unit, std::memory_order_acquire, std::memory_order_relaxed));
+    held_ = true;
+  }
+  ~in_flight() {
+    if (held_) drop_calls(state_, fd_, 1);
+  }
+  in_flight(const in_flight&) = delete;
+  in_flight& operator=(const in_flight&) = delete;
+
+  bool held() const noexcept { return held_; }
+  int fd() const noexcept { return fd_; }
+  std::atomic<std::uint32_t>& slot() const noexcept { return slot_; }
+  // close() has begun (call with the reference held).
+  bool closing() const noexcept { return (state_.load(std::memory_order_acquire) & open_bit) == 0; }
+  // close() claimed this call's waiter and dropped its reference: from now
+  // on the call must not touch the socket.
+  void dropped_by_close() noexcept { held_ = false; }
+  // A plain thread about to block in poll(): counted so that close() shuts
+  // the socket down to wake it. False if the socket is closing (then it must
+  // not block). Both are read-modify-writes of state_, so either close()
+  // sees the count or this sees the socket closing.
+  bool enter_poll() noexcept {
+    std::uint64_t s = state_.load(std::memory_order_relaxed);
+    do {
+      if ((s & open_bit) == 0) return false;
+    } while (!state_.compare_exchange_weak(s, s + poller_unit, std::memory_order_acq_rel, std::memory_order_relaxed));
+    return true;
+  }
+  void leave_poll() noexcept { state_.fetch_sub(poller_unit, std::memory_order_release); }
+
+ private:
+  std::atomic<std::uint64_t>& state_;
+  std::atomic<std::uint32_t>& slot_;
+  const int fd_;
+  bool held_ = false;
+};
+
 int set_nonblocking(int fd) noexcept {
   const int flags = fcntl(fd, F_GETFL);
   if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) return errno;
@@ -304,10 +378,12 @@ std::error_code register_once(detail::poller& pl, io_slot& s, int fd, std::atomi
   }
 }
 
-// Waits until `fd` may be ready in `dir` (the caller retries its call), the
-// deadline passes (ETIMEDOUT) or the socket is closed (ECANCELED).
-std::error_code wait_ready(int fd, std::atomic<std::uint32_t>& socket_slot, direction dir, std::uint32_t seen,
-                           deadline until) {
+// Waits until the call's socket may be ready in `dir` (the caller retries
+// its call), the deadline passes (ETIMEDOUT) or the socket is closed
+// (ECANCELED).
+std::error_code wait_ready(in_flight& call, direction dir, std::uint32_t seen, deadline until) {
+  const int fd = call.fd();
+  std::atomic<std::uint32_t>& socket_slot = call.slot();
   if (detail::current_task() == nullptr) {  // a thread: poll()
     pollfd p{fd, static_cast<short>(dir == direction::read ? POLLIN : POLLOUT), 0};
     int ms = -1;
@@ -316,7 +392,11 @@ std::error_code wait_ready(int fd, std::atomic<std::uint32_t>& socket_slot, dire
       if (left <= 0) return errno_code(ETIMEDOUT);
       ms = left > 1'000'000'000 ? 1'000'000'000 : static_cast<int>(left);
     }
-    const int n = ::poll(&p, 1, ms);
+    if (!call.enter_poll()) return errno_code(ECANCELED);
+    const int n = ::poll(&p, 1, ms);  // close() shuts the socket down: POLLHUP
+    const int e = errno;
+    call.leave_poll();
+    errno = e;
     if (n < 0) return errno == EINTR ? std::error_code{} : errno_code(errno);
     if (n == 0) return errno_code(ETIMEDOUT);
     return {};
@@ -375,7 +455,9 @@ std::error_code wait_ready(int fd, std::atomic<std::uint32_t>& socket_slot, dire
   } guard{s, place, w};
   switch (detail::park(w, until)) {
     case wake_reason::timeout: return errno_code(ETIMEDOUT);
-    case wake_reason::closed: return errno_code(ECANCELED);
+    case wake_reason::closed:  // claimed by close(), which dropped this call's reference
+      call.dropped_by_close();
+      return errno_code(ECANCELED);
     default: return {};
   }
 }
@@ -387,31 +469,37 @@ std::uint32_t current_seq(const std::atomic<std::uint32_t>& socket_slot, directi
   return (dir == direction::read ? s.read_seq : s.write_seq).load(std::memory_order_acquire);
 }
 
-// Runs `call` (a non-blocking system call returning -1 and errno on failure)
-// until it does not fail with EAGAIN, waiting for readiness in between.
-template <class Call>
-ssize_t retry(int fd, std::atomic<std::uint32_t>& socket_slot, direction dir, deadline until, std::error_code& error,
-              Call call) {
+// Runs `op` (a non-blocking system call on call.fd() returning -1 and errno
+// on failure) until it does not fail with EAGAIN, waiting for readiness in
+// between. EBADF if the call holds no reference (the socket is closed);
+// ECANCELED if close() begins before a retry, or before a failure (which
+// its shutdown may have caused).
+template <class Op>
+ssize_t retry(in_flight& call, direction dir, deadline until, std::error_code& error, Op op) {
   error.clear();
-  if (fd < 0) {
+  if (!call.held()) {
     error = errno_code(EBADF);
     return -1;
   }
-  for (;;) {
-    const std::uint32_t seen = current_seq(socket_slot, dir);
-    const ssize_t n = call();
+  for (bool again = false;; again = true) {
+    if (again && call.closing()) {
+      error = errno_code(ECANCELED);
+      return -1;
+    }
+    const std::uint32_t seen = current_seq(call.slot(), dir);
+    const ssize_t n = op();
     if (n >= 0) return n;
     const int e = errno;
     if (e == EINTR) continue;
     if (e != EAGAIN && e != EWOULDBLOCK && e != EINPROGRESS) {
-      error = errno_code(e);
+      error = errno_code(call.closing() ? ECANCELED : e);
       return -1;
     }
     if (until != no_deadline && clock::now() >= until) {
       error = errno_code(ETIMEDOUT);
       return -1;
     }
-    error = wait_ready(fd, socket_slot, dir, seen, until);
+    error = wait_ready(call, dir, seen, until);
     if (error) return -1;
     if (e == EINPROGRESS) return 0;  // connect: the caller reads SO_ERROR
   }
@@ -490,22 +578,23 @@ std::string address::to_string() const {
 
 // --- socket ----------------------------------------------------------------
 
-socket::socket(int fd) : fd_(fd) {
+socket::socket(int fd) {
   if (fd < 0) throw_error("cospace::io::socket", errno_code(EBADF));
-  if (const int e = set_nonblocking(fd)) {
-    fd_ = -1;
-    throw_error("cospace::io::socket: fcntl(O_NONBLOCK)", errno_code(e));
-  }
+  if (const int e = set_nonblocking(fd)) throw_error("cospace::io::socket: fcntl(O_NONBLOCK)", errno_code(e));
+  adopt(fd);
 }
 
 socket::socket(socket&& other) noexcept
-    : fd_(std::exchange(other.fd_, -1)), slot_(other.slot_.exchange(0, std::memory_order_relaxed)) {}
+    : fd_(std::exchange(other.fd_, -1)),
+      slot_(other.slot_.exchange(0, std::memory_order_relaxed)),
+      state_(other.state_.exchange(0, std::memory_order_relaxed)) {}
 
 socket& socket::operator=(socket&& other) noexcept {
   if (this != &other) {
     close();
     fd_ = std::exchange(other.fd_, -1);
     slot_.store(other.slot_.exchange(0, std::memory_order_relaxed), std::memory_order_relaxed);
+    state_.store(other.state_.exchange(0, std::memory_order_relaxed), std::memory_order_relaxed);
   }
   return *this;
 }
@@ -513,6 +602,16 @@ socket& socket::operator=(socket&& other) noexcept {
 socket::~socket() { close(); }
 
 void socket::close() noexcept {
+  // Clear the open bit (no call takes a reference from now on) and take
+  // one, for the system calls below; a default, moved-from or closed
+  // socket stops here (one load).
+  std::uint64_t was = state_.load(std::memory_order_relaxed);
+  do {
+    if ((was & open_bit) == 0) return;
+  } while (!state_.compare_exchange_weak(was, (was & ~open_bit) + call_unit, std::memory_order_acq_rel,
+                                         std::memory_order_relaxed));
+  const int fd = fd_;
+  std::uint64_t dropped = 1;  // this one, and one per parked call woken below
   // closed_slot, not 0: a call under way that has not published its waiter
   // yet gives up when it sees it (register_once), rather than take a new slot.
   const std::uint32_t slot_index = slot_.exchange(detail::closed_slot, std::memory_order_acq_rel);
@@ -523,9 +622,8 @@ void socket::close() noexcept {
     s.lock.lock();
     // An add under way (another fiber's first wait, on another thread: it
     // runs from `adding` to its end without a switch) is waited for, so
-    // that the fd is not closed before it is added (its number could be
-    // another socket's by then) and the slot is not released marked as
-    // registered: that fiber then sees the slot gone and gives up.
+    // that the slot is not released marked as registered: that fiber then
+    // sees the slot gone and gives up.
     while (s.registered == io_slot::registration::adding) {
       s.lock.unlock();
       std::this_thread::yield();
@@ -534,23 +632,34 @@ void socket::close() noexcept {
     const bool registered = s.registered == io_slot::registration::done;
     s.registered = io_slot::registration::none;
     ++s.generation;
-    if (s.reader != nullptr) claim(*std::exchange(s.reader, nullptr), wake_reason::closed, reader);
-    if (s.writer != nullptr) claim(*std::exchange(s.writer, nullptr), wake_reason::closed, writer);
+    // A parked call claimed here returns ECANCELED without touching the
+    // socket again: its reference is dropped below, for it.
+    if (s.reader != nullptr && claim(*std::exchange(s.reader, nullptr), wake_reason::closed, reader)) ++dropped;
+    if (s.writer != nullptr && claim(*std::exchange(s.writer, nullptr), wake_reason::closed, writer)) ++dropped;
     s.lock.unlock();
     // Not under the lock (a system call): an event that comes meanwhile
-    // carries the old generation and is ignored.
-    if (registered) epoll_ctl(p.epoll_fd(), EPOLL_CTL_DEL, fd_, nullptr);
+    // carries the old generation and is ignored. The descriptor is still
+    // open: this call holds a reference.
+    if (registered) epoll_ctl(p.epoll_fd(), EPOLL_CTL_DEL, fd, nullptr);
     detail::wake(reader);
     detail::wake(writer);
     p.release_slot(slot_index);
   }
-  if (fd_ >= 0) ::close(std::exchange(fd_, -1));
+  // A plain thread blocked in poll() inside a call: a shutdown wakes it
+  // (POLLHUP; a listener's too, which Linux disconnects) and it ends with
+  // ECANCELED. Fibers need none: the claims above woke the parked ones.
+  if ((was & pollers_mask) != 0) ::shutdown(fd, SHUT_RDWR);
+  drop_calls(state_, fd, dropped);  // closes the descriptor unless a call is still under way
 }
 
 std::size_t socket::read_some(void* buffer, std::size_t size, std::error_code& error, deadline until) {
-  const int fd = fd_;
-  const ssize_t n = retry(fd, slot_, direction::read, until, error, [&] { return ::read(fd, buffer, size); });
-  return n < 0 ? 0 : static_cast<std::size_t>(n);
+  in_flight call(state_, slot_, fd_);
+  const int fd = call.fd();
+  const ssize_t n = retry(call, direction::read, until, error, [&] { return ::read(fd, buffer, size); });
+  if (n < 0) return 0;
+  // An end of stream that close()'s shutdown may have made.
+  if (n == 0 && call.closing()) error = errno_code(ECANCELED);
+  return static_cast<std::size_t>(n);
 }
 
 std::size_t socket::read_some(void* buffer, std::size_t size, deadline until) {
@@ -561,17 +670,22 @@ std::size_t socket::read_some(void* buffer, std::size_t size, deadline until) {
 }
 
 std::size_t socket::write_all(const void* data, std::size_t size, std::error_code& error, deadline until) {
-  const int fd = fd_;
+  in_flight call(state_, slot_, fd_);
+  const int fd = call.fd();
   const char* bytes = static_cast<const char*>(data);
   std::size_t done = 0;
   error.clear();
-  while (done < size) {
-    const ssize_t n = retry(fd, slot_, direction::write, until, error,
-                            [&] { return ::send(fd, bytes + done, size - done, MSG_NOSIGNAL); });
+  if (!call.held()) error = errno_code(EBADF);
+  while (!error && done < size) {
+    if (done != 0 && call.closing()) {
+      error = errno_code(ECANCELED);
+      break;
+    }
+    const ssize_t n =
+        retry(call, direction::write, until, error, [&] { return ::send(fd, bytes + done, size - done, MSG_NOSIGNAL); });
     if (n < 0) break;
     done += static_cast<std::size_t>(n);
   }
-  if (size == 0 && fd < 0) error = errno_code(EBADF);
   return done;
 }
 
@@ -582,25 +696,40 @@ std::size_t socket::write_all(const void* data, std::size_t size, deadline until
   return n;
 }
 
+namespace {
+
+// A call that makes one system call on the descriptor, which does not wait.
+template <class Op>
+void call_on_fd(std::atomic<std::uint64_t>& state, std::atomic<std::uint32_t>& slot, int fd, const char* what, Op op) {
+  in_flight call(state, slot, fd);
+  if (!call.held()) throw_error(what, errno_code(EBADF));
+  if (op(call.fd()) != 0) throw_error(what, errno_code(errno));
+}
+
+}  // namespace
+
 void socket::shutdown_write() {
-  if (fd_ < 0) throw_error("cospace::io::socket::shutdown_write", errno_code(EBADF));
-  if (::shutdown(fd_, SHUT_WR) != 0) throw_error("cospace::io::socket::shutdown_write", errno_code(errno));
+  call_on_fd(state_, slot_, fd_, "cospace::io::socket::shutdown_write", [](int fd) { return ::shutdown(fd, SHUT_WR); });
 }
 
 namespace {
-address query_address(int fd, bool peer, const char* what) {
+address query_address(std::atomic<std::uint64_t>& state, std::atomic<std::uint32_t>& slot, int fd, bool peer,
+                      const char* what) {
   address a;
   socklen_t size = sizeof(sockaddr_storage);
-  if (fd < 0) throw_error(what, errno_code(EBADF));
-  if ((peer ? getpeername(fd, a.data(), &size) : getsockname(fd, a.data(), &size)) != 0)
-    throw_error(what, errno_code(errno));
+  call_on_fd(state, slot, fd, what,
+             [&](int held) { return peer ? getpeername(held, a.data(), &size) : getsockname(held, a.data(), &size); });
   a.resize(size);
   return a;
 }
 }  // namespace
 
-address socket::local_address() const { return query_address(fd_, false, "cospace::io::socket::local_address"); }
-address socket::peer_address() const { return query_address(fd_, true, "cospace::io::socket::peer_address"); }
+address socket::local_address() const {
+  return query_address(state_, slot_, fd_, false, "cospace::io::socket::local_address");
+}
+address socket::peer_address() const {
+  return query_address(state_, slot_, fd_, true, "cospace::io::socket::peer_address");
+}
 
 socket socket::connect(const address& to, std::error_code& error, deadline until) {
   error.clear();
@@ -609,18 +738,21 @@ socket socket::connect(const address& to, std::error_code& error, deadline until
     error = errno_code(errno);
     return {};
   }
-  socket s;
-  s.fd_ = fd;
-  bool first = true;
-  const ssize_t n = retry(fd, s.slot_, direction::write, until, error, [&]() -> ssize_t {
-    if (!first) {
-      errno = EINPROGRESS;  // already under way: only its outcome is left to read
-      return -1;
-    }
-    first = false;
-    return ::connect(fd, to.data(), to.size());
-  });
-  if (n < 0) return {};
+  socket s;  // not shared yet: closes `fd` if the connection fails
+  s.adopt(fd);
+  {
+    in_flight call(s.state_, s.slot_, fd);  // dropped before `s` is returned
+    bool first = true;
+    const ssize_t n = retry(call, direction::write, until, error, [&]() -> ssize_t {
+      if (!first) {
+        errno = EINPROGRESS;  // already under way: only its outcome is left to read
+        return -1;
+      }
+      first = false;
+      return ::connect(fd, to.data(), to.size());
+    });
+    if (n < 0) return {};
+  }
   int result = 0;
   socklen_t size = sizeof result;
   if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &result, &size) != 0) result = errno;
@@ -646,7 +778,7 @@ listener listener::bind(const address& at, int backlog, bool reuse_port) {
   const int fd = ::socket(at.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) throw_error("cospace::io::listener::bind: socket", errno_code(errno));
   listener l;
-  l.socket_.fd_ = fd;
+  l.socket_.adopt(fd);
   const int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
@@ -660,13 +792,17 @@ listener listener::bind(const address& at, int backlog, bool reuse_port) {
 }
 
 socket listener::accept(std::error_code& error, deadline until) {
-  const int lfd = socket_.fd_;
-  const ssize_t fd = retry(lfd, socket_.slot_, direction::read, until, error, [&]() -> ssize_t {
-    return ::accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-  });
+  ssize_t fd;
+  {
+    in_flight call(socket_.state_, socket_.slot_, socket_.fd_);
+    const int lfd = call.fd();
+    fd = retry(call, direction::read, until, error, [&]() -> ssize_t {
+      return ::accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    });
+  }
   if (fd < 0) return {};
   socket s;
-  s.fd_ = static_cast<int>(fd);
+  s.adopt(static_cast<int>(fd));
   const int one = 1;
   setsockopt(s.fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   return s;
