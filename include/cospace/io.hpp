@@ -97,16 +97,21 @@ class COSPACE_API socket {
   // are in calls on it. From its start, calls made on the socket fail with
   // EBADF, and the calls under way end soon: a fiber parked in one wakes
   // with ECANCELED, a call that had not parked yet ends with ECANCELED (or
-  // with what its system call gave, if that came first), a plain thread
-  // blocked in poll() inside a call is woken (the socket is shut down both
-  // ways, SHUT_RDWR, when such a thread is there) and ends with ECANCELED.
+  // with what its system call gave, if that came first), and so does a
+  // plain thread blocked in poll() inside a call.
   //
   // No system call of a call reaches the descriptor once it is closed: each
   // call holds a reference on the socket while it uses the descriptor, and
   // the descriptor is closed by the last one to leave. So close() may
   // return before the descriptor is closed (it does not wait for the calls
-  // under way, as Go's Close does not): a call still in its system call
-  // closes it when it leaves. is_open() is false from the start of close().
+  // under way, as Go's Close does not): a call still running, or woken and
+  // not run yet, closes it when it leaves. Meanwhile the socket is shut
+  // down both ways (SHUT_RDWR), so that the connection ends at once (the
+  // peer sees its end of stream; a listener refuses connections) and
+  // threads blocked in poll() wake; a descriptor that is not a socket
+  // (adopted by socket(int)) cannot be, and its callers in poll() wait for
+  // readiness or their deadlines. With no call under way, close() closes
+  // the descriptor itself. is_open() is false from the start of close().
   void close() noexcept;
   bool is_open() const noexcept { return (state_.load(std::memory_order_relaxed) & open_bit) != 0; }
   // The descriptor while the socket is open, -1 once close() has begun.
@@ -130,11 +135,9 @@ class COSPACE_API socket {
   // Mutable, as state_: bookkeeping that const calls (local_address) update.
   mutable std::atomic<std::uint32_t> slot_{0};
   // Bit 0: open (a descriptor, and close() has not begun; 0 in a default or
-  // moved-from socket). Bits 1-31: plain threads blocked in poll() inside a
-  // call, which close() wakes by shutting the socket down. Bits 32-63: calls
-  // under way (close() counts itself while it runs); a call takes one only
-  // while the socket is open, and whoever takes the count to 0 after close()
-  // closes the descriptor (io.cpp).
+  // moved-from socket). Bits 1-63: calls under way (close() counts itself
+  // while it runs); a call takes one only while the socket is open, and
+  // whoever takes the count to 0 after close() closes the descriptor (io.cpp).
   static constexpr std::uint64_t open_bit = 1;
   mutable std::atomic<std::uint64_t> state_{0};
 };

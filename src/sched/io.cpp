@@ -256,12 +256,9 @@ class io_error final : public std::system_error {
   throw io_error(error, describe_error(what, error.value()));
 }
 
-// socket::state_ (io.hpp): bit 0 open, bits 1-31 threads in poll(), bits
-// 32-63 calls under way.
+// socket::state_ (io.hpp): bit 0 open, bits 1-63 calls under way.
 constexpr std::uint64_t open_bit = 1;
-constexpr std::uint64_t poller_unit = 2;
-constexpr std::uint64_t pollers_mask = 0xffff'fffe;
-constexpr std::uint64_t call_unit = std::uint64_t{1} << 32;
+constexpr std::uint64_t call_unit = 2;
 
 // Drops `count` references; the party that drops the last one of a closed
 // socket closes `fd` (read by the caller before: once its reference is
@@ -269,7 +266,7 @@ constexpr std::uint64_t call_unit = std::uint64_t{1} << 32;
 void drop_calls(std::atomic<std::uint64_t>& state, int fd, std::uint64_t count) noexcept {
   // acq_rel: the last one's close comes after every other holder's system calls.
   const std::uint64_t was = state.fetch_sub(count * call_unit, std::memory_order_acq_rel);
-  if ((was & ~pollers_mask) == count * call_unit) ::close(fd);  // not open, no other call
+  if (was == count * call_unit) ::close(fd);  // not open, no other call
 }
 
 // A call's reference on its socket, taken if the socket is open (else the
@@ -300,18 +297,6 @@ class in_flight {
   // close() claimed this call's waiter and dropped its reference: from now
   // on the call must not touch the socket.
   void dropped_by_close() noexcept { held_ = false; }
-  // A plain thread about to block in poll(): counted so that close() shuts
-  // the socket down to wake it. False if the socket is closing (then it must
-  // not block). Both are read-modify-writes of state_, so either close()
-  // sees the count or this sees the socket closing.
-  bool enter_poll() noexcept {
-    std::uint64_t s = state_.load(std::memory_order_relaxed);
-    do {
-      if ((s & open_bit) == 0) return false;
-    } while (!state_.compare_exchange_weak(s, s + poller_unit, std::memory_order_acq_rel, std::memory_order_relaxed));
-    return true;
-  }
-  void leave_poll() noexcept { state_.fetch_sub(poller_unit, std::memory_order_release); }
 
  private:
   std::atomic<std::uint64_t>& state_;
@@ -392,11 +377,9 @@ std::error_code wait_ready(in_flight& call, direction dir, std::uint32_t seen, d
       if (left <= 0) return errno_code(ETIMEDOUT);
       ms = left > 1'000'000'000 ? 1'000'000'000 : static_cast<int>(left);
     }
-    if (!call.enter_poll()) return errno_code(ECANCELED);
-    const int n = ::poll(&p, 1, ms);  // close() shuts the socket down: POLLHUP
-    const int e = errno;
-    call.leave_poll();
-    errno = e;
+    // close() shuts the socket down while this call holds its reference:
+    // POLLHUP, then the retry sees the socket closing.
+    const int n = ::poll(&p, 1, ms);
     if (n < 0) return errno == EINTR ? std::error_code{} : errno_code(errno);
     if (n == 0) return errno_code(ETIMEDOUT);
     return {};
@@ -645,10 +628,15 @@ void socket::close() noexcept {
     detail::wake(writer);
     p.release_slot(slot_index);
   }
-  // A plain thread blocked in poll() inside a call: a shutdown wakes it
-  // (POLLHUP; a listener's too, which Linux disconnects) and it ends with
-  // ECANCELED. Fibers need none: the claims above woke the parked ones.
-  if ((was & pollers_mask) != 0) ::shutdown(fd, SHUT_RDWR);
+  // Calls still under way (not parked, or plain threads in poll()) delay
+  // the close of the descriptor until the last leaves, which under
+  // cooperative scheduling may be long: a shutdown ends the connection now
+  // (the peer sees its end, a listener refuses connections, as Linux
+  // disconnects a listener shut down for reading), wakes the threads in
+  // poll() (POLLHUP) and makes the running calls fail, which they report
+  // as ECANCELED. Made while this call's reference keeps the descriptor
+  // open; a call that leaves meanwhile only makes it unneeded.
+  if (state_.load(std::memory_order_acquire) / call_unit > dropped) ::shutdown(fd, SHUT_RDWR);
   drop_calls(state_, fd, dropped);  // closes the descriptor unless a call is still under way
 }
 
