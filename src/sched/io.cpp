@@ -40,10 +40,12 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <initializer_list>
 #include <mutex>
 #include <new>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "poller.hpp"
@@ -58,6 +60,12 @@ constexpr std::uint32_t closed_slot = ~std::uint32_t{0};
 
 namespace {
 
+// A call's waiter on a slot. `call_dropped`: close() claimed it and dropped
+// the call's reference for it (written and read under the slot's lock).
+struct io_waiter : waiter {
+  bool call_dropped = false;
+};
+
 struct io_slot {
   spinlock lock;
   std::uint32_t generation = 0;  // bumped at every close
@@ -66,8 +74,8 @@ struct io_slot {
   enum class registration : std::uint8_t { none, adding, done } registered = registration::none;
   std::atomic<std::uint32_t> read_seq{0};
   std::atomic<std::uint32_t> write_seq{0};
-  waiter* reader = nullptr;
-  waiter* writer = nullptr;
+  io_waiter* reader = nullptr;
+  io_waiter* writer = nullptr;
   std::uint32_t next_free = 0;
 };
 
@@ -410,10 +418,10 @@ std::error_code wait_ready(in_flight& call, direction dir, std::uint32_t seen, d
   io_slot& s = pl.slot(slot_index);
   detail::task_record* const self = detail::current_task();
   detail::check_parkable(self);  // before the waiter is published
-  detail::wait_storage<waiter> storage(self != nullptr && self->sliced);
-  waiter& w = storage.get();
+  detail::wait_storage<detail::io_waiter> storage(self != nullptr && self->sliced);
+  detail::io_waiter& w = storage.get();
   w.task = self;
-  waiter** place = dir == direction::read ? &s.reader : &s.writer;
+  detail::io_waiter** place = dir == direction::read ? &s.reader : &s.writer;
   std::atomic<std::uint32_t>& seq = dir == direction::read ? s.read_seq : s.write_seq;
   if (const std::error_code e = register_once(pl, s, fd, socket_slot, slot_index)) return e;  // returns with s.lock held
   if (seq.load(std::memory_order_acquire) != seen) {
@@ -426,21 +434,25 @@ std::error_code wait_ready(in_flight& call, direction dir, std::uint32_t seen, d
   }
   *place = &w;
   s.lock.unlock();
-  struct unlink {  // after a timeout, and when shutdown unwinds the fiber
+  // After a timeout, and when shutdown unwinds the fiber: off the slot. And
+  // whenever close() claimed the waiter, even if shutdown unwinds the fiber
+  // rather than let it return from park(): the call's reference is gone.
+  struct unlink {
     io_slot& s;
-    waiter** place;
-    waiter& w;
+    detail::io_waiter** place;
+    detail::io_waiter& w;
+    in_flight& call;
     ~unlink() {
       s.lock.lock();
       if (*place == &w) *place = nullptr;
+      const bool dropped = w.call_dropped;
       s.lock.unlock();
+      if (dropped) call.dropped_by_close();
     }
-  } guard{s, place, w};
+  } guard{s, place, w, call};
   switch (detail::park(w, until)) {
     case wake_reason::timeout: return errno_code(ETIMEDOUT);
-    case wake_reason::closed:  // claimed by close(), which dropped this call's reference
-      call.dropped_by_close();
-      return errno_code(ECANCELED);
+    case wake_reason::closed: return errno_code(ECANCELED);
     default: return {};
   }
 }
@@ -615,10 +627,15 @@ void socket::close() noexcept {
     const bool registered = s.registered == io_slot::registration::done;
     s.registered = io_slot::registration::none;
     ++s.generation;
-    // A parked call claimed here returns ECANCELED without touching the
-    // socket again: its reference is dropped below, for it.
-    if (s.reader != nullptr && claim(*std::exchange(s.reader, nullptr), wake_reason::closed, reader)) ++dropped;
-    if (s.writer != nullptr && claim(*std::exchange(s.writer, nullptr), wake_reason::closed, writer)) ++dropped;
+    // A parked call claimed here returns ECANCELED (or is unwound) without
+    // touching the socket again: its reference is dropped below, for it.
+    for (auto [place, token] : {std::pair{&s.reader, &reader}, std::pair{&s.writer, &writer}}) {
+      detail::io_waiter* const w = std::exchange(*place, nullptr);
+      if (w != nullptr && claim(*w, wake_reason::closed, *token)) {
+        w->call_dropped = true;
+        ++dropped;
+      }
+    }
     s.lock.unlock();
     // Not under the lock (a system call): an event that comes meanwhile
     // carries the old generation and is ignored. The descriptor is still
