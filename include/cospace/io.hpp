@@ -121,6 +121,7 @@ class COSPACE_API socket {
 
  private:
   friend class listener;
+  class in_flight;  // a call's reference on the socket (io.cpp)
   void adopt(int fd) noexcept {
     fd_ = fd;
     state_.store(open_bit, std::memory_order_relaxed);

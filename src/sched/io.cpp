@@ -271,47 +271,56 @@ constexpr std::uint64_t call_unit = 2;
 // Drops `count` references; the party that drops the last one of a closed
 // socket closes `fd` (read by the caller before: once its reference is
 // gone, the socket may be moved or destroyed).
-void drop_calls(std::atomic<std::uint64_t>& state, int fd, std::uint64_t count) noexcept {
+[[gnu::always_inline]] inline void drop_calls(std::atomic<std::uint64_t>& state, int fd, std::uint64_t count) noexcept {
   // acq_rel: the last one's close comes after every other holder's system calls.
   const std::uint64_t was = state.fetch_sub(count * call_unit, std::memory_order_acq_rel);
-  if (was == count * call_unit) ::close(fd);  // not open, no other call
+  if (was == count * call_unit) [[unlikely]]  // not open, no other call
+    ::close(fd);
 }
+
+}  // namespace
 
 // A call's reference on its socket, taken if the socket is open (else the
 // call fails with EBADF) and dropped when the call leaves, unless close()
 // dropped it for the call (dropped_by_close()). One compare-and-swap to
 // take it, one subtraction to drop it: the whole cost on the fast path.
-class in_flight {
+// Only inlined code sees it (its address never escapes), so that it lives
+// in registers: the socket's address and a flag.
+class socket::in_flight {
  public:
-  in_flight(std::atomic<std::uint64_t>& state, std::atomic<std::uint32_t>& slot, int fd) noexcept
-      : state_(state), slot_(slot), fd_(fd) {
-    std::uint64_t s = state.load(std::memory_order_relaxed);
+  [[gnu::always_inline]] explicit in_flight(const socket& s) noexcept : socket_(s) {
+    std::uint64_t was = s.state_.load(std::memory_order_relaxed);
     do {
-      if ((s & open_bit) == 0) return;
-    } while (!state.compare_exchange_weak(s, s + call_unit, std::memory_order_acquire, std::memory_order_relaxed));
+      if ((was & open_bit) == 0) return;
+    } while (!s.state_.compare_exchange_weak(was, was + call_unit, std::memory_order_acquire,
+                                             std::memory_order_relaxed));
     held_ = true;
   }
-  ~in_flight() {
-    if (held_) drop_calls(state_, fd_, 1);
+  // Inlined in the unwinding path too: an out-of-line copy would take the
+  // object's address and keep it in memory.
+  [[gnu::always_inline]] ~in_flight() {
+    if (held_) drop_calls(socket_.state_, socket_.fd_, 1);
   }
   in_flight(const in_flight&) = delete;
   in_flight& operator=(const in_flight&) = delete;
 
   bool held() const noexcept { return held_; }
-  int fd() const noexcept { return fd_; }
-  std::atomic<std::uint32_t>& slot() const noexcept { return slot_; }
+  // The descriptor: not written while the socket may be shared (io.hpp).
+  int fd() const noexcept { return socket_.fd_; }
+  std::atomic<std::uint32_t>& slot() const noexcept { return socket_.slot_; }
+  const std::atomic<std::uint64_t>& state() const noexcept { return socket_.state_; }
   // close() has begun (call with the reference held).
-  bool closing() const noexcept { return (state_.load(std::memory_order_acquire) & open_bit) == 0; }
+  bool closing() const noexcept { return (socket_.state_.load(std::memory_order_acquire) & open_bit) == 0; }
   // close() claimed this call's waiter and dropped its reference: from now
   // on the call must not touch the socket.
   void dropped_by_close() noexcept { held_ = false; }
 
  private:
-  std::atomic<std::uint64_t>& state_;
-  std::atomic<std::uint32_t>& slot_;
-  const int fd_;
+  const socket& socket_;
   bool held_ = false;
 };
+
+namespace {
 
 int set_nonblocking(int fd) noexcept {
   const int flags = fcntl(fd, F_GETFL);
@@ -374,9 +383,12 @@ std::error_code register_once(detail::poller& pl, io_slot& s, int fd, std::atomi
 // Waits until the call's socket may be ready in `dir` (the caller retries
 // its call), the deadline passes (ETIMEDOUT) or the socket is closed
 // (ECANCELED).
-std::error_code wait_ready(in_flight& call, direction dir, std::uint32_t seen, deadline until) {
-  const int fd = call.fd();
-  std::atomic<std::uint32_t>& socket_slot = call.slot();
+//
+// `call_dropped` is set when close() claimed the waiter and dropped the
+// call's reference (in_flight::dropped_by_close()): then ECANCELED, and the
+// call must not touch the socket again.
+std::error_code wait_ready(int fd, std::atomic<std::uint32_t>& socket_slot, direction dir, std::uint32_t seen,
+                           deadline until, bool& call_dropped) {
   if (detail::current_task() == nullptr) {  // a thread: poll()
     pollfd p{fd, static_cast<short>(dir == direction::read ? POLLIN : POLLOUT), 0};
     int ms = -1;
@@ -441,15 +453,14 @@ std::error_code wait_ready(in_flight& call, direction dir, std::uint32_t seen, d
     io_slot& s;
     detail::io_waiter** place;
     detail::io_waiter& w;
-    in_flight& call;
+    bool& call_dropped;
     ~unlink() {
       s.lock.lock();
       if (*place == &w) *place = nullptr;
-      const bool dropped = w.call_dropped;
+      call_dropped = w.call_dropped;
       s.lock.unlock();
-      if (dropped) call.dropped_by_close();
     }
-  } guard{s, place, w, call};
+  } guard{s, place, w, call_dropped};
   switch (detail::park(w, until)) {
     case wake_reason::timeout: return errno_code(ETIMEDOUT);
     case wake_reason::closed: return errno_code(ECANCELED);
@@ -464,40 +475,60 @@ std::uint32_t current_seq(const std::atomic<std::uint32_t>& socket_slot, directi
   return (dir == direction::read ? s.read_seq : s.write_seq).load(std::memory_order_acquire);
 }
 
+// What retry() does once its first attempt failed with errno `e`: out of
+// line, so that the fast path (the first attempt succeeds) keeps its values
+// in registers. Sets `call_dropped` as wait_ready() does.
+template <class Op>
+[[gnu::noinline]] ssize_t retry_slow(const std::atomic<std::uint64_t>& state, int fd,
+                                     std::atomic<std::uint32_t>& socket_slot, direction dir, deadline until,
+                                     std::error_code& error, Op op, std::uint32_t seen, int e, bool& call_dropped) {
+  for (;;) {
+    if (e != EINTR) {
+      const bool closing = (state.load(std::memory_order_acquire) & open_bit) == 0;
+      if (e != EAGAIN && e != EWOULDBLOCK && e != EINPROGRESS) {
+        error = errno_code(closing ? ECANCELED : e);  // a shutdown by close() may have caused it
+        return -1;
+      }
+      if (until != no_deadline && clock::now() >= until) {
+        error = errno_code(ETIMEDOUT);
+        return -1;
+      }
+      error = wait_ready(fd, socket_slot, dir, seen, until, call_dropped);
+      if (error) return -1;
+      if (e == EINPROGRESS) return 0;  // connect: the caller reads SO_ERROR
+    }
+    if ((state.load(std::memory_order_acquire) & open_bit) == 0) {  // close() has begun: no retry
+      error = errno_code(ECANCELED);
+      return -1;
+    }
+    seen = current_seq(socket_slot, dir);
+    const ssize_t n = op();
+    if (n >= 0) return n;
+    e = errno;
+  }
+}
+
 // Runs `op` (a non-blocking system call on call.fd() returning -1 and errno
 // on failure) until it does not fail with EAGAIN, waiting for readiness in
 // between. EBADF if the call holds no reference (the socket is closed);
 // ECANCELED if close() begins before a retry, or before a failure (which
-// its shutdown may have caused).
-template <class Op>
-ssize_t retry(in_flight& call, direction dir, deadline until, std::error_code& error, Op op) {
+// its shutdown may have caused). `Call`: socket::in_flight (a private name).
+// `op` is copied to the slow path: it should capture by value.
+template <class Call, class Op>
+[[gnu::always_inline]] inline ssize_t retry(Call& call, direction dir, deadline until, std::error_code& error, Op op) {
   error.clear();
-  if (!call.held()) {
+  if (!call.held()) [[unlikely]] {
     error = errno_code(EBADF);
     return -1;
   }
-  for (bool again = false;; again = true) {
-    if (again && call.closing()) {
-      error = errno_code(ECANCELED);
-      return -1;
-    }
-    const std::uint32_t seen = current_seq(call.slot(), dir);
-    const ssize_t n = op();
-    if (n >= 0) return n;
-    const int e = errno;
-    if (e == EINTR) continue;
-    if (e != EAGAIN && e != EWOULDBLOCK && e != EINPROGRESS) {
-      error = errno_code(call.closing() ? ECANCELED : e);
-      return -1;
-    }
-    if (until != no_deadline && clock::now() >= until) {
-      error = errno_code(ETIMEDOUT);
-      return -1;
-    }
-    error = wait_ready(call, dir, seen, until);
-    if (error) return -1;
-    if (e == EINPROGRESS) return 0;  // connect: the caller reads SO_ERROR
-  }
+  const std::uint32_t seen = current_seq(call.slot(), dir);
+  const ssize_t n = op();
+  if (n >= 0) [[likely]]
+    return n;
+  bool dropped = false;
+  const ssize_t r = retry_slow(call.state(), call.fd(), call.slot(), dir, until, error, op, seen, errno, dropped);
+  if (dropped) call.dropped_by_close();
+  return r;
 }
 
 }  // namespace
@@ -658,9 +689,9 @@ void socket::close() noexcept {
 }
 
 std::size_t socket::read_some(void* buffer, std::size_t size, std::error_code& error, deadline until) {
-  in_flight call(state_, slot_, fd_);
+  in_flight call(*this);
   const int fd = call.fd();
-  const ssize_t n = retry(call, direction::read, until, error, [&] { return ::read(fd, buffer, size); });
+  const ssize_t n = retry(call, direction::read, until, error, [fd, buffer, size] { return ::read(fd, buffer, size); });
   if (n < 0) return 0;
   // An end of stream that close()'s shutdown may have made.
   if (n == 0 && call.closing()) error = errno_code(ECANCELED);
@@ -675,19 +706,27 @@ std::size_t socket::read_some(void* buffer, std::size_t size, deadline until) {
 }
 
 std::size_t socket::write_all(const void* data, std::size_t size, std::error_code& error, deadline until) {
-  in_flight call(state_, slot_, fd_);
+  in_flight call(*this);
   const int fd = call.fd();
-  const char* bytes = static_cast<const char*>(data);
-  std::size_t done = 0;
-  error.clear();
-  if (!call.held()) error = errno_code(EBADF);
-  while (!error && done < size) {
-    if (done != 0 && call.closing()) {
+  const char* const bytes = static_cast<const char*>(data);
+  if (size == 0) {  // no system call
+    error = call.held() ? std::error_code{} : errno_code(EBADF);
+    return 0;
+  }
+  auto send_from = [&](std::size_t done) {
+    return retry(call, direction::write, until, error, [fd, from = bytes + done, left = size - done] {
+      return ::send(fd, from, left, MSG_NOSIGNAL);
+    });
+  };
+  ssize_t n = send_from(0);  // usually all of it
+  if (n < 0) return 0;
+  std::size_t done = static_cast<std::size_t>(n);
+  while (done < size) {
+    if (call.closing()) {
       error = errno_code(ECANCELED);
       break;
     }
-    const ssize_t n =
-        retry(call, direction::write, until, error, [&] { return ::send(fd, bytes + done, size - done, MSG_NOSIGNAL); });
+    n = send_from(done);
     if (n < 0) break;
     done += static_cast<std::size_t>(n);
   }
@@ -704,9 +743,8 @@ std::size_t socket::write_all(const void* data, std::size_t size, deadline until
 namespace {
 
 // A call that makes one system call on the descriptor, which does not wait.
-template <class Op>
-void call_on_fd(std::atomic<std::uint64_t>& state, std::atomic<std::uint32_t>& slot, int fd, const char* what, Op op) {
-  in_flight call(state, slot, fd);
+template <class Call, class Op>
+void call_on_fd(Call& call, const char* what, Op op) {
   if (!call.held()) throw_error(what, errno_code(EBADF));
   if (op(call.fd()) != 0) throw_error(what, errno_code(errno));
 }
@@ -714,15 +752,16 @@ void call_on_fd(std::atomic<std::uint64_t>& state, std::atomic<std::uint32_t>& s
 }  // namespace
 
 void socket::shutdown_write() {
-  call_on_fd(state_, slot_, fd_, "cospace::io::socket::shutdown_write", [](int fd) { return ::shutdown(fd, SHUT_WR); });
+  in_flight call(*this);
+  call_on_fd(call, "cospace::io::socket::shutdown_write", [](int fd) { return ::shutdown(fd, SHUT_WR); });
 }
 
 namespace {
-address query_address(std::atomic<std::uint64_t>& state, std::atomic<std::uint32_t>& slot, int fd, bool peer,
-                      const char* what) {
+template <class Call>
+address query_address(Call& call, bool peer, const char* what) {
   address a;
   socklen_t size = sizeof(sockaddr_storage);
-  call_on_fd(state, slot, fd, what,
+  call_on_fd(call, what,
              [&](int held) { return peer ? getpeername(held, a.data(), &size) : getsockname(held, a.data(), &size); });
   a.resize(size);
   return a;
@@ -730,10 +769,12 @@ address query_address(std::atomic<std::uint64_t>& state, std::atomic<std::uint32
 }  // namespace
 
 address socket::local_address() const {
-  return query_address(state_, slot_, fd_, false, "cospace::io::socket::local_address");
+  in_flight call(*this);
+  return query_address(call, false, "cospace::io::socket::local_address");
 }
 address socket::peer_address() const {
-  return query_address(state_, slot_, fd_, true, "cospace::io::socket::peer_address");
+  in_flight call(*this);
+  return query_address(call, true, "cospace::io::socket::peer_address");
 }
 
 socket socket::connect(const address& to, std::error_code& error, deadline until) {
@@ -746,7 +787,7 @@ socket socket::connect(const address& to, std::error_code& error, deadline until
   socket s;  // not shared yet: closes `fd` if the connection fails
   s.adopt(fd);
   {
-    in_flight call(s.state_, s.slot_, fd);  // dropped before `s` is returned
+    in_flight call(s);  // dropped before `s` is returned
     bool first = true;
     const ssize_t n = retry(call, direction::write, until, error, [&]() -> ssize_t {
       if (!first) {
@@ -799,11 +840,10 @@ listener listener::bind(const address& at, int backlog, bool reuse_port) {
 socket listener::accept(std::error_code& error, deadline until) {
   ssize_t fd;
   {
-    in_flight call(socket_.state_, socket_.slot_, socket_.fd_);
+    socket::in_flight call(socket_);
     const int lfd = call.fd();
-    fd = retry(call, direction::read, until, error, [&]() -> ssize_t {
-      return ::accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    });
+    fd = retry(call, direction::read, until, error,
+               [lfd]() -> ssize_t { return ::accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC); });
   }
   if (fd < 0) return {};
   socket s;
