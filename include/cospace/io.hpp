@@ -72,9 +72,11 @@ class COSPACE_API socket {
   socket& operator=(socket&& other) noexcept;
   socket(const socket&) = delete;
   socket& operator=(const socket&) = delete;
-  // close(). Destroying a socket while a call of another fiber or thread is
-  // under way on it is a use-after-free, except for fibers parked in a
-  // call: close() wakes them and they do not touch the socket again.
+  // close() (one load for a socket that is closed or was never opened).
+  // Destroying a socket while a call of another fiber or thread is under
+  // way on it is a use-after-free, except for fibers parked in a call:
+  // close() wakes them and they do not touch the socket again (a woken
+  // plain thread, or a fiber that was running, still does as it leaves).
   ~socket();
 
   static socket connect(const address& to, deadline until = no_deadline);
@@ -142,6 +144,7 @@ class COSPACE_API socket {
   static constexpr std::uint64_t open_bit = 1;
   mutable std::atomic<std::uint64_t> state_{0};
 };
+
 // A listening TCP socket.
 class COSPACE_API listener {
  public:

@@ -526,7 +526,13 @@ template <class Call, class Op>
   if (n >= 0) [[likely]]
     return n;
   bool dropped = false;
-  const ssize_t r = retry_slow(call.state(), call.fd(), call.slot(), dir, until, error, op, seen, errno, dropped);
+  ssize_t r;
+  try {
+    r = retry_slow(call.state(), call.fd(), call.slot(), dir, until, error, op, seen, errno, dropped);
+  } catch (...) {  // shutdown unwinding a parked call (forced_unwind), maybe after close() claimed it
+    if (dropped) call.dropped_by_close();
+    throw;
+  }
   if (dropped) call.dropped_by_close();
   return r;
 }

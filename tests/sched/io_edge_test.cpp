@@ -22,10 +22,11 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <memory>
+#include <new>
 #include <string>
 #include <system_error>
 #include <thread>
-#include <memory>
 #include <utility>
 #include <vector>
 
@@ -367,6 +368,54 @@ TEST(Io, CloseWakesPlainThreadsBlockedInReadAndAccept) {
   EXPECT_EQ(accept_error, std::errc::operation_canceled) << accept_error.message();
   char b[1];
   EXPECT_EQ(p.server.read_some(b, sizeof b, io::after(5s)), 0u) << "the peer did not see the end of stream";
+}
+
+// Shutdown unwinds the newest fiber first. Here that is the socket's owner,
+// whose unwinding destroys the socket while an older fiber is parked in a
+// read on it: the destructor's close() wakes that fiber, which shutdown
+// then unwinds too. Its call must not touch the socket as it leaves (the
+// socket is gone): close() dropped the call's reference for it. The socket
+// lives in a buffer that its owner fills with a pattern once it is
+// destroyed; the pattern must be intact at the end.
+TEST(Io, AParkedCallWhoseSocketIsDestroyedDuringShutdownLeavesItAlone) {
+  COSPACE_SKIP_WITHOUT_SCHEDULER();
+  io::listener l = io::listener::bind(io::address::loopback(0));
+  alignas(io::socket) unsigned char storage[sizeof(io::socket)];
+  constexpr unsigned char pattern = 0xa5;
+  std::atomic<io::socket*> shared{nullptr};
+  std::atomic<bool> reading{false};
+  io::socket peer;
+  cospace::task<> reader, owner;
+  {
+    scheduler s({.threads = 1});
+    reader = s.spawn([&] {
+      while (shared.load() == nullptr) cospace::this_fiber::yield();
+      reading = true;
+      char b[1];
+      shared.load()->read_some(b, sizeof b);  // parks: nothing comes
+    });
+    owner = s.spawn([&] {
+      struct destroy_and_fill {
+        unsigned char* storage;
+        ~destroy_and_fill() {
+          std::launder(reinterpret_cast<io::socket*>(storage))->~socket();
+          std::memset(storage, pattern, sizeof(io::socket));
+        }
+      };
+      new (storage) io::socket(io::socket::connect(l.local_address()));
+      destroy_and_fill g{storage};
+      peer = l.accept();
+      shared = std::launder(reinterpret_cast<io::socket*>(storage));
+      cospace::latch never(1);
+      never.wait();  // until shutdown unwinds it, newest first
+    });
+    while (!reading) std::this_thread::sleep_for(1ms);
+    std::this_thread::sleep_for(20ms);  // let the reader park
+  }
+  EXPECT_THROW(owner.join(), cospace::fiber_cancelled);
+  EXPECT_THROW(reader.join(), cospace::fiber_cancelled);
+  for (std::size_t i = 0; i < sizeof storage; ++i)
+    ASSERT_EQ(storage[i], pattern) << "byte " << i << " of the destroyed socket was written after its destruction";
 }
 
 // A read whose deadline passes as the data arrives: it returns the byte or
