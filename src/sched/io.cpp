@@ -284,8 +284,8 @@ constexpr std::uint64_t call_unit = 2;
 // call fails with EBADF) and dropped when the call leaves, unless close()
 // dropped it for the call (dropped_by_close()). One compare-and-swap to
 // take it, one subtraction to drop it: the whole cost on the fast path.
-// Only inlined code sees it (its address never escapes), so that it lives
-// in registers: the socket's address and a flag.
+// In read_some and write_all only inlined code sees it (its address never
+// escapes), so that it lives in registers: the socket's address and a flag.
 class socket::in_flight {
  public:
   [[gnu::always_inline]] explicit in_flight(const socket& s) noexcept : socket_(s) {
