@@ -59,16 +59,24 @@ class COSPACE_API address {
 
 // A connected TCP socket. Move-only; closes its descriptor when destroyed.
 // At most one fiber may wait to read and one to write at a time (a second
-// gets EBUSY).
+// gets EBUSY). Its calls may be made from several fibers and threads at once
+// (a reader and a writer, and close() from anywhere).
 class COSPACE_API socket {
  public:
   socket() noexcept = default;
   // Adopts a connected descriptor (made non-blocking here).
   explicit socket(int fd);
+  // Moving a socket (from it or onto it) while a call of another fiber or
+  // thread is under way on it is undefined behaviour, as destroying it is.
   socket(socket&& other) noexcept;
   socket& operator=(socket&& other) noexcept;
   socket(const socket&) = delete;
   socket& operator=(const socket&) = delete;
+  // close() (one load for a socket that is closed or was never opened).
+  // Destroying a socket while a call of another fiber or thread is under
+  // way on it is a use-after-free, except for fibers parked in a call:
+  // close() wakes them and they do not touch the socket again (a woken
+  // plain thread, or a fiber that was running, still does as it leaves).
   ~socket();
 
   static socket connect(const address& to, deadline until = no_deadline);
@@ -87,28 +95,54 @@ class COSPACE_API socket {
   }
 
   void shutdown_write();
-  // Closes the descriptor. A fiber parked on it wakes with ECANCELED. Calls
-  // on a closed socket fail with EBADF. Idempotent.
-  // A call of another fiber that is under way but not parked yet ends with
-  // ECANCELED too, but its system call may come after the descriptor is
-  // closed, when its number may name another file already (the descriptor
-  // is closed at once, not when the last call leaves): close a socket that
-  // other fibers use only while they wait on it, or not at all. A plain
-  // thread blocked in a call (in poll()) is not woken by close(): it waits
-  // for readiness or its deadline.
+  // Closes the socket; idempotent, and safe while other fibers and threads
+  // are in calls on it. From its start, calls made on the socket fail with
+  // EBADF, and the calls under way end soon: a fiber parked in one wakes
+  // with ECANCELED, a call that had not parked yet ends with ECANCELED (or
+  // with what its system call gave, if that came first), and so does a
+  // plain thread blocked in poll() inside a call.
+  //
+  // No system call of a call reaches the descriptor once it is closed: each
+  // call holds a reference on the socket while it uses the descriptor, and
+  // the descriptor is closed by the last one to leave. So close() may
+  // return before the descriptor is closed (it does not wait for the calls
+  // under way, as Go's Close does not): a call still running, or woken and
+  // not run yet, closes it when it leaves. Meanwhile the socket is shut
+  // down both ways (SHUT_RDWR), so that the connection ends at once (the
+  // peer sees its end of stream; a listener refuses connections) and
+  // threads blocked in poll() wake; a descriptor that is not a socket
+  // (adopted by socket(int)) cannot be, and its callers in poll() wait for
+  // readiness or their deadlines. With no call under way, close() closes
+  // the descriptor itself. is_open() is false from the start of close().
   void close() noexcept;
-  bool is_open() const noexcept { return fd_ >= 0; }
-  int native_handle() const noexcept { return fd_; }
+  bool is_open() const noexcept { return (state_.load(std::memory_order_relaxed) & open_bit) != 0; }
+  // The descriptor while the socket is open, -1 once close() has begun.
+  int native_handle() const noexcept { return is_open() ? fd_ : -1; }
   address local_address() const;
   address peer_address() const;
 
  private:
   friend class listener;
+  class in_flight;  // a call's reference on the socket (io.cpp)
+  void adopt(int fd) noexcept {
+    fd_ = fd;
+    state_.store(open_bit, std::memory_order_relaxed);
+  }
+  // Written only while nobody else may use the socket (construction, moves,
+  // adopt()): calls read it without synchronisation; state_ says whether it
+  // may still be used.
   int fd_ = -1;
   // Its entry in the poller's table (0: none yet; all ones: closed). Set by
   // the first wait, which may be the reader's and the writer's at once, and
   // exchanged by close(), maybe while another fiber's call is under way: atomic.
-  std::atomic<std::uint32_t> slot_{0};
+  // Mutable, as state_: bookkeeping that const calls (local_address) update.
+  mutable std::atomic<std::uint32_t> slot_{0};
+  // Bit 0: open (a descriptor, and close() has not begun; 0 in a default or
+  // moved-from socket). Bits 1-63: calls under way (close() counts itself
+  // while it runs); a call takes one only while the socket is open, and
+  // whoever takes the count to 0 after close() closes the descriptor (io.cpp).
+  static constexpr std::uint64_t open_bit = 1;
+  mutable std::atomic<std::uint64_t> state_{0};
 };
 
 // A listening TCP socket.

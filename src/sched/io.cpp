@@ -16,6 +16,16 @@
 // retries instead of sleeping through it. The epoll data names a slot by
 // index and generation, and slots are never freed (only reused), so an event
 // for a socket closed meanwhile finds a newer generation and is dropped.
+//
+// A socket's descriptor is closed by the last party to stop using it, as
+// Go's runtime does (internal/poll/fd_mutex.go): every call holds a
+// reference (socket::state_) while it may make a system call on the
+// descriptor, close() clears the open bit so that no new reference is
+// taken and holds one itself while it tears the slot down, and whoever
+// drops the count to zero once the bit is clear closes the descriptor. A
+// fiber parked in a call whose waiter close() claims has its reference
+// dropped by close(), so it need not touch the socket again (its owner may
+// destroy it as soon as close() returns).
 #include <cospace/io.hpp>
 
 #include <arpa/inet.h>
@@ -30,10 +40,12 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <initializer_list>
 #include <mutex>
 #include <new>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "poller.hpp"
@@ -48,6 +60,12 @@ constexpr std::uint32_t closed_slot = ~std::uint32_t{0};
 
 namespace {
 
+// A call's waiter on a slot. `call_dropped`: close() claimed it and dropped
+// the call's reference for it (written and read under the slot's lock).
+struct io_waiter : waiter {
+  bool call_dropped = false;
+};
+
 struct io_slot {
   spinlock lock;
   std::uint32_t generation = 0;  // bumped at every close
@@ -56,8 +74,8 @@ struct io_slot {
   enum class registration : std::uint8_t { none, adding, done } registered = registration::none;
   std::atomic<std::uint32_t> read_seq{0};
   std::atomic<std::uint32_t> write_seq{0};
-  waiter* reader = nullptr;
-  waiter* writer = nullptr;
+  io_waiter* reader = nullptr;
+  io_waiter* writer = nullptr;
   std::uint32_t next_free = 0;
 };
 
@@ -246,6 +264,64 @@ class io_error final : public std::system_error {
   throw io_error(error, describe_error(what, error.value()));
 }
 
+// socket::state_ (io.hpp): bit 0 open, bits 1-63 calls under way.
+constexpr std::uint64_t open_bit = 1;
+constexpr std::uint64_t call_unit = 2;
+
+// Drops `count` references; the party that drops the last one of a closed
+// socket closes `fd` (read by the caller before: once its reference is
+// gone, the socket may be moved or destroyed).
+[[gnu::always_inline]] inline void drop_calls(std::atomic<std::uint64_t>& state, int fd, std::uint64_t count) noexcept {
+  // acq_rel: the last one's close comes after every other holder's system calls.
+  const std::uint64_t was = state.fetch_sub(count * call_unit, std::memory_order_acq_rel);
+  if (was == count * call_unit) [[unlikely]]  // not open, no other call
+    ::close(fd);
+}
+
+}  // namespace
+
+// A call's reference on its socket, taken if the socket is open (else the
+// call fails with EBADF) and dropped when the call leaves, unless close()
+// dropped it for the call (dropped_by_close()). One compare-and-swap to
+// take it, one subtraction to drop it: the whole cost on the fast path.
+// In read_some and write_all only inlined code sees it (its address never
+// escapes), so that it lives in registers: the socket's address and a flag.
+class socket::in_flight {
+ public:
+  [[gnu::always_inline]] explicit in_flight(const socket& s) noexcept : socket_(s) {
+    std::uint64_t was = s.state_.load(std::memory_order_relaxed);
+    do {
+      if ((was & open_bit) == 0) return;
+    } while (!s.state_.compare_exchange_weak(was, was + call_unit, std::memory_order_acquire,
+                                             std::memory_order_relaxed));
+    held_ = true;
+  }
+  // Inlined in the unwinding path too: an out-of-line copy would take the
+  // object's address and keep it in memory.
+  [[gnu::always_inline]] ~in_flight() {
+    if (held_) drop_calls(socket_.state_, socket_.fd_, 1);
+  }
+  in_flight(const in_flight&) = delete;
+  in_flight& operator=(const in_flight&) = delete;
+
+  bool held() const noexcept { return held_; }
+  // The descriptor: not written while the socket may be shared (io.hpp).
+  int fd() const noexcept { return socket_.fd_; }
+  std::atomic<std::uint32_t>& slot() const noexcept { return socket_.slot_; }
+  const std::atomic<std::uint64_t>& state() const noexcept { return socket_.state_; }
+  // close() has begun (call with the reference held).
+  bool closing() const noexcept { return (socket_.state_.load(std::memory_order_acquire) & open_bit) == 0; }
+  // close() claimed this call's waiter and dropped its reference: from now
+  // on the call must not touch the socket.
+  void dropped_by_close() noexcept { held_ = false; }
+
+ private:
+  const socket& socket_;
+  bool held_ = false;
+};
+
+namespace {
+
 int set_nonblocking(int fd) noexcept {
   const int flags = fcntl(fd, F_GETFL);
   if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) return errno;
@@ -304,10 +380,15 @@ std::error_code register_once(detail::poller& pl, io_slot& s, int fd, std::atomi
   }
 }
 
-// Waits until `fd` may be ready in `dir` (the caller retries its call), the
-// deadline passes (ETIMEDOUT) or the socket is closed (ECANCELED).
+// Waits until the call's socket may be ready in `dir` (the caller retries
+// its call), the deadline passes (ETIMEDOUT) or the socket is closed
+// (ECANCELED).
+//
+// `call_dropped` is set when close() claimed the waiter and dropped the
+// call's reference (in_flight::dropped_by_close()): then ECANCELED, and the
+// call must not touch the socket again.
 std::error_code wait_ready(int fd, std::atomic<std::uint32_t>& socket_slot, direction dir, std::uint32_t seen,
-                           deadline until) {
+                           deadline until, bool& call_dropped) {
   if (detail::current_task() == nullptr) {  // a thread: poll()
     pollfd p{fd, static_cast<short>(dir == direction::read ? POLLIN : POLLOUT), 0};
     int ms = -1;
@@ -316,6 +397,8 @@ std::error_code wait_ready(int fd, std::atomic<std::uint32_t>& socket_slot, dire
       if (left <= 0) return errno_code(ETIMEDOUT);
       ms = left > 1'000'000'000 ? 1'000'000'000 : static_cast<int>(left);
     }
+    // close() shuts the socket down while this call holds its reference:
+    // POLLHUP, then the retry sees the socket closing.
     const int n = ::poll(&p, 1, ms);
     if (n < 0) return errno == EINTR ? std::error_code{} : errno_code(errno);
     if (n == 0) return errno_code(ETIMEDOUT);
@@ -347,10 +430,10 @@ std::error_code wait_ready(int fd, std::atomic<std::uint32_t>& socket_slot, dire
   io_slot& s = pl.slot(slot_index);
   detail::task_record* const self = detail::current_task();
   detail::check_parkable(self);  // before the waiter is published
-  detail::wait_storage<waiter> storage(self != nullptr && self->sliced);
-  waiter& w = storage.get();
+  detail::wait_storage<detail::io_waiter> storage(self != nullptr && self->sliced);
+  detail::io_waiter& w = storage.get();
   w.task = self;
-  waiter** place = dir == direction::read ? &s.reader : &s.writer;
+  detail::io_waiter** place = dir == direction::read ? &s.reader : &s.writer;
   std::atomic<std::uint32_t>& seq = dir == direction::read ? s.read_seq : s.write_seq;
   if (const std::error_code e = register_once(pl, s, fd, socket_slot, slot_index)) return e;  // returns with s.lock held
   if (seq.load(std::memory_order_acquire) != seen) {
@@ -363,16 +446,21 @@ std::error_code wait_ready(int fd, std::atomic<std::uint32_t>& socket_slot, dire
   }
   *place = &w;
   s.lock.unlock();
-  struct unlink {  // after a timeout, and when shutdown unwinds the fiber
+  // After a timeout, and when shutdown unwinds the fiber: off the slot. And
+  // whenever close() claimed the waiter, even if shutdown unwinds the fiber
+  // rather than let it return from park(): the call's reference is gone.
+  struct unlink {
     io_slot& s;
-    waiter** place;
-    waiter& w;
+    detail::io_waiter** place;
+    detail::io_waiter& w;
+    bool& call_dropped;
     ~unlink() {
       s.lock.lock();
       if (*place == &w) *place = nullptr;
+      call_dropped = w.call_dropped;
       s.lock.unlock();
     }
-  } guard{s, place, w};
+  } guard{s, place, w, call_dropped};
   switch (detail::park(w, until)) {
     case wake_reason::timeout: return errno_code(ETIMEDOUT);
     case wake_reason::closed: return errno_code(ECANCELED);
@@ -387,34 +475,66 @@ std::uint32_t current_seq(const std::atomic<std::uint32_t>& socket_slot, directi
   return (dir == direction::read ? s.read_seq : s.write_seq).load(std::memory_order_acquire);
 }
 
-// Runs `call` (a non-blocking system call returning -1 and errno on failure)
-// until it does not fail with EAGAIN, waiting for readiness in between.
-template <class Call>
-ssize_t retry(int fd, std::atomic<std::uint32_t>& socket_slot, direction dir, deadline until, std::error_code& error,
-              Call call) {
+// What retry() does once its first attempt failed with errno `e`: out of
+// line, so that the fast path (the first attempt succeeds) keeps its values
+// in registers. Sets `call_dropped` as wait_ready() does.
+template <class Op>
+[[gnu::noinline]] ssize_t retry_slow(const std::atomic<std::uint64_t>& state, int fd,
+                                     std::atomic<std::uint32_t>& socket_slot, direction dir, deadline until,
+                                     std::error_code& error, Op op, std::uint32_t seen, int e, bool& call_dropped) {
+  for (;;) {
+    if (e != EINTR) {
+      const bool closing = (state.load(std::memory_order_acquire) & open_bit) == 0;
+      if (e != EAGAIN && e != EWOULDBLOCK && e != EINPROGRESS) {
+        error = errno_code(closing ? ECANCELED : e);  // a shutdown by close() may have caused it
+        return -1;
+      }
+      if (until != no_deadline && clock::now() >= until) {
+        error = errno_code(ETIMEDOUT);
+        return -1;
+      }
+      error = wait_ready(fd, socket_slot, dir, seen, until, call_dropped);
+      if (error) return -1;
+      if (e == EINPROGRESS) return 0;  // connect: the caller reads SO_ERROR
+    }
+    if ((state.load(std::memory_order_acquire) & open_bit) == 0) {  // close() has begun: no retry
+      error = errno_code(ECANCELED);
+      return -1;
+    }
+    seen = current_seq(socket_slot, dir);
+    const ssize_t n = op();
+    if (n >= 0) return n;
+    e = errno;
+  }
+}
+
+// Runs `op` (a non-blocking system call on call.fd() returning -1 and errno
+// on failure) until it does not fail with EAGAIN, waiting for readiness in
+// between. EBADF if the call holds no reference (the socket is closed);
+// ECANCELED if close() begins before a retry, or before a failure (which
+// its shutdown may have caused). `Call`: socket::in_flight (a private name).
+// `op` is copied to the slow path: it should capture by value.
+template <class Call, class Op>
+[[gnu::always_inline]] inline ssize_t retry(Call& call, direction dir, deadline until, std::error_code& error, Op op) {
   error.clear();
-  if (fd < 0) {
+  if (!call.held()) [[unlikely]] {
     error = errno_code(EBADF);
     return -1;
   }
-  for (;;) {
-    const std::uint32_t seen = current_seq(socket_slot, dir);
-    const ssize_t n = call();
-    if (n >= 0) return n;
-    const int e = errno;
-    if (e == EINTR) continue;
-    if (e != EAGAIN && e != EWOULDBLOCK && e != EINPROGRESS) {
-      error = errno_code(e);
-      return -1;
-    }
-    if (until != no_deadline && clock::now() >= until) {
-      error = errno_code(ETIMEDOUT);
-      return -1;
-    }
-    error = wait_ready(fd, socket_slot, dir, seen, until);
-    if (error) return -1;
-    if (e == EINPROGRESS) return 0;  // connect: the caller reads SO_ERROR
+  const std::uint32_t seen = current_seq(call.slot(), dir);
+  const ssize_t n = op();
+  if (n >= 0) [[likely]]
+    return n;
+  bool dropped = false;
+  ssize_t r;
+  try {
+    r = retry_slow(call.state(), call.fd(), call.slot(), dir, until, error, op, seen, errno, dropped);
+  } catch (...) {  // shutdown unwinding a parked call (forced_unwind), maybe after close() claimed it
+    if (dropped) call.dropped_by_close();
+    throw;
   }
+  if (dropped) call.dropped_by_close();
+  return r;
 }
 
 }  // namespace
@@ -490,22 +610,23 @@ std::string address::to_string() const {
 
 // --- socket ----------------------------------------------------------------
 
-socket::socket(int fd) : fd_(fd) {
+socket::socket(int fd) {
   if (fd < 0) throw_error("cospace::io::socket", errno_code(EBADF));
-  if (const int e = set_nonblocking(fd)) {
-    fd_ = -1;
-    throw_error("cospace::io::socket: fcntl(O_NONBLOCK)", errno_code(e));
-  }
+  if (const int e = set_nonblocking(fd)) throw_error("cospace::io::socket: fcntl(O_NONBLOCK)", errno_code(e));
+  adopt(fd);
 }
 
 socket::socket(socket&& other) noexcept
-    : fd_(std::exchange(other.fd_, -1)), slot_(other.slot_.exchange(0, std::memory_order_relaxed)) {}
+    : fd_(std::exchange(other.fd_, -1)),
+      slot_(other.slot_.exchange(0, std::memory_order_relaxed)),
+      state_(other.state_.exchange(0, std::memory_order_relaxed)) {}
 
 socket& socket::operator=(socket&& other) noexcept {
   if (this != &other) {
     close();
     fd_ = std::exchange(other.fd_, -1);
     slot_.store(other.slot_.exchange(0, std::memory_order_relaxed), std::memory_order_relaxed);
+    state_.store(other.state_.exchange(0, std::memory_order_relaxed), std::memory_order_relaxed);
   }
   return *this;
 }
@@ -513,6 +634,16 @@ socket& socket::operator=(socket&& other) noexcept {
 socket::~socket() { close(); }
 
 void socket::close() noexcept {
+  // Clear the open bit (no call takes a reference from now on) and take
+  // one, for the system calls below; a default, moved-from or closed
+  // socket stops here (one load).
+  std::uint64_t was = state_.load(std::memory_order_relaxed);
+  do {
+    if ((was & open_bit) == 0) return;
+  } while (!state_.compare_exchange_weak(was, (was & ~open_bit) + call_unit, std::memory_order_acq_rel,
+                                         std::memory_order_relaxed));
+  const int fd = fd_;
+  std::uint64_t dropped = 1;  // this one, and one per parked call woken below
   // closed_slot, not 0: a call under way that has not published its waiter
   // yet gives up when it sees it (register_once), rather than take a new slot.
   const std::uint32_t slot_index = slot_.exchange(detail::closed_slot, std::memory_order_acq_rel);
@@ -523,9 +654,8 @@ void socket::close() noexcept {
     s.lock.lock();
     // An add under way (another fiber's first wait, on another thread: it
     // runs from `adding` to its end without a switch) is waited for, so
-    // that the fd is not closed before it is added (its number could be
-    // another socket's by then) and the slot is not released marked as
-    // registered: that fiber then sees the slot gone and gives up.
+    // that the slot is not released marked as registered: that fiber then
+    // sees the slot gone and gives up.
     while (s.registered == io_slot::registration::adding) {
       s.lock.unlock();
       std::this_thread::yield();
@@ -534,23 +664,44 @@ void socket::close() noexcept {
     const bool registered = s.registered == io_slot::registration::done;
     s.registered = io_slot::registration::none;
     ++s.generation;
-    if (s.reader != nullptr) claim(*std::exchange(s.reader, nullptr), wake_reason::closed, reader);
-    if (s.writer != nullptr) claim(*std::exchange(s.writer, nullptr), wake_reason::closed, writer);
+    // A parked call claimed here returns ECANCELED (or is unwound) without
+    // touching the socket again: its reference is dropped below, for it.
+    for (auto [place, token] : {std::pair{&s.reader, &reader}, std::pair{&s.writer, &writer}}) {
+      detail::io_waiter* const w = std::exchange(*place, nullptr);
+      if (w != nullptr && claim(*w, wake_reason::closed, *token)) {
+        w->call_dropped = true;
+        ++dropped;
+      }
+    }
     s.lock.unlock();
     // Not under the lock (a system call): an event that comes meanwhile
-    // carries the old generation and is ignored.
-    if (registered) epoll_ctl(p.epoll_fd(), EPOLL_CTL_DEL, fd_, nullptr);
+    // carries the old generation and is ignored. The descriptor is still
+    // open: this call holds a reference.
+    if (registered) epoll_ctl(p.epoll_fd(), EPOLL_CTL_DEL, fd, nullptr);
     detail::wake(reader);
     detail::wake(writer);
     p.release_slot(slot_index);
   }
-  if (fd_ >= 0) ::close(std::exchange(fd_, -1));
+  // Calls still under way (not parked, or plain threads in poll()) delay
+  // the close of the descriptor until the last leaves, which under
+  // cooperative scheduling may be long: a shutdown ends the connection now
+  // (the peer sees its end, a listener refuses connections, as Linux
+  // disconnects a listener shut down for reading), wakes the threads in
+  // poll() (POLLHUP) and makes the running calls fail, which they report
+  // as ECANCELED. Made while this call's reference keeps the descriptor
+  // open; a call that leaves meanwhile only makes it unneeded.
+  if (state_.load(std::memory_order_acquire) / call_unit > dropped) ::shutdown(fd, SHUT_RDWR);
+  drop_calls(state_, fd, dropped);  // closes the descriptor unless a call is still under way
 }
 
 std::size_t socket::read_some(void* buffer, std::size_t size, std::error_code& error, deadline until) {
-  const int fd = fd_;
-  const ssize_t n = retry(fd, slot_, direction::read, until, error, [&] { return ::read(fd, buffer, size); });
-  return n < 0 ? 0 : static_cast<std::size_t>(n);
+  in_flight call(*this);
+  const int fd = call.fd();
+  const ssize_t n = retry(call, direction::read, until, error, [fd, buffer, size] { return ::read(fd, buffer, size); });
+  if (n < 0) return 0;
+  // An end of stream that close()'s shutdown may have made.
+  if (n == 0 && call.closing()) error = errno_code(ECANCELED);
+  return static_cast<std::size_t>(n);
 }
 
 std::size_t socket::read_some(void* buffer, std::size_t size, deadline until) {
@@ -561,17 +712,30 @@ std::size_t socket::read_some(void* buffer, std::size_t size, deadline until) {
 }
 
 std::size_t socket::write_all(const void* data, std::size_t size, std::error_code& error, deadline until) {
-  const int fd = fd_;
-  const char* bytes = static_cast<const char*>(data);
-  std::size_t done = 0;
-  error.clear();
+  in_flight call(*this);
+  const int fd = call.fd();
+  const char* const bytes = static_cast<const char*>(data);
+  if (size == 0) {  // no system call
+    error = call.held() ? std::error_code{} : errno_code(EBADF);
+    return 0;
+  }
+  auto send_from = [&](std::size_t done) {
+    return retry(call, direction::write, until, error, [fd, from = bytes + done, left = size - done] {
+      return ::send(fd, from, left, MSG_NOSIGNAL);
+    });
+  };
+  ssize_t n = send_from(0);  // usually all of it
+  if (n < 0) return 0;
+  std::size_t done = static_cast<std::size_t>(n);
   while (done < size) {
-    const ssize_t n = retry(fd, slot_, direction::write, until, error,
-                            [&] { return ::send(fd, bytes + done, size - done, MSG_NOSIGNAL); });
+    if (call.closing()) {
+      error = errno_code(ECANCELED);
+      break;
+    }
+    n = send_from(done);
     if (n < 0) break;
     done += static_cast<std::size_t>(n);
   }
-  if (size == 0 && fd < 0) error = errno_code(EBADF);
   return done;
 }
 
@@ -582,25 +746,42 @@ std::size_t socket::write_all(const void* data, std::size_t size, deadline until
   return n;
 }
 
+namespace {
+
+// A call that makes one system call on the descriptor, which does not wait.
+template <class Call, class Op>
+void call_on_fd(Call& call, const char* what, Op op) {
+  if (!call.held()) throw_error(what, errno_code(EBADF));
+  if (op(call.fd()) != 0) throw_error(what, errno_code(errno));
+}
+
+}  // namespace
+
 void socket::shutdown_write() {
-  if (fd_ < 0) throw_error("cospace::io::socket::shutdown_write", errno_code(EBADF));
-  if (::shutdown(fd_, SHUT_WR) != 0) throw_error("cospace::io::socket::shutdown_write", errno_code(errno));
+  in_flight call(*this);
+  call_on_fd(call, "cospace::io::socket::shutdown_write", [](int fd) { return ::shutdown(fd, SHUT_WR); });
 }
 
 namespace {
-address query_address(int fd, bool peer, const char* what) {
+template <class Call>
+address query_address(Call& call, bool peer, const char* what) {
   address a;
   socklen_t size = sizeof(sockaddr_storage);
-  if (fd < 0) throw_error(what, errno_code(EBADF));
-  if ((peer ? getpeername(fd, a.data(), &size) : getsockname(fd, a.data(), &size)) != 0)
-    throw_error(what, errno_code(errno));
+  call_on_fd(call, what,
+             [&](int held) { return peer ? getpeername(held, a.data(), &size) : getsockname(held, a.data(), &size); });
   a.resize(size);
   return a;
 }
 }  // namespace
 
-address socket::local_address() const { return query_address(fd_, false, "cospace::io::socket::local_address"); }
-address socket::peer_address() const { return query_address(fd_, true, "cospace::io::socket::peer_address"); }
+address socket::local_address() const {
+  in_flight call(*this);
+  return query_address(call, false, "cospace::io::socket::local_address");
+}
+address socket::peer_address() const {
+  in_flight call(*this);
+  return query_address(call, true, "cospace::io::socket::peer_address");
+}
 
 socket socket::connect(const address& to, std::error_code& error, deadline until) {
   error.clear();
@@ -609,18 +790,21 @@ socket socket::connect(const address& to, std::error_code& error, deadline until
     error = errno_code(errno);
     return {};
   }
-  socket s;
-  s.fd_ = fd;
-  bool first = true;
-  const ssize_t n = retry(fd, s.slot_, direction::write, until, error, [&]() -> ssize_t {
-    if (!first) {
-      errno = EINPROGRESS;  // already under way: only its outcome is left to read
-      return -1;
-    }
-    first = false;
-    return ::connect(fd, to.data(), to.size());
-  });
-  if (n < 0) return {};
+  socket s;  // not shared yet: closes `fd` if the connection fails
+  s.adopt(fd);
+  {
+    in_flight call(s);  // dropped before `s` is returned
+    bool first = true;
+    const ssize_t n = retry(call, direction::write, until, error, [&]() -> ssize_t {
+      if (!first) {
+        errno = EINPROGRESS;  // already under way: only its outcome is left to read
+        return -1;
+      }
+      first = false;
+      return ::connect(fd, to.data(), to.size());
+    });
+    if (n < 0) return {};
+  }
   int result = 0;
   socklen_t size = sizeof result;
   if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &result, &size) != 0) result = errno;
@@ -646,7 +830,7 @@ listener listener::bind(const address& at, int backlog, bool reuse_port) {
   const int fd = ::socket(at.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) throw_error("cospace::io::listener::bind: socket", errno_code(errno));
   listener l;
-  l.socket_.fd_ = fd;
+  l.socket_.adopt(fd);
   const int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
@@ -660,13 +844,16 @@ listener listener::bind(const address& at, int backlog, bool reuse_port) {
 }
 
 socket listener::accept(std::error_code& error, deadline until) {
-  const int lfd = socket_.fd_;
-  const ssize_t fd = retry(lfd, socket_.slot_, direction::read, until, error, [&]() -> ssize_t {
-    return ::accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-  });
+  ssize_t fd;
+  {
+    socket::in_flight call(socket_);
+    const int lfd = call.fd();
+    fd = retry(call, direction::read, until, error,
+               [lfd]() -> ssize_t { return ::accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC); });
+  }
   if (fd < 0) return {};
   socket s;
-  s.fd_ = static_cast<int>(fd);
+  s.adopt(static_cast<int>(fd));
   const int one = 1;
   setsockopt(s.fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   return s;
