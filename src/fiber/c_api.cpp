@@ -122,7 +122,9 @@ COSPACE_API cospace_status cospace_fiber_create(cospace_fiber** out, cospace_fib
 COSPACE_API cospace_status cospace_fiber_resume(cospace_fiber* fiber) noexcept {
   if (fiber == nullptr) return fail(COSPACE_ERROR_NULL_ARGUMENT, "cospace_fiber_resume: NULL fiber");
   try {
-    cospace::detail::resume_fiber(control_of(fiber));
+    // fiber::resume()'s two halves (fiber.hpp): the switch returns into this frame.
+    cospace::detail::resume_frame frame;
+    cospace::detail::resume_landed(cospace::detail::resume_switch(control_of(fiber), frame), frame);
     return succeed();
   } catch (...) {
     return fail_with_current_exception(COSPACE_ERROR_FIBER_THREW);

@@ -112,9 +112,6 @@ void end_locals_and_arena(fiber_control* f) noexcept;
 // afresh, which link-time optimisation could otherwise cache across a switch.
 [[gnu::noinline]] fiber_control* current_fiber() noexcept;
 
-// switch.cpp: runs the fiber until it yields or ends (rethrowing what escaped).
-void resume_fiber(fiber_control* f);
-
 // A sliced fiber runs only on the thread that made it (its shared stack is
 // that thread's, and may hold another of its fibers' bytes right now).
 bool foreign_sliced(const fiber_control* f) noexcept;

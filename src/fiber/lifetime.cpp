@@ -23,7 +23,6 @@
 namespace cospace::detail {
 
 void fiber_entry(cospace_transfer t) noexcept;
-void resume_fiber(fiber_control* f);
 void unwind_fiber(fiber_control* f) noexcept;
 
 namespace {

@@ -257,11 +257,6 @@ void resume_landed(cospace_transfer back, const resume_frame& frame) {
   rethrow_escaped(land_in_resumer(back, frame));
 }
 
-void resume_fiber(fiber_control* f) {
-  resume_frame frame;
-  resume_landed(resume_switch(f, frame), frame);
-}
-
 void unwind_fiber(fiber_control* f) noexcept {
   f->unwind_requested = true;
   resume_frame frame;

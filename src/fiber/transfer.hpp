@@ -76,12 +76,23 @@ struct fiber_access {
 // too: the target notes where it stopped, complete_handover). A channel hop would pay for switch_to's checks on every
 // switch; this keeps one test so that a broken invariant ends in a
 // diagnostic rather than a jump into a running or dead stack.
-[[gnu::always_inline]] inline void handoff_to(fiber& target) {
-  fiber_control* const f = t_current;
+// handoff_to()'s first half, for a caller that makes the jump itself:
+// checks the target and does the bookkeeping; returns the jump's data
+// (from: the running fiber; to: the target).
+[[gnu::always_inline]] inline handover* prepare_handoff(fiber& target) {
   fiber_control* const g = fiber_access::control(target);
   if (g->state != fiber_state::suspended || g->stack.sliced != nullptr) [[unlikely]]
     handed_over_wrongly(g);
-  end_transfer(f, context::selected.ontop(g->context, begin_transfer(f, g), &complete_handover));
+  return begin_transfer(t_current, g);
 }
+
+// The jump of a hand-over that prepare_handoff() set up, and its end, once
+// the fiber that left runs again. Reads no thread-local.
+[[gnu::always_inline]] inline void jump_handed_over(handover* h) {
+  fiber_control* const f = h->from;  // h is this thread's: read before the switch
+  end_transfer(f, context::selected.ontop(h->to->context, h, &complete_handover));
+}
+
+[[gnu::always_inline]] inline void handoff_to(fiber& target) { jump_handed_over(prepare_handoff(target)); }
 
 }  // namespace cospace::detail
