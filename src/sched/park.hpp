@@ -77,7 +77,9 @@ namespace cospace::detail {
       this_fiber::yield();  // to the worker loop, which commits the park
     }
     t->waits_in_park = false;
-    current_worker()->settle_handoff();  // a migratable fiber may be back on another worker
+    // A pinned task comes back only on its home worker; a migratable one
+    // may be back on another (current_worker(), out of line: see above).
+    (t->pinned() ? t->home : current_worker())->settle_handoff();
   }
   // Woken: `notified` (before or after the switch).
   t->park.store(park_state::running, std::memory_order_relaxed);
