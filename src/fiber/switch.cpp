@@ -39,7 +39,6 @@ void fiber_entry(cospace_transfer t) noexcept;
 
 namespace {
 
-
 const context::backend& backend = context::selected;
 
 
@@ -241,7 +240,7 @@ cospace_transfer resume_switch(fiber_control* f, resume_frame& frame) {
   enter_fiber(f, frame);
   slice* const from = slice_of(frame.outer);
   if constexpr (!tools_watch_switches) {
-    return jump_between(from, f, f->context, f);  // a tail call but into or out of a slice
+    return jump_between(from, f, f->context, f);  // a tail call (through slice_jump if a slice is involved)
   } else {
     before_resume(f->tools);
     const cospace_transfer back = jump_between(from, f, f->context, f);
