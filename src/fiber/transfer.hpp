@@ -66,16 +66,6 @@ struct fiber_access {
   static fiber_control* control(const fiber& f) noexcept { return f.control_; }
 };
 
-// The scheduler's switch between its task fibers. It calls this only where
-// its own invariants give what switch_to's checks test: it runs in a task's
-// fiber, and the target is another task's fiber of the same
-// thread, suspended in park() or at the top of its reuse loop (so neither
-// running, finished nor fresh), and not sliced (src/sched/scheduler.cpp:
-// fits_handoff, take_woken). So the jump is a plain one, never through
-// slice_jump (a sliced fiber leaving for an unsliced one jumps straight
-// too: the target notes where it stopped, complete_handover). A channel hop would pay for switch_to's checks on every
-// switch; this keeps one test so that a broken invariant ends in a
-// diagnostic rather than a jump into a running or dead stack.
 // handoff_to()'s first half, for a caller that makes the jump itself:
 // checks the target and does the bookkeeping; returns the jump's data
 // (from: the running fiber; to: the target).
@@ -93,6 +83,17 @@ struct fiber_access {
   end_transfer(f, context::selected.ontop(h->to->context, h, &complete_handover));
 }
 
+// The scheduler's switch between its task fibers. It calls this only where
+// its own invariants give what switch_to's checks test: it runs in a task's
+// fiber, and the target is another task's fiber of the same
+// thread, suspended in park() or at the top of its reuse loop (so neither
+// running, finished nor fresh), and not sliced (src/sched/scheduler.cpp:
+// fits_handoff, take_woken). So the jump is a plain one, never through
+// slice_jump (a sliced fiber leaving for an unsliced one jumps straight
+// too: the target notes where it stopped, complete_handover). A channel
+// hop would pay for switch_to's checks on every switch; this keeps one
+// test so that a broken invariant ends in a diagnostic rather than a jump
+// into a running or dead stack.
 [[gnu::always_inline]] inline void handoff_to(fiber& target) { jump_handed_over(prepare_handoff(target)); }
 
 }  // namespace cospace::detail
